@@ -1,0 +1,90 @@
+"""Every prompt sent to a model, in one module.
+
+They follow upstream SmolRAG's tasks and output formats (LightRAG/GraphRAG lineage): a one-sentence
+excerpt summary in the context of its document, delimiter-separated entity/relationship records,
+JSON query keywords, and grounded answers. Answers additionally cite their sources as [n].
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+TUPLE_SEP = "<|>"
+RECORD_SEP = "+|+"
+COMPLETE_TAG = "<|COMPLETE|>"
+
+
+def excerpt_summary(document: str, excerpt: str) -> list[dict[str, str]]:
+    # The document comes first so that providers' prefix caches can reuse it across excerpts.
+    return [
+        {"role": "system", "content": "You summarise excerpts of documents for a retrieval index."},
+        {"role": "user", "content": (
+            f"<full-document>\n{document}\n</full-document>\n\n"
+            f"<excerpt>\n{excerpt}\n</excerpt>\n\n"
+            "Create a concise, one-sentence summary of how the <excerpt> relates to the broader "
+            "context of the <full-document> and the content around it. Respond with the summary only.")},
+    ]
+
+
+def entity_extraction(excerpt: str, entity_types: Sequence[str]) -> list[dict[str, str]]:
+    types = ", ".join(entity_types)
+    instructions = f"""-Goal-
+Given a text excerpt, identify the entities of the types [{types}] (or another short type when none fits)
+and the relationships between entities that are clearly related.
+
+-Steps-
+1. For each entity give: its name (capitalised, in English), its type, and a description of its
+   attributes and activities as stated in the text. Format:
+("entity"{TUPLE_SEP}<name>{TUPLE_SEP}<type>{TUPLE_SEP}<description>)
+2. For each pair of clearly related entities give: source name, target name, how they are related,
+   high-level keywords that summarise the relationship, and a numeric strength from 1 to 10. Format:
+("relationship"{TUPLE_SEP}<source>{TUPLE_SEP}<target>{TUPLE_SEP}<description>{TUPLE_SEP}<keywords>{TUPLE_SEP}<strength>)
+3. Give high-level keywords for the main ideas of the whole excerpt. Format:
+("content_keywords"{TUPLE_SEP}<keyword>, <keyword>, ...)
+4. Separate records with {RECORD_SEP} and end with {COMPLETE_TAG}
+
+-Example-
+Text: The Indexer writes vectors to the VectorStore after the Chunker splits each file.
+Output:
+("entity"{TUPLE_SEP}Indexer{TUPLE_SEP}function{TUPLE_SEP}Writes vectors to the VectorStore.){RECORD_SEP}
+("entity"{TUPLE_SEP}VectorStore{TUPLE_SEP}interface{TUPLE_SEP}Holds the vectors the Indexer writes.){RECORD_SEP}
+("entity"{TUPLE_SEP}Chunker{TUPLE_SEP}function{TUPLE_SEP}Splits each file before indexing.){RECORD_SEP}
+("relationship"{TUPLE_SEP}Indexer{TUPLE_SEP}VectorStore{TUPLE_SEP}The Indexer writes vectors to the VectorStore.{TUPLE_SEP}storage, indexing{TUPLE_SEP}8){RECORD_SEP}
+("relationship"{TUPLE_SEP}Chunker{TUPLE_SEP}Indexer{TUPLE_SEP}The Chunker's output is indexed by the Indexer.{TUPLE_SEP}pipeline order{TUPLE_SEP}6){RECORD_SEP}
+("content_keywords"{TUPLE_SEP}indexing pipeline, vector storage){COMPLETE_TAG}"""
+    return [
+        {"role": "system", "content": instructions},
+        {"role": "user", "content": f"-Real Data-\nText: {excerpt}\nOutput:"},
+    ]
+
+
+def query_keywords(query: str) -> list[dict[str, str]]:
+    instructions = """You extract search keywords from a user's question for a retrieval system.
+Return JSON only, with two lists:
+- "high_level_keywords": overarching concepts or themes of the question;
+- "low_level_keywords": specific entities, names, identifiers or details.
+Example: for "How does the cache key include the model name?" answer
+{"high_level_keywords": ["caching", "cache invalidation"], "low_level_keywords": ["cache key", "model name"]}"""
+    return [
+        {"role": "system", "content": instructions},
+        {"role": "user", "content": f"Question: {query}\nJSON:"},
+    ]
+
+
+_ANSWER_RULES = """Rules:
+- Use only the context below as your source of truth. If it does not contain the answer, say that you
+  do not know; do not make anything up, and do not answer questions the context gives no evidence for.
+- Cite the sources you use with their numbers in square brackets, e.g. [1] or [2][3], right after the
+  statement they support. Cite only numbers that appear in the Sources list.
+- Answer in British English, in Markdown, in two to four short paragraphs or a short list."""
+
+
+def answer(question: str, context: str, mode: str) -> list[dict[str, str]]:
+    role = {
+        "standard": "You answer questions about a set of documents using the numbered excerpts below.",
+        "mix": "You answer questions using knowledge-graph data and numbered source excerpts below.",
+    }.get(mode, "You answer questions using the knowledge-graph data tables and numbered excerpts below.")
+    return [
+        {"role": "system", "content": f"---Role---\n{role}\n\n{_ANSWER_RULES}\n\n---Context---\n{context}"},
+        {"role": "user", "content": question},
+    ]

