@@ -142,8 +142,8 @@ class OpenAIClient:
             except openai.APIStatusError as exc:  # 4xx other than 429: retrying will not help
                 self.stats.add(kind, errors=1)
                 raise ProviderError(f"{kind} request to {self.base_url} rejected: {_describe(exc)}") from exc
-            except openai.APIResponseValidationError as exc:
-                last_error = MalformedResponse(str(exc))
+            except (openai.APIResponseValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
+                last_error = MalformedResponse(f"unreadable response body: {exc}")
         self.stats.add(kind, errors=1)
         raise ProviderError(f"{kind} request to {self.base_url} failed after "
                             f"{self.settings.max_retries + 1} attempts: {_describe(last_error)}") from last_error

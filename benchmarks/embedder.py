@@ -1,0 +1,66 @@
+"""Local embedder throughput (chunks/s) and single-query latency; prints and writes JSON.
+
+usage: python -m benchmarks.embedder [--chunks 320] [--out benchmarks/results/embedder.json]
+Chunks are ~100-word paragraphs of the demo corpus (or synthetic text when it is absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from smolrag_lab.providers import LocalEmbedder
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "smolrag_docs"
+
+
+def sample_chunks(count: int, words_per_chunk: int = 100) -> list[str]:
+    words: list[str] = []
+    for path in sorted(CORPUS.glob("*.md")):
+        words.extend(path.read_text(encoding="utf-8").split())
+    if not words:
+        words = ("retrieval augmented generation with knowledge graphs " * 2000).split()
+    chunks = [" ".join(words[i:i + words_per_chunk]) for i in range(0, len(words), words_per_chunk)]
+    while len(chunks) < count:
+        chunks += chunks
+    return chunks[:count]
+
+
+def run(count: int, batch_size: int) -> dict:
+    started = time.perf_counter()
+    embedder = LocalEmbedder(batch_size=batch_size)
+    embedder.embed(["warm up"])
+    load_s = time.perf_counter() - started
+    chunks = sample_chunks(count)
+    started = time.perf_counter()
+    embedder.embed(chunks)
+    batch_s = time.perf_counter() - started
+    latencies = []
+    for query in ["How does SmolRAG merge duplicate entities?"] * 30:
+        t0 = time.perf_counter()
+        embedder.embed([query])
+        latencies.append(1000 * (time.perf_counter() - t0))
+    return {"chunks": count, "batch_size": batch_size, "words_per_chunk": 100,
+            "mean_word_pieces": round(statistics.mean(embedder.count_word_pieces(chunks)), 1),
+            "model_load_s": round(load_s, 3), "chunks_per_s": round(count / batch_s, 1),
+            "single_query_ms_p50": round(statistics.median(latencies), 2),
+            "single_query_ms_max": round(max(latencies), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, default=320)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results") / "embedder.json"))
+    args = parser.parse_args()
+    result = run(args.chunks, args.batch_size)
+    print(json.dumps(result, indent=2))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

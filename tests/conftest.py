@@ -1,0 +1,51 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_openai import FakeOpenAIServer  # noqa: E402
+
+from smolrag_lab.settings import Settings  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test reads the developer's keys or config, and nothing can reach a real endpoint."""
+    for name in list(os.environ):
+        if name.startswith("SMOLRAG_") or name.startswith("OPENAI_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken-cache-unused"))
+
+
+@pytest.fixture
+def openai_server():
+    server = FakeOpenAIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_settings(openai_server, tmp_path):
+    """Settings that point the openai backends at the loopback test server."""
+    return Settings(data_dir=tmp_path / "data", openai_api_key="sk-test", openai_base_url=openai_server.base_url,
+                    completion_backend="openai", completion_model="test-chat", embedding_backend="openai",
+                    embedding_model="test-embed", retry_base_delay_s=0.01, retry_max_delay_s=0.05,
+                    request_timeout_s=5.0)

@@ -1,0 +1,41 @@
+"""Writes to a store in a loop until it is killed; used by the atomicity tests.
+
+usage: killable_writer.py vector|graph PATH
+Vector batches are 50 rows whose values derive from their ids, so a reader can tell a torn write.
+"""
+
+import sys
+
+import numpy as np
+
+from smolrag_lab.stores import MmapVectorStore, NetworkXGraphStore
+
+
+def vector_for(item_id: str, dim: int = 32) -> np.ndarray:
+    seed = int(item_id.split("-")[0][1:]) * 1000 + int(item_id.split("-")[1])
+    return np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+
+
+def main() -> None:
+    kind, path = sys.argv[1], sys.argv[2]
+    batch = 0
+    if kind == "vector":
+        store = MmapVectorStore(path, dim=32)
+        batch = len(store) // 50
+        while True:
+            ids = [f"b{batch}-{i}" for i in range(50)]
+            store.upsert(ids, np.stack([vector_for(i) for i in ids]))
+            if batch % 4 == 3:
+                store.delete(ids[:10])
+            batch += 1
+    graph = NetworkXGraphStore(path)
+    while True:
+        for i in range(200):
+            graph.upsert_node(f"n{batch}-{i}", descriptions=[f"node {i} " * 20], batch=batch)
+        graph.graph.graph["batch"] = batch
+        graph.save()
+        batch += 1
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""pyproject.toml, environment.yml and the Makefile must agree on what they install."""
+
+import re
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+ENVIRONMENT = yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def env_pip_entries():
+    for item in ENVIRONMENT["dependencies"]:
+        if isinstance(item, dict) and "pip" in item:
+            return item["pip"]
+    raise AssertionError("environment.yml has no pip section")
+
+
+def test_environment_yml_installs_the_project_with_its_extras():
+    python = next(d for d in ENVIRONMENT["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    version = python.split("=", 1)[1]
+    assert SpecifierSet(PYPROJECT["requires-python"]).contains(version + ".0")
+    entries = env_pip_entries()
+    assert len(entries) == 1, "environment.yml must defer to pyproject.toml, not list packages itself"
+    extras = re.fullmatch(r"-e \.\[([a-z,]+)\]", entries[0]).group(1).split(",")
+    assert set(extras) == set(PYPROJECT["optional-dependencies"]), "extras differ from pyproject.toml"
+
+
+def test_makefile_installs_extras_that_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    for extras in re.findall(r'-e "\.\[([a-z,]+)\]"', makefile):
+        assert set(extras.split(",")) <= set(PYPROJECT["optional-dependencies"])
+
+
+def test_every_dependency_is_pinned_to_a_range():
+    declared = PYPROJECT["dependencies"] + [r for rs in PYPROJECT["optional-dependencies"].values() for r in rs]
+    for line in declared:
+        spec = Requirement(line).specifier
+        assert any(s.operator in ("==", "<", "<=", "~=") for s in spec), f"{line} has no upper bound"
+
+
+def test_default_install_pulls_no_torch_or_cuda():
+    seen, todo = set(), [Requirement(r) for r in PYPROJECT["dependencies"]]
+    while todo:
+        req = todo.pop()
+        name = req.name.lower().replace("_", "-")
+        if name in seen or (req.marker and not req.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        try:
+            todo.extend(Requirement(r) for r in metadata.requires(name) or [])
+        except metadata.PackageNotFoundError:
+            continue
+    assert not {n for n in seen if n == "torch" or n.startswith("nvidia-")}, sorted(seen)
+    assert "onnxruntime" in seen and "numpy" in seen

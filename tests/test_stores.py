@@ -1,0 +1,152 @@
+import json
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from smolrag_lab.stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
+from smolrag_lab.stores.atomic import atomic_writer
+
+
+def random_vectors(n, dim, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+
+
+def brute_force(matrix, ids, query, k):
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    scores = unit @ (query / np.linalg.norm(query))
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [ids[i] for i in order], scores[order]
+
+
+# Vector store ---------------------------------------------------------------------------------
+def test_top_k_matches_brute_force_across_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr("smolrag_lab.stores.vector.BLOCK_ROWS", 700)  # force several blocks
+    vectors = random_vectors(3000, 24)
+    ids = [f"v{i}" for i in range(3000)]
+    store = MmapVectorStore(tmp_path / "vec", dim=24)
+    store.upsert(ids, vectors, [{"n": i} for i in range(3000)])
+    store.delete(ids[::3])
+    live = [i for i in range(3000) if i % 3]
+    queries = random_vectors(5, 24, seed=1)
+    batched = store.query_many(queries, top_k=10)
+    for query, hits in zip(queries, batched):
+        expected_ids, expected_scores = brute_force(vectors[live], [ids[i] for i in live], query, 10)
+        assert [h.id for h in hits] == expected_ids
+        assert np.allclose([h.score for h in hits], expected_scores, atol=1e-5)
+        assert hits[0].metadata == {"n": int(hits[0].id[1:])}
+        assert [h.id for h in store.query(query, 10)] == expected_ids
+
+
+def test_threshold_upsert_delete_and_persistence(tmp_path):
+    store = MmapVectorStore(tmp_path / "vec", dim=3)
+    store.upsert(["a", "b", "c"], np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0]], dtype=np.float32))
+    hits = store.query(np.array([1, 0, 0]), top_k=5, threshold=0.5)
+    assert [h.id for h in hits] == ["a", "c"]
+    store.upsert(["a"], np.array([[0, 0, 1]], dtype=np.float32), [{"version": 2}])
+    assert len(store) == 3 and store.query(np.array([0, 0, 1]), 1)[0].id == "a"
+    assert store.delete(["b", "missing"]) == 1
+    store.close()
+    reopened = MmapVectorStore(tmp_path / "vec", dim=3)
+    assert sorted(reopened.ids()) == ["a", "c"]
+    assert reopened.get_metadata(["a"]) == {"a": {"version": 2}}
+    assert np.allclose(reopened.get_vectors(["a"]), [[0, 0, 1]])
+    with pytest.raises(KeyError):
+        reopened.get_vectors(["b"])
+    with pytest.raises(ValueError, match="3-d"):
+        MmapVectorStore(tmp_path / "vec", dim=4)
+
+
+def test_compaction_keeps_results_and_drops_dead_rows(tmp_path):
+    store = MmapVectorStore(tmp_path / "vec", dim=8)
+    vectors = random_vectors(2000, 8)
+    ids = [f"x{i}" for i in range(2000)]
+    store.upsert(ids, vectors)
+    query = random_vectors(1, 8, seed=5)[0]
+    store.delete(ids[:1500])  # more than half dead: compacts by itself
+    assert len(list((tmp_path / "vec").glob("matrix.*.f32"))) == 1
+    assert (tmp_path / "vec" / "matrix.1.f32").stat().st_size == 500 * 8 * 4
+    expected, _ = brute_force(vectors[1500:], ids[1500:], query, 5)
+    assert [h.id for h in store.query(query, 5)] == expected
+
+
+def test_reader_sees_only_committed_writes(tmp_path):
+    writer = MmapVectorStore(tmp_path / "vec", dim=4)
+    writer.upsert(["a"], random_vectors(1, 4))
+    reader = MmapVectorStore(tmp_path / "vec", dim=4, readonly=True)
+    assert reader.ids() == ["a"]
+    writer.upsert(["b"], random_vectors(1, 4, seed=2))
+    assert {h.id for h in reader.query(random_vectors(1, 4)[0], 5)} == {"a", "b"}
+    with pytest.raises(PermissionError):
+        reader.delete(["a"])
+
+
+def test_rejects_bad_vectors(tmp_path):
+    store = MmapVectorStore(tmp_path / "vec", dim=4)
+    with pytest.raises(ValueError, match="4-d"):
+        store.upsert(["a"], np.ones((1, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        store.upsert(["a"], np.array([[np.nan, 0, 0, 0]], dtype=np.float32))
+    assert len(store) == 0
+
+
+# Key-value store ------------------------------------------------------------------------------
+def test_kv_round_trip_and_namespaces(tmp_path):
+    db = SqliteDatabase(tmp_path / "kv.sqlite")
+    docs, excerpts = db.namespace("documents"), db.namespace("excerpts")
+    docs.set("d1", {"source": "a.md", "hash": "x"})
+    excerpts.set_many({f"e{i}": {"text": f"t{i}"} for i in range(1200)})
+    assert docs.get("d1")["source"] == "a.md" and docs.get("nope", 5) == 5
+    assert len(excerpts) == 1200 and excerpts.get_many(["e1", "e999", "zz"]) == {"e1": {"text": "t1"},
+                                                                                 "e999": {"text": "t999"}}
+    assert excerpts.delete(["e1", "e2", "zz"]) == 2 and "e1" not in excerpts
+    db.close()
+    again = SqliteDatabase(tmp_path / "kv.sqlite")
+    assert again.namespace("documents").get("d1") == {"source": "a.md", "hash": "x"}
+    assert len(again.namespace("excerpts")) == 1198
+    with pytest.raises(ValueError):
+        again.namespace("bad name; drop table")
+
+
+def test_kv_transaction_commits_all_or_nothing(tmp_path):
+    db = SqliteDatabase(tmp_path / "kv.sqlite")
+    a, b = db.namespace("a"), db.namespace("b")
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            a.set("k", 1)
+            b.set("k", 2)
+            raise RuntimeError("stage failed")
+    assert a.get("k") is None and b.get("k") is None
+    with db.transaction():
+        a.set("k", 1)
+        b.set("k", 2)
+    reader = SqliteDatabase(tmp_path / "kv.sqlite", readonly=True)
+    assert reader.namespace("a").get("k") == 1 and reader.namespace("missing").get("k") is None
+
+
+# Graph store ----------------------------------------------------------------------------------
+def test_graph_round_trip_keeps_lists_and_numbers(tmp_path):
+    store = NetworkXGraphStore(tmp_path / "kg.graphml")
+    store.upsert_node("SmolRAG", entity_type="feature", descriptions=["small", "fast"], excerpt_ids=["e1"])
+    store.upsert_node("LightRAG", entity_type="feature", descriptions=["[bracketed] text"])
+    store.upsert_edge("LightRAG", "SmolRAG", weight=2.5, keywords=["lineage"], descriptions=["inspired"])
+    store.save()
+    loaded = NetworkXGraphStore(tmp_path / "kg.graphml")
+    assert loaded.node("SmolRAG")["descriptions"] == ["small", "fast"]
+    assert loaded.node("LightRAG")["descriptions"] == ["[bracketed] text"]
+    assert loaded.edge("SmolRAG", "LightRAG")["weight"] == 2.5
+    assert loaded.degree("SmolRAG") == 1 and loaded.neighbours("SmolRAG") == ["LightRAG"]
+    assert isinstance(nx.read_graphml(tmp_path / "kg.graphml"), nx.Graph)  # plain GraphML for other tools
+    loaded.remove_node("LightRAG")
+    assert loaded.edge("SmolRAG", "LightRAG") is None
+
+
+def test_failed_atomic_write_keeps_previous_file(tmp_path):
+    target = tmp_path / "file.json"
+    target.write_text(json.dumps({"v": 1}))
+    with pytest.raises(RuntimeError):
+        with atomic_writer(target, "w") as handle:
+            handle.write('{"v": 2, "trunc')
+            raise RuntimeError("killed")
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert list(tmp_path.iterdir()) == [target]
