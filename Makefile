@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 ARGS   ?=
+# Jupyter refuses to run as root (containers, CI) without this flag.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test install-lab install-test clean
 
@@ -23,7 +25,7 @@ install-lab: $(VENV)/.lab-installed
 install-test: $(VENV)/.test-installed
 
 lab: install-lab
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)
 
 test: install-test
 	$(PY) -m pytest $(ARGS)

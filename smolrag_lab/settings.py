@@ -50,8 +50,8 @@ class Settings:
         factory=lambda: (".md", ".mdx", ".txt", ".rst", ".tex", ".yaml", ".yml"), doc="files ingested")
     # Chunking
     chunk_strategy: str = _knob("markdown", choices=("markdown", "tokens", "sentences"))
-    chunk_size: int = _knob(200, lo=16, hi=100_000, doc="tokens per excerpt (MiniLM embeds <= 256 word pieces)")
-    chunk_overlap: int = _knob(30, lo=0, hi=50_000, doc="tokens shared by neighbouring excerpts")
+    chunk_size: int = _knob(160, lo=16, hi=100_000, doc="tokens per excerpt (MiniLM embeds <= 256 word pieces)")
+    chunk_overlap: int = _knob(20, lo=0, hi=50_000, doc="tokens shared by neighbouring excerpts")
     # Retrieval
     excerpt_top_k: int = _knob(5, lo=1, hi=10_000)
     entity_top_k: int = _knob(25, lo=1, hi=10_000)

@@ -23,7 +23,7 @@ from ..text import (QUERY_FILLER, STOPWORDS, clean_markdown, content_words, docu
 from .base import CompletionTasks, EntityRecord, Extraction, QueryKeywords, RelationshipRecord
 from .records import normalise_name
 
-MAX_ENTITIES_PER_SENTENCE = 6
+MAX_ENTITIES_PER_SENTENCE = 5
 MAX_ENTITIES_PER_EXCERPT = 24
 SUMMARY_WORDS = 40
 EXTRACTIVE_NOTE = "Extractive answer (no language model configured): the passages below are quoted from the sources."

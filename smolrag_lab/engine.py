@@ -1,0 +1,177 @@
+"""``SmolRag``: the one public facade over ingestion, retrieval and answers."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .aio import run_sync
+from .index import Index
+from .ingest.discovery import Document
+from .ingest.pipeline import IngestReport, Ingestor
+from .providers import Providers
+from .providers.cache import request_key
+from .query import context as context_builder
+from .query import retrieval
+from .query.context import Source
+from .settings import Settings
+from .tokens import TokenCounter
+
+log = logging.getLogger(__name__)
+
+# Settings that change what a query returns; the query cache key includes them.
+QUERY_SETTINGS = ("excerpt_top_k", "entity_top_k", "relationship_top_k", "excerpt_threshold", "entity_threshold",
+                  "relationship_threshold", "excerpt_token_budget", "entity_token_budget",
+                  "relationship_token_budget", "local_relationship_token_budget", "kg_excerpt_token_budget",
+                  "description_cap", "keywords_cap", "completion_model", "completion_temperature")
+
+
+@dataclass
+class QueryResult:
+    question: str
+    mode: str
+    answer: str
+    context: str
+    sources: list[Source] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    relationships: list[dict[str, Any]] = field(default_factory=list)
+    keywords: dict[str, list[str]] = field(default_factory=dict)
+    token_counts: dict[str, int] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "QueryResult":
+        data = dict(data)
+        data["sources"] = [Source(**s) for s in data.get("sources", [])]
+        data["entities"] = [{**e, "key": e.get("key")} for e in data.get("entities", [])]
+        data["relationships"] = [{**r, "pair": tuple(r["pair"])} for r in data.get("relationships", [])]
+        return cls(**data)
+
+
+class SmolRag:
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = (settings or Settings.load()).replace(**overrides) if overrides else (settings or Settings.load())
+        logging.getLogger("smolrag_lab").setLevel(self.settings.log_level)
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.providers = Providers(self.settings)
+        self.index = Index(self.settings.data_dir, self.providers.embedder.dim)
+        self.ingestor = Ingestor(self.index, self.providers, self.settings)
+        self.tokens = TokenCounter(self.settings.tokenizer_encoding)
+
+    # Ingestion ----------------------------------------------------------------------------
+    def ingest(self, paths: str | Path | Iterable[str | Path], progress: bool = True) -> IngestReport:
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        return run_sync(self.ingestor.ingest_paths(paths, progress))
+
+    def ingest_text(self, text: str, source: str) -> IngestReport:
+        if not text.strip():
+            raise ValueError(f"{source}: empty text is not ingested")
+        return run_sync(self.ingestor.ingest_documents([Document(source, text)]))
+
+    def delete(self, source: str | Path) -> bool:
+        """Remove a document and everything only it contributed. False if it was not indexed."""
+        key = str(source)
+        if self.index.sources.get(key) is None and Path(key).expanduser().exists():
+            key = str(Path(key).expanduser().resolve())
+        return run_sync(self.ingestor.delete(key))
+
+    # Queries ------------------------------------------------------------------------------
+    def query(self, text: str, mode: str = "standard", **overrides: Any) -> QueryResult:
+        return run_sync(self.aquery(text, mode, answer=True, **overrides))
+
+    def retrieve(self, text: str, mode: str = "standard", **overrides: Any) -> QueryResult:
+        return run_sync(self.aquery(text, mode, answer=False, **overrides))
+
+    async def aquery(self, text: str, mode: str = "standard", answer: bool = True, **overrides: Any) -> QueryResult:
+        mode = mode.strip().lower()
+        if mode not in retrieval.MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(retrieval.MODES)}")
+        if not text.strip():
+            raise ValueError("the question is empty")
+        settings = self.settings.replace(**overrides) if overrides else self.settings
+        key = self._cache_key(text, mode, answer, settings)
+        if settings.query_cache and (hit := self.index.query_cache.get(key)):
+            return dataclasses.replace(QueryResult.from_dict(hit), cached=True)
+        result = await self._run_query(text, mode, answer, settings)
+        if settings.query_cache:
+            self.index.query_cache.set(key, result.to_dict())
+        return result
+
+    def _cache_key(self, text: str, mode: str, answer: bool, s: Settings) -> str:
+        return request_key("query", text=text, mode=mode, answer=answer, version=self.index.version,
+                           backend=self.providers.tasks.backend, embedder=self.providers.embedder.name,
+                           settings={k: getattr(s, k) for k in QUERY_SETTINGS})
+
+    async def _run_query(self, text: str, mode: str, answer: bool, s: Settings) -> QueryResult:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        retrieved = await self._retrieve(text, mode, s, timings)
+        t0 = time.perf_counter()
+        ctx = context_builder.build(retrieved, s, self.tokens)
+        timings["context_ms"] = 1000 * (time.perf_counter() - t0)
+        timings["retrieval_ms"] = 1000 * (time.perf_counter() - started)
+        reply = ""
+        if answer:
+            t0 = time.perf_counter()
+            reply = await self.providers.tasks.answer(text, ctx.text, [src.text for src in ctx.sources], mode)
+            timings["answer_ms"] = 1000 * (time.perf_counter() - t0)
+        timings["total_ms"] = 1000 * (time.perf_counter() - started)
+        keywords = dataclasses.asdict(retrieved.keywords) if retrieved.keywords else {}
+        return QueryResult(text, mode, reply, ctx.text, ctx.sources, ctx.entities, ctx.relationships, keywords,
+                           ctx.token_counts, {k: round(v, 3) for k, v in timings.items()})
+
+    async def _retrieve(self, text: str, mode: str, s: Settings, timings: dict[str, float]) -> retrieval.Retrieved:
+        embedder = self.providers.embedder
+        keywords = None
+        texts = [text] if mode in ("standard", "mix") else []
+        if mode != "standard":
+            t0 = time.perf_counter()
+            keywords = await self.providers.tasks.keywords(text)
+            timings["keywords_ms"] = 1000 * (time.perf_counter() - t0)
+            texts += list(retrieval.keyword_texts(keywords, text))
+        t0 = time.perf_counter()
+        vectors = dict(zip(["query"] * (mode in ("standard", "mix")) + ["low", "high"] * (mode != "standard"),
+                           await embedder.aembed(texts)))
+        timings["embed_ms"] = 1000 * (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        result = retrieval.Retrieved(mode)
+        if mode in ("local_kg", "hybrid_kg", "mix"):
+            result = retrieval.local_kg(self.index, vectors["low"], s)
+        if mode in ("global_kg", "hybrid_kg", "mix"):
+            global_part = retrieval.global_kg(self.index, vectors["high"], s)
+            result = global_part if mode == "global_kg" else retrieval.hybrid_kg(result, global_part)
+        if mode in ("standard", "mix"):
+            result.vector_excerpts = retrieval.standard(self.index, vectors["query"], s)
+        result.mode, result.keywords = mode, keywords
+        timings["search_ms"] = 1000 * (time.perf_counter() - t0)
+        return result
+
+    # Introspection ------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        index = self.index
+        return {"documents": len(index.documents), "excerpts": len(index.excerpts),
+                "entities": index.graph.number_of_nodes(), "relationships": index.graph.number_of_edges(),
+                "vectors": {"excerpts": len(index.excerpt_vectors), "entities": len(index.entity_vectors),
+                            "relationships": len(index.relationship_vectors)},
+                "disk_bytes": index.sizes(), "index_version": index.version,
+                "providers": self.providers.stats(), "data_dir": str(self.settings.data_dir),
+                "completion_backend": self.providers.tasks.backend, "embedder": self.providers.embedder.name}
+
+    def close(self) -> None:
+        self.index.close()
+        if self.providers.cache_db is not None:
+            self.providers.cache_db.close()
+
+    def __enter__(self) -> "SmolRag":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,45 @@
+"""The stores of one data directory, opened together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
+
+NAMESPACES = ("documents", "sources", "excerpts", "meta", "query_cache")
+
+
+class Index:
+    """documents / sources / excerpts / meta in SQLite, three vector stores, and the graph."""
+
+    def __init__(self, data_dir: str | Path, dim: int, readonly: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.db = SqliteDatabase(self.data_dir / "index.sqlite", readonly=readonly)
+        self.documents, self.sources, self.excerpts, self.meta, self.query_cache = (
+            self.db.namespace(n) for n in NAMESPACES)
+        self.excerpt_vectors = MmapVectorStore(self.data_dir / "vectors" / "excerpts", dim, readonly)
+        self.entity_vectors = MmapVectorStore(self.data_dir / "vectors" / "entities", dim, readonly)
+        self.relationship_vectors = MmapVectorStore(self.data_dir / "vectors" / "relationships", dim, readonly)
+        self.graph = NetworkXGraphStore(self.data_dir / "graph.graphml")
+
+    @property
+    def version(self) -> int:
+        return int(self.meta.get("version", 0))
+
+    def bump_version(self) -> None:
+        """Mark the index as changed: cached query results no longer apply."""
+        with self.db.transaction():
+            self.meta.set("version", self.version + 1)
+            self.query_cache.clear()
+
+    def sizes(self) -> dict[str, int]:
+        return {"kv_bytes": self.db.size_bytes(),
+                "excerpt_vectors_bytes": self.excerpt_vectors.size_bytes(),
+                "entity_vectors_bytes": self.entity_vectors.size_bytes(),
+                "relationship_vectors_bytes": self.relationship_vectors.size_bytes(),
+                "graph_bytes": self.graph.size_bytes()}
+
+    def close(self) -> None:
+        for store in (self.excerpt_vectors, self.entity_vectors, self.relationship_vectors):
+            store.close()
+        self.db.close()

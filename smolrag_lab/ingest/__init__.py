@@ -1,0 +1,1 @@
+"""Ingestion: discovery, chunking, graph merging and the per-document pipeline."""

@@ -1,0 +1,296 @@
+"""Ingestion: discover, detect changes by content hash, process each document as a unit, commit.
+
+Every provider call of a document (summaries, embeddings, extraction) happens before anything is
+written. The commit then updates the graph (undone on failure), the vectors and the key-value
+records, so a failing document leaves nothing half-written and the others still land.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from tqdm.auto import tqdm
+
+from ..index import Index
+from ..providers import Providers
+from ..providers.base import Extraction
+from ..settings import Settings
+from ..text import document_title
+from ..tokens import TokenCounter
+from .chunking import Chunker
+from .discovery import Document, Skipped, discover, read_document
+from .graph_merge import (GraphEdit, Touched, entity_id, entity_text, entity_view, merge_extraction,
+                          relationship_id, relationship_text, relationship_view, remove_document)
+
+
+class StageError(RuntimeError):
+    def __init__(self, source: str, stage: str, error: BaseException) -> None:
+        super().__init__(f"{source}: {stage} failed: {type(error).__name__}: {error}")
+        self.source, self.stage, self.error = source, stage, error
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    excerpts: int = 0
+    entities: int = 0
+    relationships: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    wall_seconds: float = 0.0
+    provider_calls: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, Any]:
+        return {"documents": {k: len(getattr(self, k)) for k in
+                              ("added", "updated", "unchanged", "removed", "skipped", "failed")},
+                "excerpts": self.excerpts, "entities": self.entities, "relationships": self.relationships,
+                "provider_calls": self.provider_calls,
+                "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+                "wall_seconds": round(self.wall_seconds, 3)}
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stage_seconds"] = dict(self.stage_seconds)
+        return data
+
+
+@dataclass
+class Prepared:
+    document: Document
+    doc_id: str
+    content_hash: str
+    excerpts: list[str]
+    summaries: list[str] = field(default_factory=list)
+    vectors: Any = None
+    extractions: list[Extraction] = field(default_factory=list)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def make_doc_id(source: str, digest: str) -> str:
+    # Scoped by source as well as content, so two files with the same text stay two documents.
+    return "doc-" + hashlib.sha256(f"{source}\x00{digest}".encode("utf-8")).hexdigest()[:16]
+
+
+class Ingestor:
+    def __init__(self, index: Index, providers: Providers, settings: Settings) -> None:
+        self.index = index
+        self.providers = providers
+        self.settings = settings
+        self.chunker = Chunker(TokenCounter(settings.tokenizer_encoding), settings.chunk_size,
+                               settings.chunk_overlap, settings.chunk_strategy)
+        self._commit_lock = asyncio.Lock()
+        self._calls = asyncio.Semaphore(settings.max_concurrent_requests)
+
+    # Entry points -------------------------------------------------------------------------
+    async def ingest_paths(self, paths: Iterable[str | Path], progress: bool = True) -> IngestReport:
+        started, report = time.perf_counter(), IngestReport()
+        paths = list(paths)
+        files, skipped = discover(paths, self.settings.file_extensions)
+        report.skipped.extend(asdict(s) for s in skipped)
+        documents = []
+        for path in files:
+            read = read_document(path)
+            (report.skipped.append(asdict(read)) if isinstance(read, Skipped) else documents.append(read))
+        roots = [str(Path(p).expanduser().resolve()) for p in paths if Path(p).expanduser().is_dir()]
+        seen = {str(f) for f in files}
+        for source in self.index.sources.keys():
+            if any(source.startswith(r.rstrip("/") + "/") for r in roots) and source not in seen:
+                await self._delete(source, report)
+        await self._ingest_documents(documents, report, progress)
+        report.wall_seconds = time.perf_counter() - started
+        return report
+
+    async def ingest_documents(self, documents: list[Document], progress: bool = False) -> IngestReport:
+        started, report = time.perf_counter(), IngestReport()
+        await self._ingest_documents(documents, report, progress)
+        report.wall_seconds = time.perf_counter() - started
+        return report
+
+    async def delete(self, source: str) -> bool:
+        report = IngestReport()
+        await self._delete(source, report)
+        return bool(report.removed)
+
+    # Planning and processing ----------------------------------------------------------------
+    async def _ingest_documents(self, documents: list[Document], report: IngestReport, progress: bool) -> None:
+        before = self._call_counts()
+        todo: list[Prepared] = []
+        for doc in documents:
+            digest = content_hash(doc.text)
+            known = self.index.sources.get(doc.source)
+            if known and self.index.documents.get(known, {}).get("hash") == digest:
+                report.unchanged.append(doc.source)
+                continue
+            started = time.perf_counter()
+            todo.append(Prepared(doc, make_doc_id(doc.source, digest), digest, self.chunker.split(doc.text)))
+            report.stage_seconds["chunking"] += time.perf_counter() - started
+        total = sum(len(p.excerpts) for p in todo)
+        bars = {stage: tqdm(total=total, desc=stage, unit="excerpt", disable=not progress or not total, leave=True)
+                for stage in ("summaries", "embeddings", "extraction")}
+        semaphore = asyncio.Semaphore(self.settings.ingest_concurrency)
+
+        async def run(prepared: Prepared) -> None:
+            async with semaphore:
+                await self._process(prepared, report, bars)
+
+        try:
+            await asyncio.gather(*(run(p) for p in todo))
+        finally:
+            for bar in bars.values():
+                bar.close()
+        report.excerpts = len(self.index.excerpts)
+        report.entities = self.index.graph.number_of_nodes()
+        report.relationships = self.index.graph.number_of_edges()
+        after = self._call_counts()
+        report.provider_calls = {k: after[k] - before.get(k, 0) for k in after}
+
+    async def _process(self, prepared: Prepared, report: IngestReport, bars: dict) -> None:
+        source = prepared.document.source
+        try:
+            await self._stage("summaries", prepared, report, bars, self._summarise)
+            await self._stage("embeddings", prepared, report, bars, self._embed)
+            await self._stage("extraction", prepared, report, bars, self._extract)
+            async with self._commit_lock:
+                was_known = self.index.sources.get(source) is not None
+                await self._stage("commit", prepared, report, None, self._commit)
+            (report.updated if was_known else report.added).append(source)
+        except StageError as exc:
+            report.failed.append({"source": source, "stage": exc.stage, "error": str(exc.error)})
+
+    async def _stage(self, name: str, prepared: Prepared, report: IngestReport, bars: dict | None, fn) -> None:
+        started = time.perf_counter()
+        try:
+            await fn(prepared)
+        except Exception as exc:  # any failure is reported with its document and stage
+            raise StageError(prepared.document.source, name, exc) from exc
+        finally:
+            report.stage_seconds[name] += time.perf_counter() - started
+        if bars:
+            bars[name].update(len(prepared.excerpts))
+
+    async def _limited(self, coro):
+        async with self._calls:
+            return await coro
+
+    async def _summarise(self, p: Prepared) -> None:
+        tasks = self.providers.tasks
+        p.summaries = list(await asyncio.gather(*(self._limited(tasks.summarize(p.document.text, e))
+                                                  for e in p.excerpts)))
+
+    async def _embed(self, p: Prepared) -> None:
+        texts = [f"{e}\n\n{s}" for e, s in zip(p.excerpts, p.summaries)]
+        p.vectors = await self.providers.embedder.aembed(texts)
+
+    async def _extract(self, p: Prepared) -> None:
+        tasks = self.providers.tasks
+        p.extractions = list(await asyncio.gather(*(self._limited(tasks.extract(e)) for e in p.excerpts)))
+
+    def _call_counts(self) -> dict[str, int]:
+        return {kind: stats["calls"] for kind, stats in self.providers.stats().items()}
+
+    # Commit and delete ----------------------------------------------------------------------
+    async def _commit(self, p: Prepared) -> None:
+        index, s = self.index, self.settings
+        old_id = index.sources.get(p.document.source)
+        old = index.documents.get(old_id) if old_id else None
+        edit = GraphEdit(index.graph)
+        try:
+            changed, removed = (remove_document(edit, old_id, old.get("entity_keys", []),
+                                                [tuple(x) for x in old.get("relationship_pairs", [])])
+                                if old else (Touched(), Touched()))
+            touched = Touched()
+            excerpt_ids = [f"{p.doc_id}:{i:04d}" for i in range(len(p.excerpts))]
+            for excerpt_id, extraction in zip(excerpt_ids, p.extractions):
+                merge_extraction(edit, p.doc_id, excerpt_id, extraction, s.description_cap, s.keywords_cap, touched)
+            await self._write(p, excerpt_ids, old, touched, changed, removed)
+        except BaseException:
+            edit.rollback()
+            raise
+
+    async def _write(self, p: Prepared, excerpt_ids: list[str], old: dict | None,
+                     touched: Touched, changed: Touched, removed: Touched) -> None:
+        index = self.index
+        await self._sync_graph_vectors(touched.entities | changed.entities,
+                                       touched.relationships | changed.relationships,
+                                       removed.entities - touched.entities,
+                                       removed.relationships - touched.relationships)
+        if old:
+            index.excerpt_vectors.delete(old["excerpt_ids"])
+        index.excerpt_vectors.upsert(excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids])
+        self._write_records(p, excerpt_ids, old, touched)
+        index.graph.save()
+
+    async def _sync_graph_vectors(self, entity_keys: set[str], pairs: set[tuple[str, str]],
+                                  gone_entities: set[str], gone_pairs: set[tuple[str, str]]) -> None:
+        """Re-embed the entities and relationships whose text changed; drop the vectors of removed ones."""
+        index, s, graph = self.index, self.settings, self.index.graph.graph
+        keys = sorted(k for k in entity_keys if k in graph)
+        live_pairs = sorted(pr for pr in pairs if graph.has_edge(*pr))
+        entity_views = [entity_view(graph, k, s.description_cap) for k in keys]
+        rel_views = [relationship_view(graph, pr, s.description_cap, s.keywords_cap) for pr in live_pairs]
+        embedder = self.providers.embedder
+        entity_vectors = await embedder.aembed([entity_text(v) for v in entity_views])
+        rel_vectors = await embedder.aembed([relationship_text(v) for v in rel_views])
+        index.entity_vectors.delete(entity_id(k) for k in gone_entities)
+        index.relationship_vectors.delete(relationship_id(pr) for pr in gone_pairs)
+        index.entity_vectors.upsert([entity_id(k) for k in keys], entity_vectors, [{"key": k} for k in keys])
+        index.relationship_vectors.upsert([relationship_id(pr) for pr in live_pairs], rel_vectors,
+                                          [{"pair": list(pr)} for pr in live_pairs])
+
+    def _write_records(self, p: Prepared, excerpt_ids: list[str], old: dict | None, touched: Touched) -> None:
+        index = self.index
+        counter = self.chunker.counter
+        with index.db.transaction():
+            if old:
+                index.excerpts.delete(old["excerpt_ids"])
+                index.documents.delete([old["doc_id"]])
+            index.excerpts.set_many({
+                eid: {"doc_id": p.doc_id, "source": p.document.source, "index": i, "text": text,
+                      "summary": summary, "tokens": counter.count(text)}
+                for i, (eid, text, summary) in enumerate(zip(excerpt_ids, p.excerpts, p.summaries))})
+            index.documents.set(p.doc_id, {
+                "doc_id": p.doc_id, "source": p.document.source, "hash": p.content_hash,
+                "title": document_title(p.document.text, Path(p.document.source).name),
+                "chars": len(p.document.text), "excerpt_ids": excerpt_ids,
+                "entity_keys": sorted(touched.entities), "relationship_pairs": sorted(touched.relationships),
+                "ingested_at": time.time()})
+            index.sources.set(p.document.source, p.doc_id)
+            index.bump_version()
+
+    async def _delete(self, source: str, report: IngestReport) -> None:
+        index = self.index
+        doc_id = index.sources.get(source)
+        if doc_id is None:
+            return
+        async with self._commit_lock:
+            record = index.documents.get(doc_id) or {"excerpt_ids": [], "entity_keys": [], "relationship_pairs": []}
+            edit = GraphEdit(index.graph)
+            try:
+                changed, removed = remove_document(edit, doc_id, record["entity_keys"],
+                                                   [tuple(x) for x in record["relationship_pairs"]])
+                await self._sync_graph_vectors(changed.entities, changed.relationships,
+                                               removed.entities, removed.relationships)
+                index.excerpt_vectors.delete(record["excerpt_ids"])
+                with index.db.transaction():
+                    index.excerpts.delete(record["excerpt_ids"])
+                    index.documents.delete([doc_id])
+                    index.sources.delete([source])
+                    index.bump_version()
+                index.graph.save()
+            except BaseException:
+                edit.rollback()
+                raise
+        report.removed.append(source)

@@ -1,0 +1,1 @@
+"""Queries: the five retrieval modes and the context they build."""

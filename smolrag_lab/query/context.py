@@ -1,0 +1,102 @@
+"""Building the context sent to the model, within token budgets, and the numbered sources."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..settings import Settings
+from ..tokens import TokenCounter
+from .retrieval import ExcerptHit, Retrieved
+
+
+@dataclass
+class Source:
+    number: int
+    excerpt_id: str
+    document: str
+    source: str
+    text: str
+    summary: str
+    score: float
+    rank: int
+    origin: str
+
+
+@dataclass
+class Context:
+    text: str
+    sources: list[Source] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    relationships: list[dict[str, Any]] = field(default_factory=list)
+    token_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _within(counter: TokenCounter, blocks: list[str], budget: int) -> int:
+    return counter.take_within_budget(blocks, budget)
+
+
+def _csv_rows(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = []
+    for row in [header] + rows:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(row)
+        out.append(buffer.getvalue())
+    return out
+
+
+def _table(counter: TokenCounter, title: str, header: list[str], rows: list[list[Any]],
+           budget: int) -> tuple[str, int, int]:
+    """A CSV table of as many rows as fit in ``budget`` tokens: (text, rows kept, tokens)."""
+    lines = _csv_rows(header, rows)
+    kept = max(_within(counter, lines[1:], budget - counter.count(lines[0])), 0) if rows else 0
+    if not kept:
+        return "", 0, 0
+    text = f"-----{title}-----\n```csv\n" + "\n".join(lines[:kept + 1]) + "\n```"
+    return text, kept, counter.count(text)
+
+
+def _source_block(number: int, hit: ExcerptHit, with_summary: bool) -> str:
+    head = f"[{number}] {Path(hit.source).name}"
+    body = f"{head}\n{hit.text}"
+    return f"{body}\nSummary: {hit.summary}" if with_summary and hit.summary else body
+
+
+def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Context:
+    s = settings
+    context = Context("")
+    parts: list[str] = []
+    if retrieved.mode != "standard":
+        rel_budget = s.local_relationship_token_budget if retrieved.mode == "local_kg" else s.relationship_token_budget
+        ent_text, n_ent, ent_tokens = _table(
+            counter, "Entities", ["entity", "type", "description", "rank"],
+            [[e["name"], e["type"], e["description"], e["degree"]] for e in retrieved.entities], s.entity_token_budget)
+        rel_text, n_rel, rel_tokens = _table(
+            counter, "Relationships", ["source", "target", "description", "keywords", "weight", "rank"],
+            [[r["source"], r["target"], r["description"], "; ".join(r["keywords"]), round(r["weight"], 2), r["rank"]]
+             for r in retrieved.relationships], rel_budget)
+        context.entities, context.relationships = retrieved.entities[:n_ent], retrieved.relationships[:n_rel]
+        context.token_counts.update(entities=ent_tokens, relationships=rel_tokens)
+        parts += [p for p in (ent_text, rel_text) if p]
+    sources: list[ExcerptHit] = []
+    blocks: list[str] = []
+    for section, hits, budget, with_summary in (
+            ("vector_excerpts", retrieved.vector_excerpts, s.excerpt_token_budget, True),
+            ("graph_excerpts", retrieved.graph_excerpts, s.kg_excerpt_token_budget, False)):
+        seen = {h.excerpt_id for h in sources}
+        hits = [h for h in hits if h.excerpt_id not in seen]
+        candidate = [_source_block(len(sources) + i + 1, h, with_summary) for i, h in enumerate(hits)]
+        kept = _within(counter, candidate, budget)
+        sources += hits[:kept]
+        blocks += candidate[:kept]
+        context.token_counts[section] = sum(counter.count(b) for b in candidate[:kept])
+    if blocks:
+        parts.append("-----Sources-----\n" + "\n\n".join(blocks))
+    context.text = "\n\n".join(parts)
+    context.sources = [Source(n, h.excerpt_id, Path(h.source).name, h.source, h.text, h.summary, h.score, n, h.origin)
+                       for n, h in enumerate(sources, 1)]
+    context.token_counts["total"] = counter.count(context.text)
+    return context

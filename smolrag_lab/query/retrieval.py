@@ -1,0 +1,123 @@
+"""The five retrieval modes: which excerpts, entities and relationships reach the context.
+
+- ``standard``: excerpt vectors searched with the question;
+- ``local_kg``: entity vectors searched with the low-level keywords, then the entities' excerpts
+  (ordered by entity, then by how many of the entity's neighbours share the excerpt) and edges;
+- ``global_kg``: relationship vectors searched with the high-level keywords, then their endpoints
+  and excerpts;
+- ``hybrid_kg``: both, de-duplicated, excerpts interleaved;
+- ``mix``: ``hybrid_kg`` plus ``standard``.
+Every keyword is used (upstream embedded only the first of each list).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..index import Index
+from ..ingest.graph_merge import entity_view, relationship_view
+from ..providers.base import QueryKeywords
+from ..settings import Settings
+
+MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
+
+
+@dataclass
+class ExcerptHit:
+    excerpt_id: str
+    doc_id: str
+    source: str
+    text: str
+    summary: str
+    score: float
+    origin: str  # "vector", "entity" or "relationship"
+
+
+@dataclass
+class Retrieved:
+    mode: str
+    keywords: QueryKeywords | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    relationships: list[dict[str, Any]] = field(default_factory=list)
+    vector_excerpts: list[ExcerptHit] = field(default_factory=list)
+    graph_excerpts: list[ExcerptHit] = field(default_factory=list)
+
+
+def _excerpts(index: Index, scored_ids: list[tuple[str, float]], origin: str) -> list[ExcerptHit]:
+    """Excerpt records for ids in order, first occurrence kept, ids no longer stored skipped."""
+    unique = list(dict.fromkeys(i for i, _ in scored_ids))
+    records = index.excerpts.get_many(unique)
+    score = {}
+    for excerpt_id, s in scored_ids:
+        score.setdefault(excerpt_id, s)
+    return [ExcerptHit(i, records[i]["doc_id"], records[i]["source"], records[i]["text"], records[i]["summary"],
+                       score[i], origin) for i in unique if i in records]
+
+
+def standard(index: Index, query_vector: np.ndarray, s: Settings) -> list[ExcerptHit]:
+    hits = index.excerpt_vectors.query(query_vector, s.excerpt_top_k, s.excerpt_threshold)
+    return _excerpts(index, [(h.id, h.score) for h in hits], "vector")
+
+
+def local_kg(index: Index, vector: np.ndarray, s: Settings) -> Retrieved:
+    graph = index.graph.graph
+    found = []
+    for hit in index.entity_vectors.query(vector, s.entity_top_k, s.entity_threshold):
+        key = hit.metadata.get("key")
+        if key in graph:
+            found.append({**entity_view(graph, key, s.description_cap), "score": hit.score})
+    scored: list[tuple[str, float, int, int]] = []
+    for order, entity in enumerate(found):
+        neighbour_ids = [set(graph.nodes[n].get("excerpt_ids", [])) for n in graph.neighbors(entity["key"])]
+        for excerpt_id in entity["excerpt_ids"]:
+            shared = sum(excerpt_id in ids for ids in neighbour_ids)
+            scored.append((excerpt_id, entity["score"], order, -shared))
+    scored.sort(key=lambda item: (item[2], item[3]))
+    pairs = list(dict.fromkeys(tuple(sorted(e)) for entity in found for e in graph.edges(entity["key"])))
+    relationships = [relationship_view(graph, pr, s.description_cap, s.keywords_cap) for pr in pairs]
+    relationships.sort(key=lambda r: (r["rank"], r["weight"]), reverse=True)
+    return Retrieved("local_kg", entities=found, relationships=relationships,
+                     graph_excerpts=_excerpts(index, [(i, sc) for i, sc, _, _ in scored], "entity"))
+
+
+def global_kg(index: Index, vector: np.ndarray, s: Settings) -> Retrieved:
+    graph = index.graph.graph
+    relationships = []
+    for hit in index.relationship_vectors.query(vector, s.relationship_top_k, s.relationship_threshold):
+        pair = tuple(hit.metadata.get("pair", ()))
+        if len(pair) == 2 and graph.has_edge(*pair):
+            relationships.append({**relationship_view(graph, pair, s.description_cap, s.keywords_cap),
+                                  "score": hit.score})
+    relationships.sort(key=lambda r: (r["rank"], r["weight"]), reverse=True)
+    keys = list(dict.fromkeys(k for r in relationships for k in r["pair"]))
+    entities = [entity_view(graph, k, s.description_cap) for k in keys if k in graph]
+    scored = [(e, r["score"]) for r in relationships for e in r["excerpt_ids"]]
+    return Retrieved("global_kg", entities=entities, relationships=relationships,
+                     graph_excerpts=_excerpts(index, scored, "relationship"))
+
+
+def hybrid_kg(local: Retrieved, global_: Retrieved) -> Retrieved:
+    entities = _unique(local.entities + global_.entities, "key")
+    relationships = _unique(local.relationships + global_.relationships, "pair")
+    interleaved = [h for pair in itertools.zip_longest(local.graph_excerpts, global_.graph_excerpts)
+                   for h in pair if h is not None]
+    excerpts = list({h.excerpt_id: h for h in reversed(interleaved)}.values())[::-1]
+    return Retrieved("hybrid_kg", entities=entities, relationships=relationships, graph_excerpts=excerpts)
+
+
+def _unique(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    seen: dict[Any, dict[str, Any]] = {}
+    for item in items:
+        seen.setdefault(item[key], item)
+    return list(seen.values())
+
+
+def keyword_texts(keywords: QueryKeywords, question: str) -> tuple[str, str]:
+    """(low-level text, high-level text) to embed; the question stands in for an empty list."""
+    low = ", ".join(keywords.low_level) or question
+    high = ", ".join(keywords.high_level) or question
+    return low, high
