@@ -34,9 +34,6 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 async def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Await ``coro`` on the background loop from any other loop."""
     loop = background_loop()
-    try:
-        if asyncio.get_running_loop() is loop:
-            return await coro
-    except RuntimeError:
-        pass
+    if asyncio.get_running_loop() is loop:
+        return await coro
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))

@@ -9,6 +9,67 @@ from typing import Sequence
 
 from .settings import Settings, SettingsError
 
+MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
+
+
+def _engine(args: argparse.Namespace):
+    from .engine import SmolRag
+
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    return SmolRag(Settings.load(args.config, **overrides))
+
+
+def _ingest_command(args: argparse.Namespace) -> int:
+    with _engine(args) as rag:
+        report = rag.ingest(args.paths, progress=not args.json)
+    counts = report.counts()
+    if args.json:
+        print(json.dumps({**counts, "skipped": report.skipped, "failed": report.failed}, indent=2))
+    else:
+        docs = counts["documents"]
+        print(", ".join(f"{n} {k}" for k, n in docs.items()) + f"; {counts['excerpts']} excerpts, "
+              f"{counts['entities']} entities, {counts['relationships']} relationships "
+              f"in {counts['wall_seconds']:.1f}s")
+        for item in report.skipped:
+            print(f"skipped {item['source']}: {item['reason']}", file=sys.stderr)
+    for item in report.failed:
+        print(f"failed {item['source']} at {item['stage']}: {item['error']}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def _query_command(args: argparse.Namespace) -> int:
+    with _engine(args) as rag:
+        result = rag.query(args.text, args.mode)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return 0
+    print(result.answer + "\n")
+    for src in result.sources:
+        print(f"[{src.number}] {src.document} ({src.excerpt_id}, score {src.score:.3f})")
+    return 0
+
+
+def _delete_command(args: argparse.Namespace) -> int:
+    with _engine(args) as rag:
+        removed = rag.delete(args.source)
+    if not removed:
+        print(f"smolrag-lab: {args.source} is not in the index", file=sys.stderr)
+        return 1
+    print(f"removed {args.source}")
+    return 0
+
+
+def _stats_command(args: argparse.Namespace) -> int:
+    with _engine(args) as rag:
+        stats = rag.stats()
+    if args.json:
+        print(json.dumps(stats, indent=2, default=str))
+    else:
+        for key in ("documents", "excerpts", "entities", "relationships", "data_dir", "completion_backend"):
+            print(f"{key:<20} {stats[key]}")
+        print(f"{'disk bytes':<20} {sum(stats['disk_bytes'].values())}")
+    return 0
+
 
 def _settings_command(args: argparse.Namespace) -> int:
     settings = Settings.load(args.config)
@@ -30,6 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("settings", help="show every setting, its value and allowed range")
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=_settings_command)
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument("--data-dir", help="index folder (default: $SMOLRAG_DATA_DIR or ~/.local/share/smolrag_lab)")
+    data_dir.add_argument("--json", action="store_true", help="print JSON")
+    ingest = commands.add_parser("ingest", parents=[data_dir], help="ingest files and folders")
+    ingest.add_argument("paths", nargs="+")
+    ingest.set_defaults(run=_ingest_command)
+    query = commands.add_parser("query", parents=[data_dir], help="answer a question from the index")
+    query.add_argument("text")
+    query.add_argument("--mode", default="standard", choices=MODES)
+    query.set_defaults(run=_query_command)
+    delete = commands.add_parser("delete", parents=[data_dir], help="remove a document from every store")
+    delete.add_argument("source")
+    delete.set_defaults(run=_delete_command)
+    stats = commands.add_parser("stats", parents=[data_dir], help="counts, sizes and provider statistics")
+    stats.set_defaults(run=_stats_command)
     return parser
 
 
@@ -40,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"smolrag-lab: invalid settings: {exc}", file=sys.stderr)
         return 2
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"smolrag-lab: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

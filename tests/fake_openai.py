@@ -31,6 +31,7 @@ class FakeOpenAIServer:
         self.faults: collections.deque[dict[str, Any]] = collections.deque()
         self.requests: list[tuple[str, dict]] = []
         self.responder: Callable[[dict], str] = lambda body: "echo: " + body["messages"][-1]["content"][:60]
+        self.fail_if: Callable[[dict], int | None] = lambda body: None  # a status code to answer with
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -81,6 +82,8 @@ class FakeOpenAIServer:
             time.sleep(self.latency_s)
         if fault and "stall" in fault:
             time.sleep(fault["stall"])
+        if not fault and self.fail_if(body):
+            fault = {"status": self.fail_if(body)}
         if fault and "status" in fault:
             headers = {"retry-after": fault["retry_after"]} if "retry_after" in fault else {}
             return self._send(handler, fault["status"], json.dumps({"error": {"message": "injected"}}), headers)

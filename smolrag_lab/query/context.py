@@ -50,12 +50,18 @@ def _csv_rows(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 def _table(counter: TokenCounter, title: str, header: list[str], rows: list[list[Any]],
            budget: int) -> tuple[str, int, int]:
-    """A CSV table of as many rows as fit in ``budget`` tokens: (text, rows kept, tokens)."""
+    """A CSV table of as many rows as fit, wrapper included, in ``budget`` tokens: (text, rows, tokens)."""
     lines = _csv_rows(header, rows)
-    kept = max(_within(counter, lines[1:], budget - counter.count(lines[0])), 0) if rows else 0
+
+    def render(n: int) -> str:
+        return f"-----{title}-----\n```csv\n" + "\n".join(lines[:n + 1]) + "\n```"
+
+    kept = max(_within(counter, lines[1:], budget - counter.count(render(0))), 0) if rows else 0
+    while kept and counter.count(render(kept)) > budget:
+        kept -= 1
     if not kept:
         return "", 0, 0
-    text = f"-----{title}-----\n```csv\n" + "\n".join(lines[:kept + 1]) + "\n```"
+    text = render(kept)
     return text, kept, counter.count(text)
 
 
