@@ -157,3 +157,16 @@ def test_extraction_and_keywords_parse_model_output(openai_server, server_settin
     assert extraction.relationships[0].weight == 7.0 and extraction.relationships[0].keywords == ["lineage", "design"]
     keywords = asyncio.run(providers.tasks.keywords("How is the cache keyed?"))
     assert keywords.high_level == ["caching"] and keywords.low_level == ["cache key"]
+
+
+def test_tokens_per_minute_limit_holds_back_the_excess(openai_server, server_settings):
+    client = client_for(server_settings, tokens_per_minute=6000)  # a burst of 6000 tokens, then 100/s
+    prompt = " ".join(["token"] * 99)  # 100 prompt tokens a request with its counter
+
+    async def many():
+        await asyncio.gather(*(client.chat([{"role": "user", "content": f"{i} {prompt}"}]) for i in range(62)))
+
+    assert client.tokens.count(f"1 {prompt}") == 100
+    started = time.perf_counter()
+    asyncio.run(many())
+    assert time.perf_counter() - started >= 1.5
