@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks._results import default_out, publish
 from smolrag_lab import Settings, SmolRag
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -22,7 +23,7 @@ MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", default=str(Path(__file__).with_name("results") / "demo_qa.json"))
+    parser.add_argument("--out", default=default_out("demo_qa"))
     args = parser.parse_args()
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="smolrag-demo-"))
     questions = [json.loads(line) for line in (SHARED / "eval" / "smolrag_docs_qa.jsonl").open()]
@@ -42,9 +43,7 @@ def main() -> None:
                                       "mean_retrieval_ms": round(1000 * (time.perf_counter() - started) / len(questions), 1)}
     if not args.data_dir:
         shutil.rmtree(data_dir, ignore_errors=True)
-    print(json.dumps(results, indent=2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    publish(results, args.out)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ Chunks are ~100-word paragraphs of the demo corpus (or synthetic text when it is
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
+from benchmarks._results import default_out, publish
 from smolrag_lab.providers import LocalEmbedder
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "smolrag_docs"
@@ -54,12 +54,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=320)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--out", default=str(Path(__file__).with_name("results") / "embedder.json"))
+    parser.add_argument("--out", default=default_out("embedder"))
     args = parser.parse_args()
     result = run(args.chunks, args.batch_size)
-    print(json.dumps(result, indent=2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    publish(result, args.out)
 
 
 if __name__ == "__main__":

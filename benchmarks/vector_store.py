@@ -7,7 +7,6 @@ Builds the store in DIR (kept for re-runs when given), then searches it from a f
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._results import default_out, publish
 from smolrag_lab.stores import MmapVectorStore
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--dir", default=None)
-    parser.add_argument("--out", default=str(Path(__file__).with_name("results") / "vector_store.json"))
+    parser.add_argument("--out", default=default_out("vector_store"))
     args = parser.parse_args()
     folder = Path(args.dir or tempfile.mkdtemp(prefix="smolrag-vec-"))
     build_s = build(folder, args.rows, args.dim)
@@ -66,9 +66,7 @@ def main() -> None:
     store.close()
     if not args.dir:
         shutil.rmtree(folder, ignore_errors=True)
-    print(json.dumps(result, indent=2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    publish(result, args.out)
 
 
 if __name__ == "__main__":

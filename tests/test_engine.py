@@ -77,8 +77,6 @@ def test_removing_a_file_removes_what_it_alone_contributed(rag, tmp_path):
     assert node_key("EmbeddingCache") not in graph  # only cache.md mentioned it
     assert entity_id(node_key("EmbeddingCache")) not in rag.index.entity_vectors
     shared = graph.nodes[node_key("QueryCache")]  # search.md mentions it too
-    assert all(not e.startswith(rag.index.sources.get(str(corpus / "search.md")) or "x") or True
-               for e in shared["excerpt_ids"])
     assert all(eid.split(":")[0] in {d for d in rag.index.documents.keys()} for eid in shared["excerpt_ids"])
     assert not any("hash of the question" in d for ds in shared["descriptions"].values() for d in ds)
     assert all(e["source"] != str((corpus / "cache.md").resolve()) for _, e in rag.index.excerpts.items())
