@@ -84,6 +84,22 @@ def _settings_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_command(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .eval import load_dataset, results_table, run_benchmark, write_reports
+
+    dataset = load_dataset(args.dataset, args.corpus, limit=args.limit)
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="smolrag-bench-")
+    settings = Settings.load(args.config, data_dir=data_dir)
+    ks = [int(k) for k in args.k.split(",") if k.strip()]
+    run = run_benchmark(dataset, settings, args.modes, ks, answer=not args.no_answer, progress=not args.quiet)
+    files = write_reports(run, args.out, charts=not args.no_charts)
+    print(results_table(run.report()))
+    print("\n" + "\n".join(f"{name}: {path}" for name, path in files.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smolrag-lab", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (default: $SMOLRAG_CONFIG)")
@@ -106,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     delete.set_defaults(run=_delete_command)
     stats = commands.add_parser("stats", parents=[data_dir], help="counts, sizes and provider statistics")
     stats.set_defaults(run=_stats_command)
+    bench = commands.add_parser("bench", help="benchmark every mode and the baselines on a labelled dataset")
+    bench.add_argument("--corpus", required=True, help="folder of documents")
+    bench.add_argument("--dataset", required=True, help="JSONL of {id, query, relevant: {document: grade}}")
+    bench.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    bench.add_argument("--k", default="1,3,5,10", help="cut-offs, comma-separated")
+    bench.add_argument("--out", default="reports/bench", help="folder for report.json, CSV, Markdown, charts")
+    bench.add_argument("--data-dir", help="index folder (default: a fresh temporary folder)")
+    bench.add_argument("--limit", type=int, help="only the first N queries")
+    bench.add_argument("--no-answer", action="store_true", help="time retrieval only")
+    bench.add_argument("--no-charts", action="store_true")
+    bench.add_argument("--quiet", action="store_true", help="no progress bars")
+    bench.set_defaults(run=_bench_command)
     return parser
 
 

@@ -18,13 +18,14 @@ from .providers.cache import request_key
 from .query import context as context_builder
 from .query import retrieval
 from .query.context import Source
+from .query.lexical import LexicalIndex
 from .settings import Settings
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
 # Settings that change what a query returns; the query cache key includes them.
-QUERY_SETTINGS = ("excerpt_top_k", "entity_top_k", "relationship_top_k", "excerpt_threshold", "entity_threshold",
+QUERY_SETTINGS = ("fusion", "rrf_k", "fusion_candidates", "excerpt_top_k", "entity_top_k", "relationship_top_k", "excerpt_threshold", "entity_threshold",
                   "relationship_threshold", "excerpt_token_budget", "entity_token_budget",
                   "relationship_token_budget", "local_relationship_token_budget", "kg_excerpt_token_budget",
                   "description_cap", "keywords_cap", "completion_model", "completion_temperature")
@@ -65,6 +66,16 @@ class SmolRag:
         self.index = Index(self.settings.data_dir, self.providers.embedder.dim)
         self.ingestor = Ingestor(self.index, self.providers, self.settings)
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
+        self._lexical: tuple[int, LexicalIndex] | None = None
+
+    def lexical_index(self) -> LexicalIndex:
+        """BM25 over excerpt + summary (the text that is embedded), rebuilt when the index changes."""
+        version = self.index.version
+        if self._lexical is None or self._lexical[0] != version:
+            items = list(self.index.excerpts.items())
+            self._lexical = (version, LexicalIndex([k for k, _ in items],
+                                                   [f"{v['text']}\n\n{v['summary']}" for _, v in items]))
+        return self._lexical[1]
 
     # Ingestion ----------------------------------------------------------------------------
     def ingest(self, paths: str | Path | Iterable[str | Path], progress: bool = True) -> IngestReport:
@@ -149,7 +160,8 @@ class SmolRag:
             global_part = retrieval.global_kg(self.index, vectors["high"], s)
             result = global_part if mode == "global_kg" else retrieval.hybrid_kg(result, global_part)
         if mode in ("standard", "mix"):
-            result.vector_excerpts = retrieval.standard(self.index, vectors["query"], s)
+            lexical = self.lexical_index() if s.fusion == "rrf" else None
+            result.vector_excerpts = retrieval.standard(self.index, vectors["query"], s, text, lexical)
         result.mode, result.keywords = mode, keywords
         timings["search_ms"] = 1000 * (time.perf_counter() - t0)
         return result

@@ -59,6 +59,10 @@ class Settings:
     excerpt_threshold: float = _knob(0.02, lo=-1.0, hi=1.0, doc="minimum cosine similarity")
     entity_threshold: float = _knob(0.02, lo=-1.0, hi=1.0)
     relationship_threshold: float = _knob(0.02, lo=-1.0, hi=1.0)
+    fusion: str = _knob("none", choices=("none", "rrf"),
+                        doc="fuse BM25 and dense excerpt rankings (reciprocal rank fusion) in standard and mix")
+    rrf_k: int = _knob(60, lo=1, hi=10_000, doc="reciprocal rank fusion constant")
+    fusion_candidates: int = _knob(50, lo=1, hi=100_000, doc="excerpts taken from each ranking before fusion")
     # Token budgets for the query context
     excerpt_token_budget: int = _knob(4000, lo=0, hi=1_000_000)
     entity_token_budget: int = _knob(4000, lo=0, hi=1_000_000)
@@ -90,6 +94,10 @@ class Settings:
     requests_per_minute: int = _knob(0, lo=0, hi=10_000_000, doc="client-side cap, 0 = none")
     tokens_per_minute: int = _knob(0, lo=0, hi=1_000_000_000, doc="client-side cap, 0 = none")
     ingest_concurrency: int = _knob(4, lo=1, hi=1024, doc="documents processed at once")
+    # Cost estimate (USD per 1,000 tokens) for ingestion profiles
+    price_prompt_per_1k: float = _knob(0.0004, lo=0.0, hi=1000.0, doc="gpt-4.1-mini input")
+    price_completion_per_1k: float = _knob(0.0016, lo=0.0, hi=1000.0, doc="gpt-4.1-mini output")
+    price_embedding_per_1k: float = _knob(0.00002, lo=0.0, hi=1000.0, doc="text-embedding-3-small")
     # Caches
     embedding_cache: bool = _knob(True)
     completion_cache: bool = _knob(True)

@@ -22,6 +22,7 @@ from ..index import Index
 from ..ingest.graph_merge import entity_view, relationship_view
 from ..providers.base import QueryKeywords
 from ..settings import Settings
+from .lexical import LexicalIndex, reciprocal_rank_fusion
 
 MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
 
@@ -58,7 +59,14 @@ def _excerpts(index: Index, scored_ids: list[tuple[str, float]], origin: str) ->
                        score[i], origin) for i in unique if i in records]
 
 
-def standard(index: Index, query_vector: np.ndarray, s: Settings) -> list[ExcerptHit]:
+def standard(index: Index, query_vector: np.ndarray, s: Settings, question: str = "",
+             lexical: LexicalIndex | None = None) -> list[ExcerptHit]:
+    """Dense top-k, or with ``fusion="rrf"`` the reciprocal rank fusion of dense and BM25 rankings."""
+    if s.fusion == "rrf" and lexical is not None:
+        dense = index.excerpt_vectors.query(query_vector, s.fusion_candidates, s.excerpt_threshold)
+        bm25 = lexical.search(question, s.fusion_candidates)
+        fused = reciprocal_rank_fusion([[h.id for h in dense], [i for i, _ in bm25]], s.rrf_k)
+        return _excerpts(index, fused[:s.excerpt_top_k], "vector")
     hits = index.excerpt_vectors.query(query_vector, s.excerpt_top_k, s.excerpt_threshold)
     return _excerpts(index, [(h.id, h.score) for h in hits], "vector")
 

@@ -1,0 +1,101 @@
+"""The benchmark: ingest a corpus, run every query in every mode and the baselines, score, write reports."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from tqdm.auto import tqdm
+
+from ..aio import run_sync
+from ..engine import SmolRag
+from ..settings import Settings
+from .baselines import Baselines
+from .dataset import Dataset, EvalItem
+from .metrics import latency_summary, score_ranking
+from .profile import profiled_ingest
+
+MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
+BASELINES = ("bm25", "dense")
+DEFAULT_KS = (1, 3, 5, 10)
+
+
+@dataclass
+class BenchmarkRun:
+    dataset: str
+    ks: tuple[int, ...]
+    rows: list[dict[str, Any]] = field(default_factory=list)  # one per query and system
+    ingest: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        systems: dict[str, dict[str, Any]] = {}
+        for row in self.rows:
+            systems.setdefault(row["system"], []).append(row)
+        summary: dict[str, Any] = {"dataset": self.dataset, "ks": list(self.ks), "queries": 0,
+                                   "modes": {}, "baselines": {}, "ingest": self.ingest, "settings": self.settings}
+        for system, rows in systems.items():
+            group = "baselines" if system in BASELINES else "modes"
+            summary[group][system] = _aggregate(rows)
+            summary["queries"] = max(summary["queries"], len(rows))
+        return summary
+
+
+def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    metrics = [k for k in rows[0] if "@" in k or k == "mrr"]
+    out: dict[str, Any] = {}
+    for metric in metrics:
+        values = [r[metric] for r in rows if r.get(metric) is not None]
+        out[metric] = round(sum(values) / len(values), 4) if values else None
+    for name in ("retrieval_ms", "answer_ms", "total_ms"):
+        out[f"latency_ms_{name.removesuffix('_ms')}"] = latency_summary([r[name] for r in rows])
+    out["latency_ms"] = out["latency_ms_retrieval"]
+    out["queries"] = len(rows)
+    out["with_sources"] = sum(1 for r in rows if r["n_sources"])
+    return out
+
+
+def run_benchmark(dataset: Dataset, settings: Settings, modes: Sequence[str] = MODES,
+                  ks: Sequence[int] = DEFAULT_KS, answer: bool = True, baselines: bool = True,
+                  progress: bool = True) -> BenchmarkRun:
+    ks = tuple(sorted(set(ks)))
+    depth = max(ks) * 2  # enough excerpts for max(k) distinct documents in nearly every case
+    run = BenchmarkRun(dataset.name, ks, settings={"excerpt_top_k_for_eval": depth, "fusion": settings.fusion,
+                                                   "chunk_size": settings.chunk_size,
+                                                   "chunk_strategy": settings.chunk_strategy})
+    with SmolRag(settings.replace(query_cache=False)) as rag:
+        run.ingest = profiled_ingest(rag, [dataset.corpus], progress=progress)
+        for mode in modes:
+            for item in tqdm(dataset.items, desc=mode, disable=not progress):
+                run.rows.append(_engine_row(rag, item, mode, depth, ks, answer))
+        if baselines:
+            base = Baselines(rag)
+            for system in BASELINES:
+                for item in tqdm(dataset.items, desc=system, disable=not progress):
+                    run.rows.append(_baseline_row(base, system, item, depth, ks))
+    return run
+
+
+def _engine_row(rag: SmolRag, item: EvalItem, mode: str, depth: int, ks: tuple[int, ...],
+                answer: bool) -> dict[str, Any]:
+    result = run_sync(rag.aquery(item.query, mode, answer=answer, excerpt_top_k=depth))
+    documents = [Path(s.source).name for s in result.sources]
+    timings = result.timings_ms
+    return {"system": mode, "id": item.id, "query": item.query, "n_sources": len(result.sources),
+            "top_documents": "|".join(documents[:5]), "context_tokens": result.token_counts.get("total", 0),
+            "retrieval_ms": timings.get("retrieval_ms", 0.0), "answer_ms": timings.get("answer_ms", 0.0),
+            "total_ms": timings.get("total_ms", 0.0),
+            **score_ranking(documents, [s.text for s in result.sources], item.relevant, ks, item.span)}
+
+
+def _baseline_row(base: Baselines, system: str, item: EvalItem, depth: int, ks: tuple[int, ...]) -> dict[str, Any]:
+    started = time.perf_counter()
+    ids = base.search(system, item.query, depth)
+    elapsed = 1000 * (time.perf_counter() - started)
+    documents = [Path(base.documents[i]).name for i in ids]
+    return {"system": system, "id": item.id, "query": item.query, "n_sources": len(ids),
+            "top_documents": "|".join(documents[:5]), "context_tokens": 0,
+            "retrieval_ms": elapsed, "answer_ms": 0.0, "total_ms": elapsed,
+            **score_ranking(documents, [base.texts[i] for i in ids], item.relevant, ks, item.span)}

@@ -1,0 +1,68 @@
+"""Writing a benchmark run: report.json, a per-query CSV, a Markdown summary and PNG charts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from .harness import BenchmarkRun
+
+HEADLINE = ("ndcg@10", "recall@10", "precision@5", "hit@5", "span@5", "mrr")
+
+
+def write_reports(run: BenchmarkRun, out_dir: str | Path, charts: bool = True) -> dict[str, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = run.report()
+    files = {"report": out / "report.json", "per_query": out / "per_query.csv", "summary": out / "summary.md"}
+    files["report"].write_text(json.dumps(report, indent=2, default=str) + "\n")
+    with files["per_query"].open("w", newline="", encoding="utf-8") as handle:
+        fields = list(dict.fromkeys(k for row in run.rows for k in row))
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(run.rows)
+    files["summary"].write_text(markdown_summary(report))
+    if charts:
+        from ..lab.plots import save_benchmark_charts
+
+        files.update(save_benchmark_charts(report, out))
+    return files
+
+
+def results_table(report: dict[str, Any]) -> str:
+    """One Markdown row per mode and baseline with the headline metrics and retrieval latency."""
+    columns = [m for m in HEADLINE if any(m in v and v[m] is not None
+                                          for v in {**report["modes"], **report["baselines"]}.values())]
+    lines = ["| system | " + " | ".join(columns) + " | p50 ms | p95 ms |",
+             "|---" * (len(columns) + 3) + "|"]
+    for group in ("modes", "baselines"):
+        for name, values in report[group].items():
+            label = name if group == "modes" else f"baseline: {name}"
+            cells = [f"{values[m]:.3f}" if values.get(m) is not None else "" for m in columns]
+            lat = values["latency_ms"]
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {lat['p50']:.1f} | {lat['p95']:.1f} |")
+    return "\n".join(lines)
+
+
+def markdown_summary(report: dict[str, Any]) -> str:
+    ingest = report["ingest"]
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in ingest.get("stage_seconds", {}).items())
+    return "\n".join([
+        f"# Benchmark: {report['dataset']}",
+        "",
+        f"{report['queries']} queries; cut-offs {report['ks']}; settings {json.dumps(report['settings'])}.",
+        "",
+        results_table(report),
+        "",
+        "## Ingestion",
+        "",
+        f"- documents: {ingest['documents']}",
+        f"- excerpts {ingest['excerpts']}, entities {ingest['entities']}, relationships {ingest['relationships']}",
+        f"- wall {ingest['wall_seconds']:.1f}s; by stage: {stages}",
+        f"- peak memory {ingest['peak_memory_mb']} MB ({ingest['memory_source']}); "
+        f"disk {sum(ingest['disk_bytes'].values()) / 1e6:.1f} MB",
+        f"- provider calls: {ingest['provider_calls']}; estimated API cost: {ingest['estimated_cost_usd']}",
+        "",
+    ])

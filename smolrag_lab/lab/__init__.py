@@ -1,0 +1,1 @@
+"""Notebook helpers: plots, widgets and graph views (need the ``lab`` extra)."""
