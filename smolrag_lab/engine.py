@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from .aio import run_sync
 from .index import Index
 from .ingest.discovery import Document
-from .ingest.pipeline import IngestReport, Ingestor
+from .ingest.pipeline import IngestReport, Ingestor, rebuild_graph
 from .providers import Providers
 from .providers.cache import request_key
 from .query import context as context_builder
@@ -65,6 +65,9 @@ class SmolRag:
         self.providers = Providers(self.settings)
         self.index = Index(self.settings.data_dir, self.providers.embedder.dim)
         self.ingestor = Ingestor(self.index, self.providers, self.settings)
+        if self.index.graph_is_stale():
+            log.warning("graph file lags behind the index (interrupted run?): rebuilding it from stored extractions")
+            rebuild_graph(self.index, self.settings)
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
         self._lexical: tuple[int, LexicalIndex] | None = None
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
 
-NAMESPACES = ("documents", "sources", "excerpts", "meta", "query_cache")
+NAMESPACES = ("documents", "sources", "excerpts", "extractions", "meta", "query_cache")
 
 
 class Index:
@@ -15,7 +15,7 @@ class Index:
     def __init__(self, data_dir: str | Path, dim: int, readonly: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.db = SqliteDatabase(self.data_dir / "index.sqlite", readonly=readonly)
-        self.documents, self.sources, self.excerpts, self.meta, self.query_cache = (
+        self.documents, self.sources, self.excerpts, self.extractions, self.meta, self.query_cache = (
             self.db.namespace(n) for n in NAMESPACES)
         self.excerpt_vectors = MmapVectorStore(self.data_dir / "vectors" / "excerpts", dim, readonly)
         self.entity_vectors = MmapVectorStore(self.data_dir / "vectors" / "entities", dim, readonly)
@@ -31,6 +31,16 @@ class Index:
         with self.db.transaction():
             self.meta.set("version", self.version + 1)
             self.query_cache.clear()
+
+    def save_graph(self) -> None:
+        """Save the graph tagged with the index version it reflects."""
+        self.graph.graph.graph["index_version"] = self.version
+        self.graph.save()
+
+    def graph_is_stale(self) -> bool:
+        """True when records were committed after the graph was last saved (an interrupted run)."""
+        saved = int(self.graph.graph.graph.get("index_version", 0))
+        return saved != self.version
 
     def sizes(self) -> dict[str, int]:
         return {"kv_bytes": self.db.size_bytes(),

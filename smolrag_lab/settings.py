@@ -93,6 +93,8 @@ class Settings:
     max_concurrent_requests: int = _knob(8, lo=1, hi=1024)
     requests_per_minute: int = _knob(0, lo=0, hi=10_000_000, doc="client-side cap, 0 = none")
     tokens_per_minute: int = _knob(0, lo=0, hi=1_000_000_000, doc="client-side cap, 0 = none")
+    graph_save_interval_s: float = _knob(30.0, lo=0.0, hi=86_400.0,
+                                         doc="save the graph at most this often during ingestion (and at its end)")
     ingest_concurrency: int = _knob(4, lo=1, hi=1024, doc="documents processed at once")
     # Cost estimate (USD per 1,000 tokens) for ingestion profiles
     price_prompt_per_1k: float = _knob(0.0004, lo=0.0, hi=1000.0, doc="gpt-4.1-mini input")

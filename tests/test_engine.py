@@ -176,3 +176,17 @@ def test_command_line_round_trip(tmp_path):
     assert stats["documents"] == 2
     missing = run_cli("delete", "nope.md", data_dir=data)
     assert missing.returncode == 1 and "not in the index" in missing.stderr
+
+
+def test_a_graph_lagging_behind_the_records_is_rebuilt_from_stored_extractions(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0)
+    with SmolRag(settings) as engine:
+        engine.ingest(write_corpus(tmp_path / "corpus"), progress=False)
+        before = {n: dict(a) for n, a in engine.index.graph.graph.nodes(data=True)}
+        edges = {tuple(sorted((u, v))): a["weight"] for u, v, a in engine.index.graph.graph.edges(data=True)}
+    (tmp_path / "data" / "graph.graphml").unlink()  # as if killed before the deferred save
+    with SmolRag(settings) as engine:
+        graph = engine.index.graph.graph
+        assert {n: dict(a) for n, a in graph.nodes(data=True)} == before
+        assert {tuple(sorted((u, v))): a["weight"] for u, v, a in graph.edges(data=True)} == edges
+        assert not engine.index.graph_is_stale()

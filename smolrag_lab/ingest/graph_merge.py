@@ -35,6 +35,13 @@ def relationship_id(pair: tuple[str, str]) -> str:
     return "rel-" + hashlib.sha1("\x1f".join(pair).encode("utf-8")).hexdigest()[:20]
 
 
+EMBED_WORDS = 64  # entity/relationship texts are cut here: the name and gist embed, the rest is context
+
+
+def _words(text: str, limit: int = EMBED_WORDS) -> str:
+    return " ".join(text.split()[:limit])
+
+
 @dataclass
 class Touched:
     entities: set[str] = field(default_factory=set)
@@ -170,33 +177,31 @@ def remove_document(edit: GraphEdit, doc_id: str, entity_keys: list[str],
 def entity_view(graph: Any, key: str, description_cap: int) -> dict[str, Any]:
     attrs = graph.nodes[key]
     types = Counter({t: c for t, c in attrs.get("types", {}).items() if t != "unknown"})
-    descriptions = [d for values in attrs.get("descriptions", {}).values() for d in values][-description_cap:]
+    descriptions = [d for values in attrs.get("descriptions", {}).values() for d in values]
     return {"key": key, "name": attrs.get("name", key), "type": types.most_common(1)[0][0] if types else "unknown",
-            "description": " ".join(descriptions), "excerpt_ids": list(attrs.get("excerpt_ids", [])),
-            "degree": int(graph.degree(key))}
+            "description": " ".join(descriptions[-description_cap:]), "gist": _words(" ".join(descriptions)),
+            "excerpt_ids": list(attrs.get("excerpt_ids", [])), "degree": int(graph.degree(key))}
 
 
 def relationship_view(graph: Any, pair: tuple[str, str], description_cap: int, keywords_cap: int) -> dict[str, Any]:
     attrs = graph.edges[pair]
-    descriptions = [d for values in attrs.get("descriptions", {}).values() for d in values][-description_cap:]
-    keywords = list(dict.fromkeys(k for values in attrs.get("keywords", {}).values() for k in values))[-keywords_cap:]
+    descriptions = [d for values in attrs.get("descriptions", {}).values() for d in values]
+    keywords = list(dict.fromkeys(k for values in attrs.get("keywords", {}).values() for k in values))
     names = [graph.nodes[p].get("name", p) for p in pair]
-    return {"pair": pair, "source": names[0], "target": names[1], "description": " ".join(descriptions),
+    gist = _words(", ".join(keywords[:5]) + ". " + " ".join(descriptions))
+    keywords = keywords[-keywords_cap:]
+    return {"pair": pair, "source": names[0], "target": names[1],
+            "description": " ".join(descriptions[-description_cap:]), "gist": gist,
             "keywords": keywords, "weight": float(attrs.get("weight", 0.0)),
             "excerpt_ids": list(attrs.get("excerpt_ids", [])),
             "rank": int(graph.degree(pair[0]) + graph.degree(pair[1]))}
 
 
-EMBED_WORDS = 64  # entity/relationship texts are cut here: the name and gist embed, the rest is context
-
-
-def _words(text: str, limit: int = EMBED_WORDS) -> str:
-    return " ".join(text.split()[:limit])
-
-
 def entity_text(view: dict[str, Any]) -> str:
-    return _words(f"{view['name']}: {view['description']}")
+    """What is embedded for an entity: its name and the gist of its earliest descriptions. Using the
+    earliest (not the latest) keeps the text stable as mentions accrue, so it is embedded once."""
+    return _words(f"{view['name']}: {view['gist']}")
 
 
 def relationship_text(view: dict[str, Any]) -> str:
-    return _words(f"{view['source']} - {view['target']}: {', '.join(view['keywords'])}. {view['description']}")
+    return _words(f"{view['source']} - {view['target']}: {view['gist']}")

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..index import Index
 from ..providers import Providers
-from ..providers.base import Extraction
+from ..providers.base import EntityRecord, Extraction, RelationshipRecord
 from ..settings import Settings
 from ..text import document_title
 from ..tokens import TokenCounter
@@ -93,6 +93,8 @@ class Ingestor:
                                settings.chunk_overlap, settings.chunk_strategy)
         self._commit_lock = asyncio.Lock()
         self._graph_embed_seconds = 0.0
+        self._graph_saved_at = time.monotonic()
+        self._graph_dirty = False
         self._calls = asyncio.Semaphore(settings.max_concurrent_requests)
 
     # Entry points -------------------------------------------------------------------------
@@ -122,8 +124,24 @@ class Ingestor:
 
     async def delete(self, source: str) -> bool:
         report = IngestReport()
-        await self._delete(source, report)
+        try:
+            await self._delete(source, report)
+        finally:
+            self.flush_graph()
         return bool(report.removed)
+
+    def _graph_changed(self) -> None:
+        """Save the graph if the save interval has passed; records and extractions are already durable,
+        so a graph that lags behind them can be rebuilt (see :func:`rebuild_graph`)."""
+        self._graph_dirty = True
+        if time.monotonic() - self._graph_saved_at >= self.settings.graph_save_interval_s:
+            self.flush_graph()
+
+    def flush_graph(self) -> None:
+        if self._graph_dirty:
+            self.index.save_graph()
+            self._graph_dirty = False
+            self._graph_saved_at = time.monotonic()
 
     # Planning and processing ----------------------------------------------------------------
     async def _ingest_documents(self, documents: list[Document], report: IngestReport, progress: bool) -> None:
@@ -153,6 +171,7 @@ class Ingestor:
         finally:
             for bar in bars.values():
                 bar.close()
+            self.flush_graph()
         if self._graph_embed_seconds:  # reported on its own: it is most of a local commit
             report.stage_seconds["graph_embeddings"] = self._graph_embed_seconds
             report.stage_seconds["commit"] -= self._graph_embed_seconds
@@ -236,7 +255,7 @@ class Ingestor:
             index.excerpt_vectors.delete(old["excerpt_ids"])
         index.excerpt_vectors.upsert(excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids])
         self._write_records(p, excerpt_ids, old, touched)
-        index.graph.save()
+        self._graph_changed()
 
     async def _sync_graph_vectors(self, entity_keys: set[str], pairs: set[tuple[str, str]],
                                   gone_entities: set[str], gone_pairs: set[tuple[str, str]]) -> None:
@@ -244,17 +263,26 @@ class Ingestor:
         index, s, graph = self.index, self.settings, self.index.graph.graph
         keys = sorted(k for k in entity_keys if k in graph)
         live_pairs = sorted(pr for pr in pairs if graph.has_edge(*pr))
-        entity_views = [entity_view(graph, k, s.description_cap) for k in keys]
-        rel_views = [relationship_view(graph, pr, s.description_cap, s.keywords_cap) for pr in live_pairs]
-        embedder, started = self.providers.embedder, time.perf_counter()
-        entity_vectors = await embedder.aembed([entity_text(v) for v in entity_views])
-        rel_vectors = await embedder.aembed([relationship_text(v) for v in rel_views])
-        self._graph_embed_seconds += time.perf_counter() - started
+        entities = {entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap))) for k in keys}
+        relationships = {relationship_id(pr): ({"pair": list(pr)}, relationship_text(
+            relationship_view(graph, pr, s.description_cap, s.keywords_cap))) for pr in live_pairs}
         index.entity_vectors.delete(entity_id(k) for k in gone_entities)
         index.relationship_vectors.delete(relationship_id(pr) for pr in gone_pairs)
-        index.entity_vectors.upsert([entity_id(k) for k in keys], entity_vectors, [{"key": k} for k in keys])
-        index.relationship_vectors.upsert([relationship_id(pr) for pr in live_pairs], rel_vectors,
-                                          [{"pair": list(pr)} for pr in live_pairs])
+        for store, items in ((index.entity_vectors, entities), (index.relationship_vectors, relationships)):
+            await self._upsert_changed(store, items)
+
+    async def _upsert_changed(self, store, items: dict[str, tuple[dict, str]]) -> None:
+        """Embed and store only the items whose text differs from what the store holds."""
+        stored = store.get_metadata(list(items))
+        changed = {i: (meta, text) for i, (meta, text) in items.items()
+                   if stored.get(i, {}).get("text_hash") != content_hash(text)}
+        if not changed:
+            return
+        started = time.perf_counter()
+        vectors = await self.providers.embedder.aembed([text for _, text in changed.values()])
+        self._graph_embed_seconds += time.perf_counter() - started
+        store.upsert(list(changed), vectors,
+                     [{**meta, "text_hash": content_hash(text)} for meta, text in changed.values()])
 
     def _write_records(self, p: Prepared, excerpt_ids: list[str], old: dict | None, touched: Touched) -> None:
         index = self.index
@@ -262,7 +290,9 @@ class Ingestor:
         with index.db.transaction():
             if old:
                 index.excerpts.delete(old["excerpt_ids"])
+                index.extractions.delete(old["excerpt_ids"])
                 index.documents.delete([old["doc_id"]])
+            index.extractions.set_many({eid: asdict(x) for eid, x in zip(excerpt_ids, p.extractions)})
             index.excerpts.set_many({
                 eid: {"doc_id": p.doc_id, "source": p.document.source, "index": i, "text": text,
                       "summary": summary, "tokens": counter.count(text)}
@@ -292,11 +322,33 @@ class Ingestor:
                 index.excerpt_vectors.delete(record["excerpt_ids"])
                 with index.db.transaction():
                     index.excerpts.delete(record["excerpt_ids"])
+                    index.extractions.delete(record["excerpt_ids"])
                     index.documents.delete([doc_id])
                     index.sources.delete([source])
                     index.bump_version()
-                index.graph.save()
+                self._graph_changed()
             except BaseException:
                 edit.rollback()
                 raise
         report.removed.append(source)
+
+
+def extraction_from_dict(data: dict) -> Extraction:
+    return Extraction([EntityRecord(**e) for e in data.get("entities", [])],
+                      [RelationshipRecord(**r) for r in data.get("relationships", [])],
+                      list(data.get("content_keywords", [])))
+
+
+def rebuild_graph(index: Index, settings: Settings) -> int:
+    """Re-derive the graph from the stored extractions (no model calls); returns the documents merged."""
+    index.graph.graph.clear()
+    edit, touched = GraphEdit(index.graph), Touched()
+    records = sorted((r for _, r in index.documents.items()), key=lambda r: r.get("ingested_at", 0))
+    for record in records:
+        stored = index.extractions.get_many(record["excerpt_ids"])
+        for excerpt_id in record["excerpt_ids"]:
+            if excerpt_id in stored:
+                merge_extraction(edit, record["doc_id"], excerpt_id, extraction_from_dict(stored[excerpt_id]),
+                                 settings.description_cap, settings.keywords_cap, touched)
+    index.save_graph()
+    return len(records)

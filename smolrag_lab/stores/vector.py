@@ -116,17 +116,32 @@ class MmapVectorStore(VectorStore):
         last = {item_id: i for i, item_id in enumerate(ids)}  # a repeated id: the last one wins
         order = sorted(last.values())
         rows = normalise(vectors[order])
+        self._refresh()
         with self.db.transaction():
             n_rows, generation = self._info("n_rows", 0), self._info("generation", 0)
             self._append(self._matrix_file(generation), n_rows, rows)
-            keep = [ids[i] for i in order]
-            self._delete_ids(keep)
+            replaced = self._delete_ids([ids[i] for i in order])
             self.db.executemany("INSERT INTO rows (row, id, meta) VALUES (?, ?, ?)",
                                 [(n_rows + j, ids[i], json.dumps(dict(metadata[i]), ensure_ascii=False))
                                  for j, i in enumerate(order)])
-            self._set_info(n_rows=n_rows + len(order), version=self._info("version", 0) + 1)
-        self._refresh()
+            version = self._info("version", 0) + 1
+            self._set_info(n_rows=n_rows + len(order), version=version)
+        self._after_write(version, replaced, n_rows + len(order))
         self._maybe_compact()
+
+    def _after_write(self, version: int, dead_rows: list[int], n_rows: int) -> None:
+        """Update the in-memory row map for this process's own commit instead of re-reading it all."""
+        if self._seen_version != version - 1:  # someone else wrote in between: re-read everything
+            self._refresh()
+            return
+        alive = np.ones(n_rows, dtype=bool)
+        alive[:len(self._alive)] = self._alive
+        alive[np.asarray(dead_rows, dtype=np.int64)] = False
+        self._alive = alive
+        if n_rows != (0 if self._matrix is None else len(self._matrix)):
+            self._matrix = np.memmap(self._matrix_file(self._info("generation", 0)), dtype=np.float32,
+                                     mode="r", shape=(n_rows, self.dim)) if n_rows else None
+        self._seen_version = version
 
     def _append(self, file: Path, n_rows: int, rows: np.ndarray) -> None:
         with open(file, "ab") as handle:
@@ -136,23 +151,29 @@ class MmapVectorStore(VectorStore):
             handle.flush()
             os.fsync(handle.fileno())
 
-    def _delete_ids(self, ids: Sequence[str]) -> None:
+    def _delete_ids(self, ids: Sequence[str]) -> list[int]:
+        """Drop the rows of ``ids``; returns their row numbers."""
+        rows = list(self._id_rows(ids).values())
         self.db.executemany("DELETE FROM rows WHERE id=?", [(i,) for i in ids])
+        return rows
 
     def delete(self, ids: Iterable[str]) -> int:
         self._check_writable()
         ids = list(ids)
-        before = len(self)
-        with self.db.transaction():
-            self._delete_ids(ids)
-            self._set_info(version=self._info("version", 0) + 1)
+        if not ids:
+            return 0
         self._refresh()
+        with self.db.transaction():
+            dead = self._delete_ids(ids)
+            version = self._info("version", 0) + 1
+            self._set_info(version=version)
+        self._after_write(version, dead, len(self._alive))
         self._maybe_compact()
-        return before - len(self)
+        return len(dead)
 
     def _maybe_compact(self) -> None:
         n_rows = len(self._alive)
-        if n_rows >= 1024 and (n_rows - len(self)) / n_rows > self.compact_dead_fraction:
+        if n_rows >= 1024 and (n_rows - int(self._alive.sum())) / n_rows > self.compact_dead_fraction:
             self.compact()
 
     def compact(self) -> None:
