@@ -59,7 +59,7 @@ class Settings:
     excerpt_threshold: float = _knob(0.02, lo=-1.0, hi=1.0, doc="minimum cosine similarity")
     entity_threshold: float = _knob(0.02, lo=-1.0, hi=1.0)
     relationship_threshold: float = _knob(0.02, lo=-1.0, hi=1.0)
-    fusion: str = _knob("none", choices=("none", "rrf"),
+    fusion: str = _knob("rrf", choices=("none", "rrf"),
                         doc="fuse BM25 and dense excerpt rankings (reciprocal rank fusion) in standard and mix")
     rrf_k: int = _knob(60, lo=1, hi=10_000, doc="reciprocal rank fusion constant")
     fusion_candidates: int = _knob(50, lo=1, hi=100_000, doc="excerpts taken from each ranking before fusion")

@@ -48,3 +48,22 @@ def test_span_is_found_inside_one_excerpt_ignoring_markdown_and_case():
 def test_latency_summary():
     summary = latency_summary(list(range(1, 101)))
     assert summary["p50"] == pytest.approx(50.5) and summary["max"] == 100 and summary["p95"] == pytest.approx(95.05)
+
+
+def test_reciprocal_rank_fusion_by_hand():
+    from smolrag_lab.query.lexical import reciprocal_rank_fusion
+
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a"]], k=1)
+    # a: 1/2 + 1/3, c: 1/4 + 1/2, b: 1/3
+    assert [i for i, _ in fused] == ["a", "c", "b"]
+    assert fused[0][1] == pytest.approx(1 / 2 + 1 / 3) and fused[1][1] == pytest.approx(0.75)
+
+
+def test_bm25_ranks_exact_terms_and_ignores_stop_words():
+    from smolrag_lab.query.lexical import LexicalIndex
+
+    index = LexicalIndex(["e1", "e2", "e3"], ["The query cache stores answers.", "Graphs of entities.",
+                                              "Caching answers in the query cache, cached queries."])
+    assert {i for i, _ in index.search("cached queries", 3)} == {"e1", "e3"}
+    assert index.search("cached queries", 3)[0][0] == "e3"
+    assert index.search("the of in", 3) == []

@@ -35,7 +35,7 @@ def relationship_id(pair: tuple[str, str]) -> str:
     return "rel-" + hashlib.sha1("\x1f".join(pair).encode("utf-8")).hexdigest()[:20]
 
 
-EMBED_WORDS = 64  # entity/relationship texts are cut here: the name and gist embed, the rest is context
+EMBED_WORDS = 32  # entity/relationship texts are cut here: the name and gist embed, the rest is context
 
 
 def _words(text: str, limit: int = EMBED_WORDS) -> str:
