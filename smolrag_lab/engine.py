@@ -52,14 +52,14 @@ class QueryResult:
     def from_dict(cls, data: dict[str, Any]) -> "QueryResult":
         data = dict(data)
         data["sources"] = [Source(**s) for s in data.get("sources", [])]
-        data["entities"] = [{**e, "key": e.get("key")} for e in data.get("entities", [])]
         data["relationships"] = [{**r, "pair": tuple(r["pair"])} for r in data.get("relationships", [])]
         return cls(**data)
 
 
 class SmolRag:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
-        self.settings = (settings or Settings.load()).replace(**overrides) if overrides else (settings or Settings.load())
+        base = settings or Settings.load()
+        self.settings = base.replace(**overrides) if overrides else base
         logging.getLogger("smolrag_lab").setLevel(self.settings.log_level)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.providers = Providers(self.settings)
