@@ -190,3 +190,12 @@ def test_a_graph_lagging_behind_the_records_is_rebuilt_from_stored_extractions(t
         assert {n: dict(a) for n, a in graph.nodes(data=True)} == before
         assert {tuple(sorted((u, v))): a["weight"] for u, v, a in graph.edges(data=True)} == edges
         assert not engine.index.graph_is_stale()
+
+
+def test_hybrid_interleaves_and_keeps_first_occurrences():
+    from smolrag_lab.query.retrieval import ExcerptHit, Retrieved, hybrid_kg
+
+    hit = lambda i: ExcerptHit(i, "d", "s", i, "", 1.0, "entity")
+    local = Retrieved("local_kg", graph_excerpts=[hit("a"), hit("c")])
+    global_ = Retrieved("global_kg", graph_excerpts=[hit("b"), hit("a"), hit("d")])
+    assert [h.excerpt_id for h in hybrid_kg(local, global_).graph_excerpts] == ["a", "b", "c", "d"]

@@ -113,8 +113,10 @@ def hybrid_kg(local: Retrieved, global_: Retrieved) -> Retrieved:
     relationships = _unique(local.relationships + global_.relationships, "pair")
     interleaved = [h for pair in itertools.zip_longest(local.graph_excerpts, global_.graph_excerpts)
                    for h in pair if h is not None]
-    excerpts = list({h.excerpt_id: h for h in reversed(interleaved)}.values())[::-1]
-    return Retrieved("hybrid_kg", entities=entities, relationships=relationships, graph_excerpts=excerpts)
+    excerpts: dict[str, ExcerptHit] = {}
+    for hit in interleaved:
+        excerpts.setdefault(hit.excerpt_id, hit)  # first occurrence wins, in interleaved order
+    return Retrieved("hybrid_kg", entities=entities, relationships=relationships, graph_excerpts=list(excerpts.values()))
 
 
 def _unique(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
