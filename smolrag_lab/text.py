@@ -25,6 +25,7 @@ documentation document docs role purpose kind kinds type types way ways example 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9`#*-])|\n{2,}|\n(?=\s*(?:[-*+]|\d+\.|#{1,6})\s)")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./']*[A-Za-z0-9]|[A-Za-z0-9]")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_FENCE = re.compile(r"^\s{0,3}(```|~~~).*?(?:^\s{0,3}\1[^\n]*$|\Z)", re.MULTILINE | re.DOTALL)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -43,16 +44,26 @@ def content_words(text: str) -> list[str]:
 
 
 def headings(text: str) -> list[tuple[int, int, str]]:
-    """(offset, level, title) of each markdown heading."""
-    return [(m.start(), len(m.group(1)), m.group(2).strip()) for m in _HEADING.finditer(text)]
+    """(offset, level, title) of each markdown heading; ``#`` lines inside fenced code are comments, not headings."""
+    fenced = [m.span() for m in _FENCE.finditer(text)]
+    return [(m.start(), len(m.group(1)), m.group(2).strip()) for m in _HEADING.finditer(text)
+            if not any(start <= m.start() < end for start, end in fenced)]
 
 
 def document_title(text: str, fallback: str = "") -> str:
+    """The first level-1 heading; else a short first line standing on its own (a bold or plain title line);
+    else the highest-level heading; else the first line."""
     found = headings(text)
+    if any(level == 1 for _, level, _ in found):
+        return next(title for _, level, title in found if level == 1).strip("*_ ")
+    lines = text.strip().split("\n", 2)
+    first = lines[0].strip() if lines else ""
+    standalone = len(lines) == 1 or not lines[1].strip()
+    if first and not first.startswith("#") and standalone and len(first) <= 120:
+        return clean_markdown(first)
     if found:
         return min(found, key=lambda h: (h[1], h[0]))[2].strip("*_ ")
-    first = next((line.strip() for line in text.splitlines() if line.strip()), fallback)
-    return first[:120]
+    return (first or fallback)[:120]
 
 
 def clean_markdown(text: str) -> str:

@@ -3,6 +3,8 @@ import asyncio
 from smolrag_lab.providers import LocalTasks
 from smolrag_lab.providers.local_tasks import EXTRACTIVE_NOTE
 from smolrag_lab.providers.records import normalise_name, parse_extraction, parse_keywords
+from smolrag_lab.providers.local_tasks import summarize
+from smolrag_lab.text import document_title, headings
 
 DOC = """# Caching in SmolRAG
 
@@ -71,3 +73,17 @@ def test_keyword_parser_handles_junk():
     assert parse_keywords("no json here").low_level == []
     assert parse_keywords('{"high_level_keywords": "one", "low_level_keywords": [1, "x"]}').low_level == ["1", "x"]
     assert parse_keywords("{broken").high_level == []
+
+
+def test_hash_lines_inside_code_fences_are_not_headings():
+    doc = "**Title: Usage Guide**\n\n---\n\n### 1. Setup\n\n```python\n# Import the client\nimport x\n```\n\n## Other\n"
+    assert [h[2] for h in headings(doc)] == ["1. Setup", "Other"]
+    assert document_title(doc) == "Title: Usage Guide"
+    assert summarize(doc, "import x").startswith('From "Title: Usage Guide"')
+
+
+def test_document_title_prefers_level_one_heading_then_standalone_first_line():
+    assert document_title("intro line\n\n# Real Title\n\ntext") == "Real Title"
+    assert document_title("Wing flutter at Mach 2\n\nabstract text ...") == "Wing flutter at Mach 2"
+    assert document_title("a long paragraph\nthat wraps\n\n## Section\n") == "Section"
+    assert document_title("", fallback="file.txt") == "file.txt"
