@@ -4,10 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 ARGS   ?=
+# `make test` runs the notebooks on small slices of the corpora (same code paths); QUICK=0 runs them in full.
+QUICK  ?= 1
+REPORTS ?= reports
 # Jupyter refuses to run as root (containers, CI) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test install-lab install-test clean
+.PHONY: lab test report install-lab install-test install-browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +30,23 @@ install-test: $(VENV)/.test-installed
 lab: install-lab
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)
 
-test: install-test
-	$(PY) -m pytest $(ARGS)
+# Headless Chromium for the graph-page test (Debian's package; needs root and apt, as in CI).
+install-browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "chromium not installed and no root apt-get: the browser test will be skipped"; fi; }
+
+test: install-test install-browser
+	SMOLRAG_LAB_QUICK=$(QUICK) $(PY) -m pytest $(ARGS)
+
+# Executes every notebook headless on the full datasets; HTML pages, benchmark files and graph pages
+# land in $(REPORTS)/ (notebooks/, benchmarks/<dataset>/, graph/).
+report: install-test
+	mkdir -p $(REPORTS)/notebooks
+	SMOLRAG_LAB_QUICK=$${SMOLRAG_LAB_QUICK:-0} SMOLRAG_REPORTS=$(abspath $(REPORTS)) $(VENV)/bin/jupyter nbconvert \
+	  --to html --execute --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.store_widget_state=True \
+	  --output-dir $(REPORTS)/notebooks notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -131,6 +131,14 @@ class Settings:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return cls(**values)
 
+    @classmethod
+    def choices(cls, name: str) -> tuple[str, ...]:
+        """The allowed values of a setting with a fixed set of choices (for menus)."""
+        found = next((f for f in dataclasses.fields(cls) if f.name == name), None)
+        if found is None or not found.metadata.get("choices"):
+            raise SettingsError(f"{name} is not a setting with choices")
+        return tuple(found.metadata["choices"])
+
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
 

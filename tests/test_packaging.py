@@ -1,5 +1,6 @@
 """pyproject.toml, environment.yml and the Makefile must agree on what they install."""
 
+import json
 import re
 import tomllib
 from importlib import metadata
@@ -58,3 +59,12 @@ def test_default_install_pulls_no_torch_or_cuda():
             continue
     assert not {n for n in seen if n == "torch" or n.startswith("nvidia-")}, sorted(seen)
     assert "onnxruntime" in seen and "numpy" in seen
+
+
+def test_committed_notebooks_carry_no_outputs():
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) >= 5
+    for path in notebooks:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        stale = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])]
+        assert not stale, f"{path.name}: cells {stale} have outputs; clear them before committing"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 SPAN_MIN_F1 = 0.8  # gold spans matched less well than this are not used for span metrics
@@ -30,10 +31,40 @@ class Dataset:
     name: str
     corpus: Path
     items: list[EvalItem]
+    documents: tuple[Path, ...] | None = None  # a subset of the corpus files; None = the whole folder
 
     @property
     def has_spans(self) -> bool:
         return any(i.span for i in self.items)
+
+    @property
+    def paths(self) -> list[Path]:
+        """What to ingest: the chosen files, or the corpus folder."""
+        return list(self.documents) if self.documents is not None else [self.corpus]
+
+    def corpus_files(self) -> list[Path]:
+        return sorted(p for p in self.corpus.iterdir() if p.is_file() and not p.name.startswith("."))
+
+    def restricted_to(self, names: list[str], limit: int | None = None) -> "Dataset":
+        """Only the documents ``names`` and the questions answered entirely inside them: a small corpus
+        that still exercises every code path (quick runs, CI)."""
+        keep = set(names)
+        files = tuple(p for p in self.corpus_files() if p.name in keep)
+        items = [i for i in self.items if set(i.relevant) <= keep]
+        return replace(self, name=f"{self.name}[{len(files)} docs]", items=items[:limit] if limit else items,
+                       documents=files)
+
+    def sample(self, queries: int, extra_documents: int = 0, seed: int = 0) -> "Dataset":
+        """``queries`` random questions, the documents relevant to them and ``extra_documents`` random
+        others as distractors; the rest of the corpus is left out."""
+        rng = random.Random(seed)
+        items = rng.sample(self.items, min(queries, len(self.items)))
+        files = self.corpus_files()
+        relevant = {name for item in items for name in item.relevant}
+        others = [p for p in files if p.name not in relevant]
+        chosen = relevant | {p.name for p in rng.sample(others, min(extra_documents, len(others)))}
+        return replace(self, name=f"{self.name}[{len(items)} queries]", items=items,
+                       documents=tuple(p for p in files if p.name in chosen))
 
 
 def load_dataset(queries: str | Path, corpus: str | Path, limit: int | None = None) -> Dataset:

@@ -66,7 +66,7 @@ def run_benchmark(dataset: Dataset, settings: Settings, modes: Sequence[str] = M
                                                    "chunk_size": settings.chunk_size,
                                                    "chunk_strategy": settings.chunk_strategy})
     with SmolRag(settings.replace(query_cache=False)) as rag:
-        run.ingest = profiled_ingest(rag, [dataset.corpus], progress=progress)
+        run.ingest = profiled_ingest(rag, dataset.paths, progress=progress)
         for mode in modes:
             for item in tqdm(dataset.items, desc=mode, disable=not progress):
                 run.rows.append(_engine_row(rag, item, mode, depth, ks, answer))

@@ -49,6 +49,7 @@ class IngestReport:
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     wall_seconds: float = 0.0
     provider_calls: dict[str, int] = field(default_factory=dict)
+    stage_spans: list[tuple[str, float, float]] = field(default_factory=list)  # (stage, start, end), epoch s
 
     def counts(self) -> dict[str, Any]:
         return {"documents": {k: len(getattr(self, k)) for k in
@@ -195,13 +196,14 @@ class Ingestor:
             report.failed.append({"source": source, "stage": exc.stage, "error": str(exc.error)})
 
     async def _stage(self, name: str, prepared: Prepared, report: IngestReport, bars: dict | None, fn) -> None:
-        started = time.perf_counter()
+        started, wall_start = time.perf_counter(), time.time()
         try:
             await fn(prepared)
         except Exception as exc:  # any failure is reported with its document and stage
             raise StageError(prepared.document.source, name, exc) from exc
         finally:
             report.stage_seconds[name] += time.perf_counter() - started
+            report.stage_spans.append((name, wall_start, time.time()))
         if bars:
             bars[name].update(len(prepared.excerpts))
 

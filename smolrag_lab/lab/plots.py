@@ -1,14 +1,12 @@
-"""Benchmark charts (matplotlib, headless)."""
+"""Charts for the notebooks and the benchmark report (matplotlib; headless where there is no display)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 
 def _systems(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -69,10 +67,11 @@ def plot_ingest_stages(report: dict[str, Any], ax: Any = None) -> Any:
 def save_benchmark_charts(report: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     charts = {
-        "precision_recall_at_k": lambda: _pair(report),
+        "precision_recall_at_k": lambda: plot_precision_recall(report),
         "ndcg": lambda: plot_metric_bars(report, "ndcg@10").figure,
         "latency": lambda: plot_latency(report).figure,
         "ingest_stages": lambda: plot_ingest_stages(report).figure,
+        "provider_calls": lambda: plot_provider_calls(report).figure,
     }
     files = {}
     for name, make in charts.items():
@@ -84,8 +83,92 @@ def save_benchmark_charts(report: dict[str, Any], out_dir: str | Path) -> dict[s
     return files
 
 
-def _pair(report: dict[str, Any]) -> Any:
+def plot_precision_recall(report: dict[str, Any]) -> Any:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     plot_at_k(report, "precision", left)
     plot_at_k(report, "recall", right)
     return figure
+
+
+def plot_excerpt_lengths(tokens: Sequence[int], chunk_size: int | None = None, ax: Any = None) -> Any:
+    """Histogram of excerpt sizes in tokens, with the configured chunk size marked."""
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    ax.hist(list(tokens), bins=30, color="#3b75af")
+    if chunk_size:
+        ax.axvline(chunk_size, color="#d62728", linestyle="--", label=f"chunk_size {chunk_size}")
+        ax.legend()
+    ax.set_xlabel("tokens per excerpt")
+    ax.set_ylabel("excerpts")
+    ax.set_title("Excerpt length distribution")
+    return ax
+
+
+def plot_stage_profile(profile: dict[str, Any]) -> Any:
+    """Ingestion: seconds per stage, peak memory while each stage ran, and the memory timeline."""
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 3.2))
+    stages = profile.get("stage_seconds", {})
+    left.barh(list(stages), list(stages.values()), color="#3b75af")
+    left.set_xlabel("seconds (summed over documents)")
+    left.set_title("Time by stage")
+    peaks = profile.get("stage_peak_memory_mb", {})
+    middle.barh(list(peaks), list(peaks.values()), color="#f28e2b")
+    middle.set_xlabel("MB (peak RSS while running)")
+    middle.set_title("Memory by stage")
+    timeline = profile.get("memory_timeline", [])
+    right.plot([t for t, _ in timeline], [m for _, m in timeline], color="#59a14f")
+    right.set_xlabel("seconds")
+    right.set_ylabel("RSS MB")
+    right.set_title(f"Memory over time (peak {profile.get('peak_memory_mb', 0):.0f} MB)")
+    figure.tight_layout()
+    return figure
+
+
+def plot_degree_distribution(distribution: pd.Series, ax: Any = None) -> Any:
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    connected = distribution[distribution.index > 0]
+    ax.loglog(connected.index, connected.values, "o", color="#3b75af")
+    ax.set_xlabel("degree")
+    ax.set_ylabel("entities")
+    ax.set_title(f"Degree distribution (log-log; {int(distribution.get(0, 0))} isolated entities not shown)")
+    return ax
+
+
+def plot_provider_calls(report: dict[str, Any], ax: Any = None) -> Any:
+    """Provider calls and cache hits per task during ingestion."""
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    stats = report["ingest"].get("provider_stats", {})
+    tasks = list(stats)
+    calls = [stats[t].get("calls", 0) for t in tasks]
+    hits = [stats[t].get("cache_hits", 0) for t in tasks]
+    ax.barh(tasks, calls, color="#3b75af", label="calls")
+    ax.barh(tasks, hits, left=calls, color="#bab0ac", label="cache hits")
+    ax.set_xlabel("count")
+    ax.set_title(f"Provider calls during ingestion — {report['dataset']}")
+    ax.legend()
+    return ax
+
+
+def plot_heatmap(matrix: pd.DataFrame, metric: str, ax: Any = None) -> Any:
+    """A sweep grid (rows: ingestion setting, columns: query setting) coloured by ``metric``."""
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    image = ax.imshow(matrix.values.astype(float), cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
+    ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index])
+    ax.set_xlabel(str(matrix.columns.name))
+    ax.set_ylabel(str(matrix.index.name))
+    for (row, col), value in pd.DataFrame(matrix.values).stack().items():
+        ax.text(col, row, f"{value:.3f}", ha="center", va="center", color="white", fontsize=8)
+    ax.figure.colorbar(image, ax=ax, label=metric)
+    ax.set_title(f"{metric} by {matrix.index.name} x {matrix.columns.name}")
+    return ax
+
+
+def plot_mode_latency(table: pd.DataFrame, ax: Any = None) -> Any:
+    """Total and retrieval latency per mode, from :func:`smolrag_lab.lab.render.compare_modes`."""
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    ax.barh(table["mode"], table["total ms"], color="#bab0ac", label="total")
+    ax.barh(table["mode"], table["retrieval ms"], color="#3b75af", label="retrieval")
+    ax.set_xlabel("ms")
+    ax.legend()
+    ax.set_title("Latency by mode")
+    return ax

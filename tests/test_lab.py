@@ -1,0 +1,185 @@
+"""The notebook helpers (smolrag_lab.lab) driven the way the notebooks and the widgets' buttons drive them."""
+
+import json
+import re
+
+import matplotlib
+import pytest
+
+from smolrag_lab import Settings, SmolRag
+from smolrag_lab.eval import load_dataset
+from smolrag_lab.eval.sweep import sweep_matrix, tuning_sweep
+from smolrag_lab.lab import graph_view, plots, render, tables, workspace
+from smolrag_lab.lab.widgets import GraphExplorer, IngestPanel, QueryExplorer
+from test_engine import DOCS, write_corpus
+
+matplotlib.use("Agg")
+QUESTION = "Which store keeps entities and relationships?"
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def rag(tmp_path, corpus):
+    engine = SmolRag(Settings(data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0, query_cache=False))
+    engine.ingest(corpus, progress=False)
+    yield engine
+    engine.close()
+
+
+def test_tables_describe_the_index(rag):
+    docs = tables.documents_table(rag)
+    assert sorted(docs["document"]) == sorted(DOCS)
+    assert (docs["excerpts"] > 0).all() and docs["excerpts"].sum() == len(rag.index.excerpts)
+    excerpts = tables.excerpts_table(rag)
+    assert len(excerpts) == len(rag.index.excerpts) and (excerpts["tokens"] > 0).all()
+    entities = tables.entities_table(rag)
+    assert len(entities) == rag.index.graph.number_of_nodes()
+    assert list(entities["degree"]) == sorted(entities["degree"], reverse=True)
+    relationships = tables.relationships_table(rag, limit=3)
+    assert len(relationships) == 3 and list(relationships["weight"]) == sorted(relationships["weight"], reverse=True)
+
+
+def test_ingest_panel_keeps_one_index_per_chunking_setup(tmp_path, corpus, monkeypatch):
+    monkeypatch.setenv("SMOLRAG_LAB_DATA", str(tmp_path / "lab"))
+    panel = IngestPanel([corpus])
+    first = panel.run()
+    assert first["documents"]["added"] == 3 and first["excerpts"] > 0
+    assert set(first["stage_peak_memory_mb"]) >= {"summaries", "embeddings", "extraction", "commit"}
+    assert tables.stages_table(first)["share"].sum() == pytest.approx(1.0, abs=0.01)
+    default_dir = panel.rag.settings.data_dir
+    panel.size.value, panel.overlap.value = 32, 0
+    smaller = panel.run()
+    assert panel.rag.settings.data_dir != default_dir and panel.rag.settings.chunk_size == 32
+    assert smaller["documents"]["added"] == 3
+    again = panel.run()
+    assert again["documents"]["unchanged"] == 3 and sum(again["provider_calls"].values()) == 0
+    rebuilt = panel.run(from_scratch=True)
+    assert rebuilt["documents"]["added"] == 3 and rebuilt["excerpts"] == smaller["excerpts"]
+
+
+def test_query_explorer_shows_linked_sources_breakdown_and_latency(rag):
+    explorer = QueryExplorer(rag, question=QUESTION, mode="mix")
+    result = explorer.ask()
+    page = render.result_html(result)
+    assert result.sources and 'id="src-1"' in page
+    if "[1]" in result.answer:
+        assert 'href="#src-1"' in page
+    breakdown = render.context_breakdown(result)
+    assert breakdown.iloc[-1]["tokens"] == result.token_counts["total"]
+    assert "excerpts (vector)" in set(breakdown["section"]) and "total_ms" in result.timings_ms
+    explorer.top_k.value = 1
+    narrow = explorer.ask(mode="standard")
+    assert len(narrow.sources) == 1
+    explorer.budget.value, explorer.top_k.value = 200, 30
+    assert explorer.ask().token_counts["vector_excerpts"] <= 200
+    compared = explorer.compare()
+    assert list(compared) == ["standard", "local_kg", "global_kg", "hybrid_kg", "mix"]
+
+
+def test_query_explorer_refuses_an_empty_question(rag):
+    with pytest.raises(ValueError, match="question"):
+        QueryExplorer(rag).ask()
+
+
+def test_compare_modes_table_has_one_row_per_mode(rag):
+    table, results = render.compare_modes(rag, QUESTION, modes=("standard", "global_kg"))
+    assert list(table["mode"]) == ["standard", "global_kg"]
+    assert table.loc[0, "sources"] == len(results["standard"].sources)
+    assert "cmp-global_kg" in render.compare_html(results) or not results["global_kg"].sources
+
+
+def test_graph_filters_and_offline_page(rag):
+    graph = rag.index.graph.graph
+    stats = graph_view.graph_stats(graph)
+    assert stats["entities"] == graph.number_of_nodes() and stats["components"] >= 1
+    assert graph_view.degree_distribution(graph).sum() == graph.number_of_nodes()
+    connected = graph_view.filter_graph(rag, min_degree=2)
+    assert all(graph.degree(k) >= 2 for k in connected.nodes)
+    one_doc = graph_view.filter_graph(rag, document="graph.md")
+    keys = next(d for _, d in rag.index.documents.items() if d["source"].endswith("graph.md"))["entity_keys"]
+    assert set(one_doc.nodes) <= set(keys) and one_doc.number_of_nodes() > 0
+    assert graph_view.filter_graph(rag, max_nodes=3).number_of_nodes() == 3
+    some_type = graph_view.entity_types(rag)[0]
+    typed = graph_view.filter_graph(rag, types=[some_type])
+    assert typed.number_of_nodes() > 0
+    page = graph_view.graph_html(rag, one_doc)
+    assert not re.search(r"<(?:script|link)[^>]+(?:src|href)=\"(?:https?:)?//", page)
+    assert "smolrag-graph-status" in page and "vis.Network" in page
+    drawn = json.loads(re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", page, re.DOTALL).group(1))
+    assert len(drawn) == one_doc.number_of_nodes()
+
+
+def test_query_subgraph_highlights_what_reached_the_context(rag):
+    result = rag.retrieve(QUESTION, "hybrid_kg")
+    sub, nodes, edges = graph_view.query_subgraph(rag, result, neighbours=1)
+    assert nodes == {e["key"] for e in result.entities} | {k for r in result.relationships for k in r["pair"]}
+    assert nodes <= set(sub.nodes)
+    page = graph_view.graph_html(rag, sub, nodes, edges)
+    drawn = json.loads(re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", page, re.DOTALL).group(1))
+    red = {n["id"] for n in drawn if n["color"] == graph_view.HIGHLIGHT}
+    assert red == nodes
+
+
+def test_graph_explorer_draws_the_selection(rag):
+    explorer = GraphExplorer(rag, max_nodes=5, min_degree=0)
+    sub = explorer.draw()
+    assert sub.number_of_nodes() == 5 and "vis.Network" in explorer.page
+
+
+def test_quick_mode_switch(monkeypatch):
+    monkeypatch.delenv("SMOLRAG_LAB_QUICK", raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert workspace.quick_mode()
+    monkeypatch.setenv("SMOLRAG_LAB_QUICK", "0")
+    assert not workspace.quick_mode()
+    monkeypatch.delenv("CI")
+    monkeypatch.setenv("SMOLRAG_LAB_QUICK", "1")
+    assert workspace.quick_mode()
+
+
+def test_lab_settings_name_the_index_after_the_chunking(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMOLRAG_LAB_DATA", str(tmp_path))
+    settings = workspace.lab_settings(quick=False, chunk_size=96, chunk_overlap=8)
+    assert settings.data_dir == tmp_path / "markdown-96-8"
+    assert workspace.lab_settings(quick=True).data_dir.name.endswith("-quick")
+
+
+def _dataset(tmp_path, corpus):
+    rows = [{"id": "q1", "query": "Which store keeps entities and relationships?", "relevant": {"graph.md": 2},
+             "gold_span": "The GraphStore keeps entities and relationships extracted from excerpts.", "match_f1": 1.0},
+            {"id": "q2", "query": "What is cleared whenever the index changes?", "relevant": {"cache.md": 1}},
+            {"id": "q3", "query": "How are excerpts ranked?", "relevant": {"search.md": 1}}]
+    path = tmp_path / "qa.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    return load_dataset(path, corpus)
+
+
+def test_dataset_slices(tmp_path, corpus):
+    dataset = _dataset(tmp_path, corpus)
+    small = dataset.restricted_to(["graph.md", "cache.md"])
+    assert [i.id for i in small.items] == ["q1", "q2"] and [p.name for p in small.paths] == ["cache.md", "graph.md"]
+    sampled = dataset.sample(1, extra_documents=1, seed=3)
+    assert len(sampled.items) == 1 and len(sampled.paths) == 2
+    assert set(sampled.items[0].relevant) <= {p.name for p in sampled.paths}
+    assert dataset.paths == [corpus]
+
+
+def test_tuning_sweep_grid(tmp_path, corpus):
+    dataset = _dataset(tmp_path, corpus)
+    sweep = tuning_sweep(dataset, Settings(data_dir=tmp_path / "base"), "chunk_size", [24, 64],
+                         "excerpt_top_k", [1, 3], data_root=tmp_path / "sweeps")
+    assert len(sweep) == 4 and set(sweep["cutoff"]) == {1, 3}
+    for size in (24, 64):
+        rows = sweep[sweep["chunk_size"] == size].set_index("excerpt_top_k")
+        assert rows.loc[3, "recall"] >= rows.loc[1, "recall"]
+        assert rows.loc[3, "context_tokens"] >= rows.loc[1, "context_tokens"]
+    matrix = sweep_matrix(sweep, "recall")
+    assert matrix.shape == (2, 2)
+    ax = plots.plot_heatmap(matrix, "recall")
+    assert len(ax.texts) == 4
+    with pytest.raises(ValueError, match="changes the index"):
+        tuning_sweep(dataset, Settings(data_dir=tmp_path / "b"), "chunk_size", [24], "chunk_overlap", [0])
