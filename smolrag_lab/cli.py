@@ -12,11 +12,11 @@ from .settings import Settings, SettingsError
 MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
 
 
-def _engine(args: argparse.Namespace):
+def _engine(args: argparse.Namespace, recover: bool = True):
     from .engine import SmolRag
 
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-    return SmolRag(Settings.load(args.config, **overrides))
+    return SmolRag(Settings.load(args.config, **overrides), recover=recover)
 
 
 def _ingest_command(args: argparse.Namespace) -> int:
@@ -71,6 +71,26 @@ def _stats_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_command(args: argparse.Namespace) -> int:
+    """Exit 0 when consistent (or repaired to consistency), 1 when problems remain."""
+    with _engine(args, recover=False) as rag:
+        found = rag.check()
+        repaired = rag.repair() if args.repair and not found.ok else {}
+        after = rag.check() if repaired or (args.repair and not found.ok) else found
+    if args.json:
+        print(json.dumps({"consistent": found.ok, "problems": found.counts, "examples": found.problems,
+                          "interrupted": found.interrupted, "repaired": repaired, "consistent_after": after.ok},
+                         indent=2))
+    else:
+        print(found.summary() + f"  ({found.seconds:.2f} s)")
+        if repaired:
+            print("repaired: " + ", ".join(f"{k} {v}" for k, v in repaired.items()))
+            print("after repair: " + after.summary())
+        elif not found.ok:
+            print("run `smolrag-lab check --repair` to re-derive vectors and graph from the records")
+    return 0 if after.ok else 1
+
+
 def _settings_command(args: argparse.Namespace) -> int:
     settings = Settings.load(args.config)
     described = settings.describe()
@@ -122,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     delete.set_defaults(run=_delete_command)
     stats = commands.add_parser("stats", parents=[data_dir], help="counts, sizes and provider statistics")
     stats.set_defaults(run=_stats_command)
+    check = commands.add_parser("check", parents=[data_dir], help="verify that records, vectors and graph agree")
+    check.add_argument("--repair", action="store_true", help="re-derive vectors and graph from the records")
+    check.set_defaults(run=_check_command)
     bench = commands.add_parser("bench", help="benchmark every mode and the baselines on a labelled dataset")
     bench.add_argument("--corpus", required=True, help="folder of documents")
     bench.add_argument("--dataset", required=True, help="JSONL of {id, query, relevant: {document: grade}}")

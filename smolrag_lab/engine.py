@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from .aio import run_sync
 from .index import Index
+from .ingest import consistency
+from .ingest.consistency import CheckReport
 from .ingest.discovery import Document
-from .ingest.pipeline import IngestReport, Ingestor, rebuild_graph
+from .ingest.pipeline import IngestReport, Ingestor
 from .providers import Providers
 from .providers.cache import request_key
 from .query import context as context_builder
@@ -20,6 +24,7 @@ from .query import retrieval
 from .query.context import Source
 from .query.lexical import LexicalIndex
 from .settings import Settings
+from .stores.lock import WriterLock
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -57,7 +62,9 @@ class QueryResult:
 
 
 class SmolRag:
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(self, settings: Settings | None = None, *, recover: bool = True, **overrides: Any) -> None:
+        """Open (or create) the index in ``settings.data_dir``. With ``recover`` (the default) an index
+        left half-written by an interrupted run is repaired first; ``recover=False`` opens it as found."""
         base = settings or Settings.load()
         self.settings = base.replace(**overrides) if overrides else base
         logging.getLogger("smolrag_lab").setLevel(self.settings.log_level)
@@ -65,9 +72,9 @@ class SmolRag:
         self.providers = Providers(self.settings)
         self.index = Index(self.settings.data_dir, self.providers.embedder.dim)
         self.ingestor = Ingestor(self.index, self.providers, self.settings)
-        if self.index.graph_is_stale():
-            log.warning("graph file lags behind the index (interrupted run?): rebuilding it from stored extractions")
-            rebuild_graph(self.index, self.settings)
+        self.writer_lock = WriterLock(self.settings.data_dir, self.settings.write_lock_timeout_s)
+        if recover:
+            self._recover_if_interrupted()
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
         self._lexical: tuple[int, LexicalIndex] | None = None
 
@@ -80,22 +87,61 @@ class SmolRag:
                                                    [f"{v['text']}\n\n{v['summary']}" for _, v in items]))
         return self._lexical[1]
 
+    # Consistency --------------------------------------------------------------------------
+    def _recover_if_interrupted(self) -> None:
+        """Repair what an interrupted writer left behind, unless another writer is at work now."""
+        if not (self.index.meta.get("writing") or self.index.graph_is_stale()):
+            return
+        if not self.writer_lock.try_acquire():
+            log.info("an ingestion is running in another process: opening its last committed state")
+            return
+        try:
+            log.warning("the last ingestion was interrupted: re-deriving vectors and graph from the records")
+            self.repair()
+        finally:
+            self.writer_lock.release()
+
+    def check(self) -> CheckReport:
+        """Are the records, vectors and graph mutually consistent? (Nothing is changed.)"""
+        return consistency.check(self.index, self.settings)
+
+    def repair(self) -> dict[str, int]:
+        """Re-derive vectors and graph from the records (only embeddings are computed); what was done."""
+        with self.writer_lock:
+            done = consistency.repair(self.index, self.settings, self.providers.embedder)
+        self._lexical = None
+        return done
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the data directory's writer lock, with a marker that survives a crash so the next
+        writer (or the next engine opened on the directory) repairs what was left half-done."""
+        with self.writer_lock:
+            if self.index.meta.get("writing"):
+                self.repair()
+            self.index.meta.set("writing", {"pid": os.getpid(), "since": time.time()})
+            yield
+            self.index.meta.delete(["writing"])
+
     # Ingestion ----------------------------------------------------------------------------
     def ingest(self, paths: str | Path | Iterable[str | Path], progress: bool = True) -> IngestReport:
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-        return run_sync(self.ingestor.ingest_paths(paths, progress))
+        with self._writing():
+            return run_sync(self.ingestor.ingest_paths(paths, progress))
 
     def ingest_text(self, text: str, source: str) -> IngestReport:
         if not text.strip():
             raise ValueError(f"{source}: empty text is not ingested")
-        return run_sync(self.ingestor.ingest_documents([Document(source, text)]))
+        with self._writing():
+            return run_sync(self.ingestor.ingest_documents([Document(source, text)]))
 
     def delete(self, source: str | Path) -> bool:
         """Remove a document and everything only it contributed. False if it was not indexed."""
         key = str(source)
         if self.index.sources.get(key) is None and Path(key).expanduser().exists():
             key = str(Path(key).expanduser().resolve())
-        return run_sync(self.ingestor.delete(key))
+        with self._writing():
+            return run_sync(self.ingestor.delete(key))
 
     # Queries ------------------------------------------------------------------------------
     def query(self, text: str, mode: str = "standard", **overrides: Any) -> QueryResult:

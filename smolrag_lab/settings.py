@@ -96,6 +96,9 @@ class Settings:
     graph_save_interval_s: float = _knob(30.0, lo=0.0, hi=86_400.0,
                                          doc="save the graph at most this often during ingestion (and at its end)")
     ingest_concurrency: int = _knob(4, lo=1, hi=1024, doc="documents processed at once")
+    write_lock_timeout_s: float = _knob(5.0, lo=0.0, hi=86_400.0,
+                                        doc="how long a second writer waits for the data directory")
+    max_file_bytes: int = _knob(8_000_000, lo=1, hi=10**12, doc="larger files are skipped with a reason")
     # Cost estimate (USD per 1,000 tokens) for ingestion profiles
     price_prompt_per_1k: float = _knob(0.0004, lo=0.0, hi=1000.0, doc="gpt-4.1-mini input")
     price_completion_per_1k: float = _knob(0.0016, lo=0.0, hi=1000.0, doc="gpt-4.1-mini output")

@@ -2,7 +2,9 @@
 
 Serves ``POST /v1/chat/completions`` and ``POST /v1/embeddings``. Faults are queued and consumed
 one per request: ``{"status": 429, "retry_after": "1"}``, ``{"status": 500}``, ``{"stall": 2.0}``,
-``{"body": "not json"}`` (a 200 with that raw body) or ``{"json": {...}}`` (a 200 with that JSON).
+``{"body": "not json"}`` (a 200 with that raw body), ``{"json": {...}}`` (a 200 with that JSON),
+``{"reset": True}`` (the connection is reset without an answer) or ``{"dim": 8}`` (embeddings of
+the wrong dimension).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +66,12 @@ class FakeOpenAIServer:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                except OSError:
+                    pass  # the connection was reset on purpose
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with server._lock:
@@ -82,6 +92,11 @@ class FakeOpenAIServer:
             time.sleep(self.latency_s)
         if fault and "stall" in fault:
             time.sleep(fault["stall"])
+        if fault and fault.get("reset"):
+            handler.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.request.close()
+            handler.close_connection = True
+            return None
         if not fault and self.fail_if(body):
             fault = {"status": self.fail_if(body)}
         if fault and "status" in fault:

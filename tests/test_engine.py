@@ -9,6 +9,7 @@ import pytest
 
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.ingest.graph_merge import entity_id, node_key
+from smolrag_lab.prompts import COMPLETE_TAG
 
 DOCS = {
     "cache.md": "# Caching\n\nThe QueryCache stores every answer under a hash of the question. "
@@ -141,6 +142,7 @@ def test_identical_text_in_two_sources_stays_two_documents(rag):
 
 def test_a_failing_document_leaves_nothing_and_others_land(openai_server, tmp_path):
     openai_server.fail_if = lambda body: 400 if "POISON" in json.dumps(body) else None
+    openai_server.responder = lambda body: COMPLETE_TAG if "-Goal-" in json.dumps(body) else "A summary."
     settings = Settings(data_dir=tmp_path / "data", openai_api_key="sk-test",
                         openai_base_url=openai_server.base_url, completion_model="test-chat",
                         retry_base_delay_s=0.01)

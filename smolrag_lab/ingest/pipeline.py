@@ -106,7 +106,7 @@ class Ingestor:
         report.skipped.extend(asdict(s) for s in skipped)
         documents = []
         for path in files:
-            read = read_document(path)
+            read = read_document(path, self.settings.max_file_bytes)
             (report.skipped.append(asdict(read)) if isinstance(read, Skipped) else documents.append(read))
         roots = [str(Path(p).expanduser().resolve()) for p in paths if Path(p).expanduser().is_dir()]
         seen = {str(f) for f in files}
@@ -253,10 +253,10 @@ class Ingestor:
                                        touched.relationships | changed.relationships,
                                        removed.entities - touched.entities,
                                        removed.relationships - touched.relationships)
-        if old:
-            index.excerpt_vectors.delete(old["excerpt_ids"])
         index.excerpt_vectors.upsert(excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids])
         self._write_records(p, excerpt_ids, old, touched)
+        if old:  # after the records switched over, so readers never see a document without vectors
+            index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
         self._graph_changed()
 
     async def _sync_graph_vectors(self, entity_keys: set[str], pairs: set[tuple[str, str]],

@@ -61,14 +61,17 @@ class OpenAIClient:
         return self._client
 
     # Chat ---------------------------------------------------------------------------------
-    async def chat(self, messages: Sequence[dict[str, str]], **params: Any) -> str:
-        """The assistant's text for ``messages``; cached by backend, model and the whole request."""
-        return await run_async(self._chat(list(messages), params))
+    async def chat(self, messages: Sequence[dict[str, str]], validate: Callable[[str], None] | None = None,
+                   **params: Any) -> str:
+        """The assistant's text for ``messages``; cached by backend, model and the whole request.
+        ``validate`` raises on text that cannot be used: such text is neither cached nor returned."""
+        return await run_async(self._chat(list(messages), params, validate))
 
     def chat_sync(self, messages: Sequence[dict[str, str]], **params: Any) -> str:
         return run_sync(self._chat(list(messages), params))
 
-    async def _chat(self, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
+    async def _chat(self, messages: list[dict[str, str]], params: dict[str, Any],
+                    validate: Callable[[str], None] | None = None) -> str:
         model = params.pop("model", self.settings.completion_model)
         if self.settings.completion_temperature is not None:
             params.setdefault("temperature", self.settings.completion_temperature)
@@ -76,7 +79,7 @@ class OpenAIClient:
                           messages=messages, params=params)
         if self.cache is not None:
             hit = self.cache.get(key)
-            if hit is not None:
+            if hit is not None and _valid(hit["text"], validate):
                 self.stats.add("chat", cache_hits=1)
                 return hit["text"]
             self.stats.add("chat", cache_misses=1)
@@ -91,6 +94,8 @@ class OpenAIClient:
         self.stats.add("chat", calls=1, items=1, latency_s=latency,
                        prompt_tokens=getattr(usage, "prompt_tokens", None) or prompt_tokens,
                        completion_tokens=getattr(usage, "completion_tokens", None) or self.tokens.count(text))
+        if validate is not None:
+            validate(text)
         if self.cache is not None:
             self.cache.put(key, {"text": text, "model": model})
         return text
@@ -197,6 +202,15 @@ def _check_shape(kind: str, response: Any) -> None:
         _chat_text(response)
     elif not isinstance(getattr(response, "data", None), list):
         raise MalformedResponse(f"embeddings response has no data list: {str(response)[:200]}")
+
+
+def _valid(text: str, validate: Callable[[str], None] | None) -> bool:
+    try:
+        if validate is not None:
+            validate(text)
+        return True
+    except ProviderError:
+        return False
 
 
 def _chat_text(response: Any) -> str:

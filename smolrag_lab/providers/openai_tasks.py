@@ -8,9 +8,13 @@ from typing import Sequence
 from .. import prompts
 from .base import CompletionTasks, Extraction, QueryKeywords
 from .openai_client import OpenAIClient
-from .records import parse_extraction, parse_keywords
+from .records import check_extraction, parse_extraction, parse_keywords
 
 log = logging.getLogger(__name__)
+
+
+def _usable(text: str) -> None:
+    check_extraction(text, parse_extraction(text)[1])
 
 
 class OpenAITasks(CompletionTasks):
@@ -27,7 +31,7 @@ class OpenAITasks(CompletionTasks):
         return (await self.client.chat(prompts.excerpt_summary(document, excerpt))).strip()
 
     async def extract(self, excerpt: str) -> Extraction:
-        text = await self.client.chat(prompts.entity_extraction(excerpt, self.entity_types))
+        text = await self.client.chat(prompts.entity_extraction(excerpt, self.entity_types), validate=_usable)
         extraction, report = parse_extraction(text)
         if report.skipped:
             self.stats.add("extraction_parse", errors=report.skipped, items=report.records)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
-from .base import EntityRecord, Extraction, QueryKeywords, RelationshipRecord
+from .base import EntityRecord, Extraction, ProviderError, QueryKeywords, RelationshipRecord
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -22,6 +22,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 class ParseReport:
     records: int = 0
     skipped: int = 0
+    last_skipped: bool = False  # the final record was unreadable (cut off?)
+    complete: bool = False      # the completion tag was present
 
 
 def normalise_name(name: str) -> str:
@@ -43,7 +45,7 @@ def _clean(field: str) -> str:
 
 
 def parse_extraction(text: str) -> tuple[Extraction, ParseReport]:
-    result, report = Extraction(), ParseReport()
+    result, report = Extraction(), ParseReport(complete=COMPLETE_TAG in text)
     body = text.replace(COMPLETE_TAG, "")
     for raw in re.split(re.escape(RECORD_SEP) + r"|\n(?=\s*\()", body):
         raw = raw.strip()
@@ -52,11 +54,20 @@ def parse_extraction(text: str) -> tuple[Extraction, ParseReport]:
         match = re.search(r"\((.*)\)", raw, re.DOTALL)
         fields = [_clean(f) for f in (match.group(1) if match else raw).split(TUPLE_SEP)]
         kind = fields[0].lower().strip("'\" ")
-        if _add_record(result, kind, fields):
-            report.records += 1
-        else:
-            report.skipped += 1
+        readable = _add_record(result, kind, fields)
+        report.records += readable
+        report.skipped += not readable
+        report.last_skipped = not readable
     return result, report
+
+
+def check_extraction(text: str, report: ParseReport) -> None:
+    """Refuse output that cannot be trusted as a whole, so nothing from it reaches the stores:
+    text with no readable record at all, or output cut off mid-record (no completion tag)."""
+    if report.skipped and not report.records:
+        raise ProviderError(f"extraction output has no readable record ({report.skipped} unreadable): {text[:80]!r}")
+    if report.last_skipped and not report.complete:
+        raise ProviderError(f"extraction output was cut off mid-record (no completion tag): ...{text[-80:]!r}")
 
 
 def _add_record(result: Extraction, kind: str, fields: list[str]) -> bool:

@@ -1,0 +1,136 @@
+"""Consistency of one data directory, and repair of whatever can be derived again.
+
+The records in SQLite (documents, sources, excerpts, extractions) are the source of truth: they
+commit per document in one transaction. Everything else is derived from them and can lag behind
+after an interrupted run: the excerpt vectors (from excerpt + summary), the graph (from the stored
+extractions) and the entity / relationship vectors (from the graph). ``check`` lists every
+disagreement; ``repair`` re-derives the lagging parts, so no model call but embeddings is needed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..aio import run_sync
+from ..index import Index
+from ..providers.base import Embedder
+from ..settings import Settings
+from .graph_merge import entity_id, entity_text, entity_view, relationship_id, relationship_text, relationship_view
+
+EXAMPLES = 5  # ids shown per problem
+
+
+@dataclass
+class CheckReport:
+    problems: dict[str, list[str]] = field(default_factory=dict)  # kind -> offending ids (first few)
+    counts: dict[str, int] = field(default_factory=dict)          # kind -> how many
+    interrupted: bool = False                                     # a writer stopped mid-run
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.counts and not self.interrupted
+
+    def add(self, kind: str, ids: list[str] | set) -> None:
+        ids = sorted(map(str, ids))
+        if ids:
+            self.problems[kind], self.counts[kind] = ids[:EXAMPLES], len(ids)
+
+    def summary(self) -> str:
+        if self.ok:
+            return "consistent"
+        lines = [f"{kind}: {n} (e.g. {', '.join(self.problems[kind])})" for kind, n in self.counts.items()]
+        if self.interrupted:
+            lines.insert(0, "an ingestion or deletion was interrupted")
+        return "\n".join(lines)
+
+
+def check(index: Index, settings: Settings) -> CheckReport:
+    started, report = time.perf_counter(), CheckReport()
+    report.interrupted = bool(index.meta.get("writing"))
+    documents = dict(index.documents.items())
+    excerpt_ids = set(index.excerpts.keys())
+    listed = {e for d in documents.values() for e in d.get("excerpt_ids", [])}
+    report.add("excerpts without a document", excerpt_ids - listed)
+    report.add("document excerpts missing", listed - excerpt_ids)
+    report.add("excerpts without stored extraction", excerpt_ids - set(index.extractions.keys()))
+    sources = dict(index.sources.items())
+    report.add("sources pointing at no document", {s for s, d in sources.items() if d not in documents})
+    report.add("documents without a source entry", {d for d, r in documents.items() if sources.get(r["source"]) != d})
+    vector_ids = set(index.excerpt_vectors.ids())
+    report.add("excerpt vectors without excerpt", vector_ids - excerpt_ids)
+    report.add("excerpts without vector", excerpt_ids - vector_ids)
+    _check_graph(index, excerpt_ids, report)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _check_graph(index: Index, excerpt_ids: set[str], report: CheckReport) -> None:
+    graph = index.graph.graph
+    if index.graph_is_stale():
+        report.add("graph behind the records (index version)", {f"graph {graph.graph.get('index_version', 0)} "
+                                                                f"vs index {index.version}"})
+    report.add("entities citing missing excerpts",
+               {k for k, a in graph.nodes(data=True) if set(a.get("excerpt_ids", [])) - excerpt_ids})
+    report.add("relationships citing missing excerpts",
+               {f"{a}|{b}" for a, b, d in graph.edges(data=True) if set(d.get("excerpt_ids", [])) - excerpt_ids})
+    expected_entities = {entity_id(k) for k in graph.nodes}
+    expected_relationships = {relationship_id(_pair(p)) for p in graph.edges}
+    for name, store, expected in (("entity", index.entity_vectors, expected_entities),
+                                  ("relationship", index.relationship_vectors, expected_relationships)):
+        stored = set(store.ids())
+        report.add(f"{name} vectors without graph item", stored - expected)
+        report.add(f"{name} graph items without vector", expected - stored)
+
+
+def _pair(edge: tuple[str, str]) -> tuple[str, str]:
+    """networkx yields an edge's ends in either order; the stores key it by the sorted pair."""
+    return tuple(sorted(edge))  # type: ignore[return-value]
+
+
+def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
+    """Bring every derived store in line with the records; returns what was done, by kind."""
+    from .pipeline import rebuild_graph  # the pipeline imports this module
+
+    done: dict[str, int] = {}
+    excerpts = dict(index.excerpts.items())
+    orphans = set(index.excerpt_vectors.ids()) - set(excerpts)
+    done["excerpt vectors deleted"] = index.excerpt_vectors.delete(sorted(orphans)) if orphans else 0
+    missing = sorted(set(excerpts) - set(index.excerpt_vectors.ids()))
+    if missing:
+        texts = [f"{excerpts[i]['text']}\n\n{excerpts[i]['summary']}" for i in missing]
+        index.excerpt_vectors.upsert(missing, run_sync(embedder.aembed(texts)),
+                                     [{"doc_id": excerpts[i]["doc_id"]} for i in missing])
+    done["excerpt vectors embedded"] = len(missing)
+    before = check(index, settings)
+    graph_kinds = ("graph behind the records", "entities citing", "relationships citing")
+    if any(kind.startswith(graph_kinds) for kind in before.counts):
+        done["graph documents re-merged"] = rebuild_graph(index, settings)
+    done.update(_sync_graph_vectors(index, settings, embedder))
+    index.meta.delete(["writing"])
+    return {k: v for k, v in done.items() if v}
+
+
+def _sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
+    """Embed graph items whose vector is missing or whose text changed; delete vectors of gone items."""
+    from .pipeline import content_hash
+
+    graph, s, done = index.graph.graph, settings, {}
+    wanted: dict[str, tuple[Any, dict[str, tuple[dict, str]]]] = {
+        "entity": (index.entity_vectors, {
+            entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap))) for k in graph.nodes}),
+        "relationship": (index.relationship_vectors, {
+            relationship_id(p): ({"pair": list(p)}, relationship_text(
+                relationship_view(graph, p, s.description_cap, s.keywords_cap))) for p in map(_pair, graph.edges)})}
+    for name, (store, items) in wanted.items():
+        gone = sorted(set(store.ids()) - set(items))
+        done[f"{name} vectors deleted"] = store.delete(gone) if gone else 0
+        stored = store.get_metadata(list(items))
+        stale = {i: v for i, v in items.items() if stored.get(i, {}).get("text_hash") != content_hash(v[1])}
+        if stale:
+            vectors = run_sync(embedder.aembed([text for _, text in stale.values()]))
+            store.upsert(list(stale), vectors, [{**meta, "text_hash": content_hash(text)} for meta, text in stale.values()])
+        done[f"{name} vectors embedded"] = len(stale)
+    return done

@@ -1,0 +1,73 @@
+"""One writer per data directory: an advisory ``flock`` on ``write.lock``, which the OS releases when
+the holder dies (even by SIGKILL), so a crashed run never leaves a stale lock behind."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+
+
+class IndexLockedError(RuntimeError):
+    """Another process (or another engine in this one) is writing to the data directory."""
+
+
+class WriterLock:
+    def __init__(self, data_dir: str | Path, timeout_s: float = 0.0) -> None:
+        self.path = Path(data_dir) / "write.lock"
+        self.timeout_s = timeout_s
+        self._fd: int | None = None
+        self._depth = 0
+        self._guard = threading.RLock()
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8").strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def try_acquire(self) -> bool:
+        """Take the lock without waiting; True if this object now holds it (re-entrant)."""
+        with self._guard:
+            if self._depth:
+                self._depth += 1
+                return True
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+            self._fd, self._depth = fd, 1
+            return True
+
+    def acquire(self) -> None:
+        """Wait up to ``timeout_s`` for the lock, then fail naming the holder."""
+        deadline = time.monotonic() + self.timeout_s
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise IndexLockedError(
+                    f"{self.path.parent} is being written by another ingestion ({self.holder()}); "
+                    f"waited {self.timeout_s:g} s. Wait for it to finish or raise write_lock_timeout_s.")
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        with self._guard:
+            if not self._depth:
+                return
+            self._depth -= 1
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "WriterLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

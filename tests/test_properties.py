@@ -1,0 +1,84 @@
+"""Property-based tests (hypothesis): any input gives valid excerpts or records, or a clear error."""
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from smolrag_lab.ingest.chunking import Chunker
+from smolrag_lab.prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
+from smolrag_lab.providers.base import ProviderError
+from smolrag_lab.providers.records import check_extraction, parse_extraction, parse_keywords
+from smolrag_lab.tokens import TokenCounter
+
+COUNTER = TokenCounter()
+MARKDOWN_BITS = st.sampled_from(["\n", "\n\n", "# ", "## ", "```", "```python\n", "- ", "1. ", ". ", "? ", "|", "*",
+                                 "`", "    ", "\t", "é", "日本", "🙂", "\r\n", "http://x.y/z"])
+WORDS = st.from_regex(r"[A-Za-z][a-z]{0,12}", fullmatch=True)
+DOCUMENTS = st.lists(st.one_of(WORDS, MARKDOWN_BITS, st.text(max_size=20)), max_size=300).map(" ".join)
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _squashed(text: str) -> str:
+    return "".join(text.split())
+
+
+@FAST
+@given(text=DOCUMENTS, size=st.integers(16, 120), overlap_share=st.floats(0, 0.5),
+       strategy=st.sampled_from(["markdown", "tokens", "sentences"]))
+def test_any_text_chunks_into_bounded_non_empty_excerpts_that_lose_no_word(text, size, overlap_share, strategy):
+    overlap = int(size * overlap_share)
+    excerpts = Chunker(COUNTER, size=size, overlap=overlap, strategy=strategy).split(text)
+    assert all(isinstance(e, str) and e.strip() for e in excerpts)
+    if not text.strip():
+        assert excerpts == []
+        return
+    assert excerpts
+    limit = size + overlap + 8  # a piece may carry its overlap and a heading or fence line
+    if strategy != "markdown":  # code blocks are kept whole in markdown mode, whatever their size
+        assert max(COUNTER.count(e) for e in excerpts) <= limit
+    joined = "".join(_squashed(e) for e in excerpts)
+    for word in re.findall(r"[A-Za-z]{3,}", text):
+        assert word in joined
+
+
+RECORD_FIELDS = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30)
+RECORDS = st.lists(st.tuples(st.sampled_from(["entity", "relationship", "content_keywords", "junk", ""]),
+                             st.lists(RECORD_FIELDS, max_size=6)), max_size=8)
+
+
+def _render(records) -> str:
+    return RECORD_SEP.join(f'("{kind}"{TUPLE_SEP}' + TUPLE_SEP.join(fields) + ")" for kind, fields in records)
+
+
+@FAST
+@given(body=st.one_of(RECORDS.map(_render), st.text(max_size=400)), tag=st.booleans(), cut=st.integers(0, 50))
+def test_any_model_output_parses_into_valid_records_or_is_refused_clearly(body, tag, cut):
+    text = body[:len(body) - cut] if cut and len(body) > cut else body
+    text = text + (COMPLETE_TAG if tag else "")
+    extraction, report = parse_extraction(text)
+    assert report.records >= len(extraction.entities) + len(extraction.relationships)
+    for entity in extraction.entities:
+        assert entity.name.strip() and entity.name == entity.name.strip()
+        assert not re.search(r"[\x00-\x1f\x7f]", entity.name)
+        assert entity.type == entity.type.lower()
+    for relation in extraction.relationships:
+        assert relation.source.strip() and relation.target.strip()
+        assert all(k == k.strip() and k for k in relation.keywords)
+        assert isinstance(relation.weight, float)
+    try:
+        check_extraction(text, report)
+    except ProviderError as exc:
+        assert "extraction output" in str(exc)
+        assert (report.skipped and not report.records) or (report.last_skipped and not report.complete)
+
+
+@FAST
+@given(text=st.one_of(st.text(max_size=200), st.builds(
+    lambda h, low: '{"high_level_keywords": %s, "low_level_keywords": %s}' % (h, low),
+    st.sampled_from(['["a", "b"]', '"one"', "3", "null", "[1, null]", "{}"]),
+    st.sampled_from(['["x"]', "[]", '"y"', "false"]))))
+def test_any_keyword_output_gives_two_lists_of_strings(text):
+    keywords = parse_keywords(text)
+    for values in (keywords.high_level, keywords.low_level):
+        assert isinstance(values, list) and all(isinstance(v, str) and v == v.strip() and v for v in values)
