@@ -160,6 +160,7 @@ def _dataset(tmp_path, corpus):
 
 def test_dataset_slices(tmp_path, corpus):
     dataset = _dataset(tmp_path, corpus)
+    assert dataset.name == tmp_path.name  # "qa.jsonl" is a generic name: the folder names the set
     small = dataset.restricted_to(["graph.md", "cache.md"])
     assert [i.id for i in small.items] == ["q1", "q2"] and [p.name for p in small.paths] == ["cache.md", "graph.md"]
     sampled = dataset.sample(1, extra_documents=1, seed=3)

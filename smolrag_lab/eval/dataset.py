@@ -84,4 +84,10 @@ def load_dataset(queries: str | Path, corpus: str | Path, limit: int | None = No
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"{queries}:{number}: not a valid evaluation item ({exc})") from exc
     items = [i for i in items if i.relevant]
-    return Dataset(queries.stem, corpus, items[:limit] if limit else items)
+    return Dataset(_dataset_name(queries), corpus, items[:limit] if limit else items)
+
+
+def _dataset_name(queries: Path) -> str:
+    """The file's stem, or its folder's name when the stem is generic (``cranfield/queries.jsonl``)."""
+    generic = {"queries", "questions", "qa", "test", "dev", "eval", "data"}
+    return queries.parent.name if queries.stem.lower() in generic and queries.parent.name else queries.stem
