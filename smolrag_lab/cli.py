@@ -91,6 +91,22 @@ def _check_command(args: argparse.Namespace) -> int:
     return 0 if after.ok else 1
 
 
+def _simulate_command(args: argparse.Namespace) -> int:
+    from .simulator import SimulatedEndpoint
+
+    server = SimulatedEndpoint(args.host, args.port, args.latency_ms, args.jitter_ms, args.error_rate, args.seed)
+    print(f"simulated OpenAI-compatible endpoint listening on {server.base_url} "
+          f"(latency {args.latency_ms:g} ± {args.jitter_ms:g} ms, error rate {args.error_rate:g}); Ctrl-C stops it",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
 def _settings_command(args: argparse.Namespace) -> int:
     settings = Settings.load(args.config)
     described = settings.describe()
@@ -145,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", parents=[data_dir], help="verify that records, vectors and graph agree")
     check.add_argument("--repair", action="store_true", help="re-derive vectors and graph from the records")
     check.set_defaults(run=_check_command)
+    simulate = commands.add_parser("simulate-endpoint", help="serve a simulated OpenAI-compatible API on 127.0.0.1")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=8900)
+    simulate.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    simulate.add_argument("--jitter-ms", type=float, default=0.0, help="uniform +/- on the latency")
+    simulate.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500 or 429")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.set_defaults(run=_simulate_command)
     bench = commands.add_parser("bench", help="benchmark every mode and the baselines on a labelled dataset")
     bench.add_argument("--corpus", required=True, help="folder of documents")
     bench.add_argument("--dataset", required=True, help="JSONL of {id, query, relevant: {document: grade}}")

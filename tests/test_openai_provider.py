@@ -71,7 +71,7 @@ def test_client_errors_are_not_retried(openai_server, server_settings):
 
 
 def test_concurrency_is_bounded(openai_server, server_settings):
-    openai_server.latency_s = 0.1
+    openai_server.latency_s = 0.1  # seconds per request
     client = client_for(server_settings, max_concurrent_requests=2)
 
     async def many():

@@ -1,0 +1,218 @@
+"""A simulated OpenAI-compatible endpoint on 127.0.0.1 for cost and throughput rehearsals.
+
+Chat completions answer each of the engine's four prompts with well-formed output computed by the
+local backends (an extractive summary, extraction records in the upstream delimiter format, keyword
+JSON, an extractive answer citing [n]); embeddings come from the local embedder (or, for tests, from
+a seeded hash of the text). Every request can be delayed (latency plus uniform jitter), failed at a
+given rate (500, or 429 with ``Retry-After: 0``), or given a scripted fault from a queue:
+``{"status": 429, "retry_after": "1"}``, ``{"status": 500}``, ``{"stall": 2.0}``, ``{"body": "raw"}``,
+``{"json": {...}}``, ``{"reset": True}`` (connection reset), ``{"dim": 8}`` (wrong-size embeddings);
+``{}`` in the queue means "answer normally".
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import random
+import re
+import socket
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+import numpy as np
+
+from .prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
+from .providers import local_tasks
+from .providers.base import Extraction
+
+_SOURCE_HEAD = re.compile(r"^\[(\d+)\] .*$", re.MULTILINE)
+
+
+def hashed_vector(text: str, dim: int) -> list[float]:
+    """A deterministic unit vector per text (no model): for tests that only need stable embeddings."""
+    seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+    vector = np.random.default_rng(seed).standard_normal(dim)
+    return (vector / np.linalg.norm(vector)).tolist()
+
+
+def render_extraction(extraction: Extraction) -> str:
+    """An extraction in the delimiter format the engine's prompt asks a model for."""
+    records = [f'("entity"{TUPLE_SEP}{e.name}{TUPLE_SEP}{e.type}{TUPLE_SEP}{e.description})'
+               for e in extraction.entities]
+    records += [f'("relationship"{TUPLE_SEP}{r.source}{TUPLE_SEP}{r.target}{TUPLE_SEP}{r.description}'
+                f'{TUPLE_SEP}{", ".join(r.keywords)}{TUPLE_SEP}{r.weight:g})' for r in extraction.relationships]
+    if extraction.content_keywords:
+        records.append(f'("content_keywords"{TUPLE_SEP}{", ".join(extraction.content_keywords)})')
+    return RECORD_SEP.join(records) + COMPLETE_TAG
+
+
+def simulated_reply(messages: list[dict[str, str]]) -> str:
+    """What a capable model would answer to one of the engine's prompts, computed locally."""
+    system, user = messages[0]["content"], messages[-1]["content"]
+    if "<full-document>" in user:
+        document = user.split("<full-document>\n", 1)[1].split("\n</full-document>", 1)[0]
+        excerpt = user.split("<excerpt>\n", 1)[1].split("\n</excerpt>", 1)[0]
+        return local_tasks.summarize(document, excerpt)
+    if system.startswith("-Goal-"):
+        excerpt = user.split("Text: ", 1)[-1].rsplit("\nOutput:", 1)[0]
+        return render_extraction(local_tasks.extract(excerpt))
+    if '"high_level_keywords"' in system:
+        found = local_tasks.keywords(user.split("Question: ", 1)[-1].rsplit("\nJSON:", 1)[0])
+        return json.dumps({"high_level_keywords": found.high_level, "low_level_keywords": found.low_level})
+    if system.startswith("---Role---"):
+        context = system.split("---Context---\n", 1)[-1]
+        starts = [m.start() for m in _SOURCE_HEAD.finditer(context)] + [len(context)]
+        sources = [context[a:b].split("\n", 1)[-1] for a, b in zip(starts, starts[1:])]
+        return local_tasks.extractive_answer(user, sources)
+    return "This endpoint simulates the smolrag_lab prompts only."
+
+
+class SimulatedEndpoint:
+    """The server. ``embed`` turns texts into vectors (default: the local MiniLM embedder)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0, jitter_ms: float = 0.0,
+                 error_rate: float = 0.0, seed: int = 0, embed: Callable[[list[str]], np.ndarray] | None = None,
+                 dim: int | None = None) -> None:
+        self.latency_s, self.jitter_s, self.error_rate = latency_ms / 1000, jitter_ms / 1000, error_rate
+        self.faults: collections.deque[dict[str, Any]] = collections.deque()
+        self.requests: list[tuple[str, dict]] = []
+        self.responder: Callable[[dict], str] = lambda body: simulated_reply(body["messages"])
+        self.fail_if: Callable[[dict], int | None] = lambda body: None  # a status code to answer with
+        self.in_flight = self.max_in_flight = 0
+        self._embed, self._dim = embed, dim
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> "SimulatedEndpoint":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def count(self, path_suffix: str = "") -> int:
+        return sum(1 for path, _ in self.requests if path.endswith(path_suffix))
+
+    def embed(self, texts: list[str], dim: int | None = None) -> list[list[float]]:
+        if self._embed is None:
+            from .providers.local_embedder import LocalEmbedder
+
+            embedder = LocalEmbedder()
+            self._embed, self._dim = embedder.embed, embedder.dim
+        if dim is not None and dim != self._dim:  # a scripted wrong-dimension fault
+            return [hashed_vector(t, dim) for t in texts]
+        return np.asarray(self._embed(texts), dtype=np.float32).tolist()
+
+    # Request handling -----------------------------------------------------------------------
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                except OSError:
+                    pass  # the connection was reset on purpose
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    return server._send(self, 200, json.dumps({"object": "list", "data": [
+                        {"id": "simulated", "object": "model", "owned_by": "smolrag_lab"}]}))
+                return server._send(self, 404, json.dumps({"error": {"message": "not found"}}))
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                with server._lock:
+                    server.requests.append((self.path, body))
+                    fault = server.faults.popleft() if server.faults else None
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    server._serve(self, body, fault)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+        return Handler
+
+    def _delay(self) -> float:
+        with self._lock:
+            return max(0.0, self.latency_s + self._random.uniform(-self.jitter_s, self.jitter_s)), \
+                self._random.random() < self.error_rate
+
+    def _serve(self, handler: BaseHTTPRequestHandler, body: dict, fault: dict | None) -> None:
+        delay, random_error = self._delay()
+        time.sleep(delay + (fault or {}).get("stall", 0.0))
+        if fault and fault.get("reset"):
+            handler.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.request.close()
+            handler.close_connection = True
+            return None
+        if not fault and self.fail_if(body):
+            fault = {"status": self.fail_if(body)}
+        if not fault and random_error:
+            fault = {"status": 500} if self._random.random() < 0.5 else {"status": 429, "retry_after": "0"}
+        if fault and "status" in fault:
+            headers = {"retry-after": fault["retry_after"]} if "retry_after" in fault else {}
+            return self._send(handler, fault["status"], json.dumps({"error": {"message": "injected"}}), headers)
+        if fault and "body" in fault:
+            return self._send(handler, 200, fault["body"])
+        if fault and "json" in fault:
+            return self._send(handler, 200, json.dumps(fault["json"]))
+        if handler.path.endswith("/chat/completions"):
+            return self._send(handler, 200, json.dumps(self._chat(body)))
+        if handler.path.endswith("/embeddings"):
+            return self._send(handler, 200, json.dumps(self._embeddings(body, fault)))
+        return self._send(handler, 404, json.dumps({"error": {"message": "not found"}}))
+
+    def _chat(self, body: dict) -> dict:
+        text = self.responder(body)
+        prompt_words = sum(len(m["content"].split()) for m in body["messages"])
+        return {"id": "chatcmpl-sim", "object": "chat.completion", "created": int(time.time()),
+                "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(text.split()),
+                          "total_tokens": prompt_words + len(text.split())}}
+
+    def _embeddings(self, body: dict, fault: dict | None) -> dict:
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vectors = self.embed(inputs, (fault or {}).get("dim"))
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+        return {"object": "list", "data": data[::-1], "model": body["model"],
+                "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}}
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, status: int, text: str, headers: dict | None = None) -> None:
+        payload = text.encode("utf-8")
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            for key, value in (headers or {}).items():
+                handler.send_header(key, value)
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test)
