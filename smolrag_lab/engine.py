@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator
 
 from .aio import run_sync
 from .index import Index
+from .monitor import PerformanceMonitor, configure_file_logging, release_file_logging
 from .ingest import consistency
 from .ingest.consistency import CheckReport
 from .ingest.discovery import Document
@@ -69,9 +70,14 @@ class SmolRag:
         self.settings = base.replace(**overrides) if overrides else base
         logging.getLogger("smolrag_lab").setLevel(self.settings.log_level)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log_handler = None
+        if self.settings.log_to_file:
+            self._log_handler = configure_file_logging(self.settings.data_dir / "logs" / "smolrag_lab.log", self.settings.log_level,
+                                   self.settings.log_max_bytes, self.settings.log_backups)
         self.providers = Providers(self.settings)
+        self.monitor = PerformanceMonitor(self.providers.stats)
         self.index = Index(self.settings.data_dir, self.providers.embedder.dim)
-        self.ingestor = Ingestor(self.index, self.providers, self.settings)
+        self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
         self.writer_lock = WriterLock(self.settings.data_dir, self.settings.write_lock_timeout_s)
         if recover:
             self._recover_if_interrupted()
@@ -126,7 +132,7 @@ class SmolRag:
     # Ingestion ----------------------------------------------------------------------------
     def ingest(self, paths: str | Path | Iterable[str | Path], progress: bool = True) -> IngestReport:
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-        with self._writing():
+        with self._writing(), self.monitor.measure("ingest"):
             return run_sync(self.ingestor.ingest_paths(paths, progress))
 
     def ingest_text(self, text: str, source: str) -> IngestReport:
@@ -154,6 +160,10 @@ class SmolRag:
         mode = mode.strip().lower()
         if mode not in retrieval.MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(retrieval.MODES)}")
+        with self.monitor.measure(f"query.{mode}"):
+            return await self._aquery(text, mode, answer, overrides)
+
+    async def _aquery(self, text: str, mode: str, answer: bool, overrides: dict[str, Any]) -> QueryResult:
         if not text.strip():
             raise ValueError("the question is empty")
         settings = self.settings.replace(**overrides) if overrides else self.settings
@@ -227,6 +237,9 @@ class SmolRag:
                 "completion_backend": self.providers.tasks.backend, "embedder": self.providers.embedder.name}
 
     def close(self) -> None:
+        if self._log_handler is not None:
+            release_file_logging(self._log_handler)
+            self._log_handler = None
         self.index.close()
         if self.providers.cache_db is not None:
             self.providers.cache_db.close()

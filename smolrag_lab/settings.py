@@ -108,6 +108,9 @@ class Settings:
     completion_cache: bool = _knob(True)
     query_cache: bool = _knob(True)
     log_level: str = _knob("WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    log_to_file: bool = _knob(True, doc="also log to data_dir/logs/smolrag_lab.log, rotated")
+    log_max_bytes: int = _knob(1_000_000, lo=1_000, hi=10**10, doc="size at which the log file rotates")
+    log_backups: int = _knob(3, lo=0, hi=1000, doc="rotated log files kept")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from tqdm.auto import tqdm
 
 from ..index import Index
+from ..monitor import PerformanceMonitor
 from ..providers import Providers
 from ..providers.base import EntityRecord, Extraction, RelationshipRecord
 from ..settings import Settings
@@ -86,7 +87,9 @@ def make_doc_id(source: str, digest: str) -> str:
 
 
 class Ingestor:
-    def __init__(self, index: Index, providers: Providers, settings: Settings) -> None:
+    def __init__(self, index: Index, providers: Providers, settings: Settings,
+                 monitor: PerformanceMonitor | None = None) -> None:
+        self.monitor = monitor or PerformanceMonitor(providers.stats)
         self.index = index
         self.providers = providers
         self.settings = settings
@@ -198,7 +201,8 @@ class Ingestor:
     async def _stage(self, name: str, prepared: Prepared, report: IngestReport, bars: dict | None, fn) -> None:
         started, wall_start = time.perf_counter(), time.time()
         try:
-            await fn(prepared)
+            with self.monitor.measure(f"ingest.{name}"):
+                await fn(prepared)
         except Exception as exc:  # any failure is reported with its document and stage
             raise StageError(prepared.document.source, name, exc) from exc
         finally:
