@@ -76,7 +76,7 @@ class SmolRag:
                                    self.settings.log_max_bytes, self.settings.log_backups)
         self.providers = Providers(self.settings)
         self.monitor = PerformanceMonitor(self.providers.stats)
-        self.index = Index(self.settings.data_dir, self.providers.embedder.dim)
+        self.index = Index(self.settings.data_dir, self.providers.embedder.dim, ann=self.settings.ann_config)
         self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
         self.writer_lock = WriterLock(self.settings.data_dir, self.settings.write_lock_timeout_s)
         if recover:
@@ -127,6 +127,7 @@ class SmolRag:
                 self.repair()
             self.index.meta.set("writing", {"pid": os.getpid(), "since": time.time()})
             yield
+            self.index.flush()
             self.index.meta.delete(["writing"])
 
     # Ingestion ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
+from .stores.ann import AnnConfig
 
 NAMESPACES = ("documents", "sources", "excerpts", "extractions", "meta", "query_cache")
 
@@ -12,14 +13,14 @@ NAMESPACES = ("documents", "sources", "excerpts", "extractions", "meta", "query_
 class Index:
     """documents / sources / excerpts / meta in SQLite, three vector stores, and the graph."""
 
-    def __init__(self, data_dir: str | Path, dim: int, readonly: bool = False) -> None:
+    def __init__(self, data_dir: str | Path, dim: int, readonly: bool = False, ann: AnnConfig | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.db = SqliteDatabase(self.data_dir / "index.sqlite", readonly=readonly)
         self.documents, self.sources, self.excerpts, self.extractions, self.meta, self.query_cache = (
             self.db.namespace(n) for n in NAMESPACES)
-        self.excerpt_vectors = MmapVectorStore(self.data_dir / "vectors" / "excerpts", dim, readonly)
-        self.entity_vectors = MmapVectorStore(self.data_dir / "vectors" / "entities", dim, readonly)
-        self.relationship_vectors = MmapVectorStore(self.data_dir / "vectors" / "relationships", dim, readonly)
+        self.excerpt_vectors = MmapVectorStore(self.data_dir / "vectors" / "excerpts", dim, readonly, ann=ann)
+        self.entity_vectors = MmapVectorStore(self.data_dir / "vectors" / "entities", dim, readonly, ann=ann)
+        self.relationship_vectors = MmapVectorStore(self.data_dir / "vectors" / "relationships", dim, readonly, ann=ann)
         self.graph = NetworkXGraphStore(self.data_dir / "graph.graphml")
 
     @property
@@ -48,6 +49,11 @@ class Index:
                 "entity_vectors_bytes": self.entity_vectors.size_bytes(),
                 "relationship_vectors_bytes": self.relationship_vectors.size_bytes(),
                 "graph_bytes": self.graph.size_bytes()}
+
+    def flush(self) -> None:
+        """Persist what is kept in memory between writes (the ANN graphs)."""
+        for store in (self.excerpt_vectors, self.entity_vectors, self.relationship_vectors):
+            store.flush()
 
     def close(self) -> None:
         for store in (self.excerpt_vectors, self.entity_vectors, self.relationship_vectors):

@@ -63,6 +63,14 @@ class Settings:
                         doc="fuse BM25 and dense excerpt rankings (reciprocal rank fusion) in standard and mix")
     rrf_k: int = _knob(60, lo=1, hi=10_000, doc="reciprocal rank fusion constant")
     fusion_candidates: int = _knob(50, lo=1, hi=100_000, doc="excerpts taken from each ranking before fusion")
+    # Vector index
+    vector_index: str = _knob("exact", choices=("exact", "hnsw"),
+                              doc="hnsw: usearch HNSW shortlist re-scored exactly (large stores)")
+    hnsw_connectivity: int = _knob(16, lo=2, hi=256, doc="HNSW links per node (M)")
+    hnsw_expansion_add: int = _knob(128, lo=8, hi=4096, doc="HNSW ef_construction")
+    hnsw_expansion_search: int = _knob(64, lo=8, hi=4096, doc="HNSW ef_search")
+    hnsw_dtype: str = _knob("i8", choices=("f32", "f16", "i8"), doc="vector precision inside the graph")
+    hnsw_min_rows: int = _knob(20_000, lo=0, hi=10**9, doc="stores smaller than this are searched exactly")
     # Token budgets for the query context
     excerpt_token_budget: int = _knob(4000, lo=0, hi=1_000_000)
     entity_token_budget: int = _knob(4000, lo=0, hi=1_000_000)
@@ -136,6 +144,16 @@ class Settings:
         if unknown:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return cls(**values)
+
+    @property
+    def ann_config(self) -> Any:
+        """The HNSW parameters when ``vector_index`` is ``hnsw``, else None (exact search)."""
+        if self.vector_index != "hnsw":
+            return None
+        from .stores.ann import AnnConfig
+
+        return AnnConfig(self.hnsw_connectivity, self.hnsw_expansion_add, self.hnsw_expansion_search,
+                         self.hnsw_dtype, self.hnsw_min_rows)
 
     @classmethod
     def choices(cls, name: str) -> tuple[str, ...]:

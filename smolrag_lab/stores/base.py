@@ -43,6 +43,9 @@ class VectorStore(abc.ABC):
     def __contains__(self, item: str) -> bool:
         return item in set(self.ids())
 
+    def flush(self) -> None:
+        """Persist anything kept in memory between writes (an ANN graph); writes are durable anyway."""
+
     def close(self) -> None:
         """Release files and connections."""
 

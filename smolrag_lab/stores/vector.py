@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .ann import AnnConfig, HnswIndex
 from .base import VectorHit, VectorStore
 from .kv import SqliteDatabase
 
@@ -36,9 +37,11 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 class MmapVectorStore(VectorStore):
     def __init__(self, path: str | Path, dim: int, readonly: bool = False,
-                 compact_dead_fraction: float = 0.5) -> None:
+                 compact_dead_fraction: float = 0.5, ann: AnnConfig | None = None) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.ann_config = ann
+        self._ann: HnswIndex | None = None
         self.compact_dead_fraction = compact_dead_fraction
         if not readonly:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -81,8 +84,8 @@ class MmapVectorStore(VectorStore):
         if current.exists() and current.stat().st_size > n_rows * self.dim * 4:
             with open(current, "r+b") as handle:
                 handle.truncate(n_rows * self.dim * 4)
-        for other in self.path.glob("matrix.*.f32"):
-            if other != current:
+        for other in [*self.path.glob("matrix.*.f32"), *self.path.glob("ann.*")]:
+            if other != current and not other.name.startswith((f"ann.{generation}.usearch", f"ann.{generation}.json")):
                 other.unlink()
 
     def _refresh(self) -> None:
@@ -197,6 +200,9 @@ class MmapVectorStore(VectorStore):
         self._matrix = None
         with contextlib.suppress(FileNotFoundError):
             self._matrix_file(generation).unlink()
+        if self._ann is not None:
+            self._ann.drop_files()
+            self._ann = None
         self._refresh()
 
     def _check_writable(self) -> None:
@@ -213,7 +219,10 @@ class MmapVectorStore(VectorStore):
         queries = normalise(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
         if self._matrix is None or top_k <= 0:
             return [[] for _ in queries]
-        best_scores, best_rows = _blockwise_top_k(self._matrix, self._alive, queries, top_k)
+        if self.ann_config is not None and len(self._matrix) >= self.ann_config.min_rows:
+            best_scores, best_rows = self._ann_top_k(queries, top_k)
+        else:
+            best_scores, best_rows = _blockwise_top_k(self._matrix, self._alive, queries, top_k)
         wanted = {int(r) for r in best_rows.ravel() if r >= 0}
         by_row = self._rows_to_ids(wanted)
         results = []
@@ -222,6 +231,37 @@ class MmapVectorStore(VectorStore):
                     for s, r in zip(scores, rows) if r >= 0 and s >= threshold and int(r) in by_row]
             results.append(hits)
         return results
+
+    def _ann_top_k(self, queries: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+        """HNSW shortlist of the covered rows plus an exact scan of any rows it does not cover yet,
+        re-scored exactly; a query left with fewer than ``top_k`` live candidates is searched exactly."""
+        generation = self._info("generation", 0)
+        if self._ann is None or self._ann.path.name != f"ann.{generation}.usearch":
+            self._ann = HnswIndex(self.path, self.dim, generation, self.ann_config, self.readonly)
+        self._ann.catch_up(self._matrix)
+        covered = min(self._ann.covered, len(self._matrix))
+        shortlist = self._ann.shortlist(queries, top_k * self.ann_config.oversample)
+        if covered < len(self._matrix):
+            _, tail = _blockwise_top_k(self._matrix[covered:], self._alive[covered:], queries, top_k)
+            shortlist = np.concatenate([shortlist, np.where(tail >= 0, tail + covered, -1)], axis=1)
+        scores = np.full((len(queries), top_k), -np.inf, dtype=np.float32)
+        rows = np.full((len(queries), top_k), -1, dtype=np.int64)
+        for i, candidates in enumerate(shortlist):
+            candidates = np.unique(candidates[candidates >= 0])
+            candidates = candidates[self._alive[candidates]]
+            if len(candidates) < min(top_k, int(self._alive.sum())):
+                exact = _blockwise_top_k(self._matrix, self._alive, queries[i:i + 1], top_k)
+                scores[i], rows[i] = exact[0][0], exact[1][0]
+                continue
+            exact_scores = self._matrix[candidates] @ queries[i]
+            best = np.argsort(-exact_scores, kind="stable")[:top_k]
+            scores[i, :len(best)], rows[i, :len(best)] = exact_scores[best], candidates[best]
+        return scores, rows
+
+    def flush(self) -> None:
+        """Persist the ANN graph (the matrix and row map are always durable)."""
+        if self._ann is not None:
+            self._ann.save()
 
     def _rows_to_ids(self, rows: set[int]) -> dict[int, tuple[str, dict]]:
         found: dict[int, tuple[str, dict]] = {}
@@ -270,6 +310,9 @@ class MmapVectorStore(VectorStore):
         return sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
 
     def close(self) -> None:
+        if not self.readonly:
+            self.flush()
+        self._ann = None
         self._matrix = None
         self.db.close()
 
