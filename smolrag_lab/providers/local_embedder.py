@@ -77,10 +77,11 @@ class LocalEmbedder(Embedder):
     dim = 384
     max_tokens = MAX_WORD_PIECES
 
-    def __init__(self, batch_size: int = 32, threads: int = 0) -> None:
+    def __init__(self, batch_size: int = 32, threads: int = 0, group_by_length: bool = True) -> None:
         super().__init__()
         self.batch_size = batch_size
         self.threads = threads
+        self.group_by_length = group_by_length  # off only to measure what grouping saves
 
     @property
     def model(self) -> _Model:
@@ -96,7 +97,8 @@ class LocalEmbedder(Embedder):
             return out
         encodings = self.model.tokenizer.encode_batch(texts)
         # Group by length so a batch pads to similar lengths instead of to its longest outlier.
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        order = (sorted(range(len(texts)), key=lambda i: len(encodings[i].ids)) if self.group_by_length
+                 else list(range(len(texts))))
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
             out[batch] = self._run([encodings[i] for i in batch])
