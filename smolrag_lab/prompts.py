@@ -58,6 +58,38 @@ Output:
     ]
 
 
+GROUP_GOAL = "-Goal- For each numbered excerpt of a document"
+
+
+def group_processing(context: str, excerpts: Sequence[str], entity_types: Sequence[str]) -> list[dict[str, str]]:
+    """One call for several neighbouring excerpts: a summary of each, and the entities and relationships
+    of all of them. Instructions first, then the document context, then the excerpts, so everything but
+    the excerpts is a prefix shared by the document's calls."""
+    types = ", ".join(entity_types)
+    instructions = f"""{GROUP_GOAL} (E1, E2, ...), write one summary record, then identify the entities
+of the types [{types}] (or another short type when none fits) and the relationships between entities
+that are clearly related, across all the excerpts.
+
+-Steps-
+1. For each excerpt, one sentence on how it relates to the document described in <document-context>:
+("summary"{TUPLE_SEP}<excerpt number, e.g. E1>{TUPLE_SEP}<summary>)
+2. For each entity: its name (capitalised, in English), its type, and a description of its attributes and
+   activities as stated in the text:
+("entity"{TUPLE_SEP}<name>{TUPLE_SEP}<type>{TUPLE_SEP}<description>)
+3. For each pair of clearly related entities: source, target, how they are related, high-level keywords
+   that summarise the relationship, and a numeric strength from 1 to 10:
+("relationship"{TUPLE_SEP}<source>{TUPLE_SEP}<target>{TUPLE_SEP}<description>{TUPLE_SEP}<keywords>{TUPLE_SEP}<strength>)
+4. High-level keywords for the main ideas of the excerpts:
+("content_keywords"{TUPLE_SEP}<keyword>, <keyword>, ...)
+5. Separate records with {RECORD_SEP} and end with {COMPLETE_TAG}"""
+    numbered = "\n\n".join(f"[E{i}]\n{text}" for i, text in enumerate(excerpts, 1))
+    return [
+        {"role": "system", "content": instructions},
+        {"role": "user", "content": f"<document-context>\n{context}\n</document-context>\n\n"
+                                    f"<excerpts>\n{numbered}\n</excerpts>\nOutput:"},
+    ]
+
+
 def query_keywords(query: str) -> list[dict[str, str]]:
     instructions = """You extract search keywords from a user's question for a retrieval system.
 Return JSON only, with two lists:

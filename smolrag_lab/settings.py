@@ -52,6 +52,13 @@ class Settings:
     chunk_strategy: str = _knob("markdown", choices=("markdown", "tokens", "sentences"))
     chunk_size: int = _knob(160, lo=16, hi=100_000, doc="tokens per excerpt (MiniLM embeds <= 256 word pieces)")
     chunk_overlap: int = _knob(20, lo=0, hi=50_000, doc="tokens shared by neighbouring excerpts")
+    # Model calls at ingestion
+    call_unit: str = _knob("excerpt", choices=("excerpt", "group"),
+                           doc="excerpt: upstream (summary with the whole document, extraction per excerpt); "
+                               "group: neighbouring excerpts summarised and mined in one call")
+    group_tokens: int = _knob(1200, lo=16, hi=100_000, doc="excerpt tokens per grouped call")
+    document_context_tokens: int = _knob(400, lo=0, hi=100_000,
+                                         doc="title, outline and opening sent with each grouped call")
     # Retrieval
     excerpt_top_k: int = _knob(5, lo=1, hi=10_000)
     entity_top_k: int = _knob(25, lo=1, hi=10_000)
@@ -84,7 +91,8 @@ class Settings:
     # Models
     embedding_backend: str = _knob("local", choices=("local", "openai"))
     embedding_model: str = _knob("all-MiniLM-L6-v2")
-    embedding_batch_size: int = _knob(32, lo=1, hi=4096)
+    embedding_batch_size: int = _knob(32, lo=1, hi=4096, doc="texts per local ONNX batch")
+    openai_embedding_batch_size: int = _knob(256, lo=1, hi=2048, doc="texts per embeddings request")
     embedding_threads: int = _knob(0, lo=0, hi=256, doc="ONNX intra-op threads (0: one per core)")
     completion_backend: str = _knob("auto", choices=("auto", "local", "openai"),
                                     doc="auto: openai when an API key is set, else local")

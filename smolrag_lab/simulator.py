@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
+from .prompts import COMPLETE_TAG, GROUP_GOAL, RECORD_SEP, TUPLE_SEP
 from .providers import local_tasks
 from .providers.base import Extraction
 
@@ -58,6 +58,8 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
         document = user.split("<full-document>\n", 1)[1].split("\n</full-document>", 1)[0]
         excerpt = user.split("<excerpt>\n", 1)[1].split("\n</excerpt>", 1)[0]
         return local_tasks.summarize(document, excerpt)
+    if system.startswith(GROUP_GOAL):
+        return _group_reply(user)
     if system.startswith("-Goal-"):
         excerpt = user.split("Text: ", 1)[-1].rsplit("\nOutput:", 1)[0]
         return render_extraction(local_tasks.extract(excerpt))
@@ -70,6 +72,24 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
         sources = [context[a:b].split("\n", 1)[-1] for a, b in zip(starts, starts[1:])]
         return local_tasks.extractive_answer(user, sources)
     return "This endpoint simulates the smolrag_lab prompts only."
+
+
+def _group_reply(user: str) -> str:
+    """Summary records for each [En] excerpt and the merged extraction of all of them."""
+    context = user.split("<document-context>\n", 1)[1].split("\n</document-context>", 1)[0]
+    title = context.split("\n", 1)[0].removeprefix("Title: ")
+    body = user.split("<excerpts>\n", 1)[1].rsplit("\n</excerpts>", 1)[0]
+    parts = re.split(r"(?:^|\n\n)\[E(\d+)\]\n", body)
+    excerpts = {int(number): text for number, text in zip(parts[1::2], parts[2::2])}
+    records, merged, seen = [], Extraction(), set()
+    for number, excerpt in excerpts.items():
+        summary = local_tasks.summarize(f"# {title}\n\n{excerpt}", excerpt)
+        records.append(f'("summary"{TUPLE_SEP}E{number}{TUPLE_SEP}{summary})')
+        found = local_tasks.extract(excerpt)
+        merged.entities += [e for e in found.entities if e.name not in seen and not seen.add(e.name)]
+        merged.relationships += found.relationships
+        merged.content_keywords += [k for k in found.content_keywords if k not in merged.content_keywords]
+    return RECORD_SEP.join(records) + RECORD_SEP + render_extraction(merged)
 
 
 class SimulatedEndpoint:

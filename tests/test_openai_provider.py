@@ -94,7 +94,7 @@ def test_requests_per_minute_limit_holds_back_the_excess(openai_server, server_s
 
 
 def test_embeddings_are_batched_ordered_and_normalised(openai_server, server_settings):
-    client = client_for(server_settings, embedding_batch_size=32)
+    client = client_for(server_settings, openai_embedding_batch_size=32)
     embedder = OpenAIEmbedder(client, "test-embed", dim=16)
     texts = [f"text number {i}" for i in range(70)]
     vectors = embedder.embed(texts)

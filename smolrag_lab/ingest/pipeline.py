@@ -26,6 +26,7 @@ from ..text import document_title
 from ..tokens import TokenCounter
 from .chunking import Chunker
 from .discovery import Document, Skipped, discover, read_document
+from .grouping import document_context, group_excerpts
 from .graph_merge import (GraphEdit, Touched, entity_id, entity_text, entity_view, merge_extraction,
                           relationship_id, relationship_text, relationship_view, remove_document)
 
@@ -162,8 +163,10 @@ class Ingestor:
             todo.append(Prepared(doc, make_doc_id(doc.source, digest), digest, self.chunker.split(doc.text)))
             report.stage_seconds["chunking"] += time.perf_counter() - started
         total = sum(len(p.excerpts) for p in todo)
+        stages = ("grouped_calls", "embeddings") if self.settings.call_unit == "group" else (
+            "summaries", "embeddings", "extraction")
         bars = {stage: tqdm(total=total, desc=stage, unit="excerpt", disable=not progress or not total, leave=True)
-                for stage in ("summaries", "embeddings", "extraction")}
+                for stage in stages}
         semaphore = asyncio.Semaphore(self.settings.ingest_concurrency)
 
         async def run(prepared: Prepared) -> None:
@@ -188,9 +191,13 @@ class Ingestor:
     async def _process(self, prepared: Prepared, report: IngestReport, bars: dict) -> None:
         source = prepared.document.source
         try:
-            await self._stage("summaries", prepared, report, bars, self._summarise)
+            if self.settings.call_unit == "group":
+                await self._stage("grouped_calls", prepared, report, bars, self._grouped_calls)
+            else:
+                await self._stage("summaries", prepared, report, bars, self._summarise)
             await self._stage("embeddings", prepared, report, bars, self._embed)
-            await self._stage("extraction", prepared, report, bars, self._extract)
+            if self.settings.call_unit != "group":
+                await self._stage("extraction", prepared, report, bars, self._extract)
             async with self._commit_lock:
                 was_known = self.index.sources.get(source) is not None
                 await self._stage("commit", prepared, report, None, self._commit)
@@ -223,6 +230,18 @@ class Ingestor:
     async def _embed(self, p: Prepared) -> None:
         texts = [f"{e}\n\n{s}" for e, s in zip(p.excerpts, p.summaries)]
         p.vectors = await self.providers.embedder.aembed(texts)
+
+    async def _grouped_calls(self, p: Prepared) -> None:
+        """Summaries and extractions from one call per group of neighbouring excerpts."""
+        s, counter = self.settings, self.chunker.counter
+        context = document_context(p.document.text, s.document_context_tokens, counter)
+        groups = group_excerpts(counter.count_many(p.excerpts), s.group_tokens)
+        tasks = self.providers.tasks
+        results = await asyncio.gather(*(self._limited(tasks.process_group(
+            p.document.text, context, [p.excerpts[i] for i in group])) for group in groups))
+        pairs = [pair for result in results for pair in result]
+        p.summaries = [summary for summary, _ in pairs]
+        p.extractions = [extraction for _, extraction in pairs]
 
     async def _extract(self, p: Prepared) -> None:
         tasks = self.providers.tasks

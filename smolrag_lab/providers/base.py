@@ -83,6 +83,15 @@ class CompletionTasks(abc.ABC):
     async def extract(self, excerpt: str) -> Extraction:
         """Entities and relationships mentioned in ``excerpt``."""
 
+    async def process_group(self, document: str, context: str,
+                            excerpts: Sequence[str]) -> list[tuple[str, Extraction]]:
+        """Summary and extraction of each of several neighbouring excerpts. ``context`` is the bounded
+        document context a model sees; this default runs the per-excerpt tasks on the full document
+        (what the local backend does: it costs nothing)."""
+        summaries = await asyncio.gather(*(self.summarize(document, e) for e in excerpts))
+        extractions = await asyncio.gather(*(self.extract(e) for e in excerpts))
+        return list(zip(summaries, extractions))
+
     @abc.abstractmethod
     async def keywords(self, query: str) -> QueryKeywords:
         """High-level (themes) and low-level (specific entities) keywords of a question."""

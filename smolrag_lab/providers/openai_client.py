@@ -84,6 +84,7 @@ class OpenAIClient:
                 return hit["text"]
             self.stats.add("chat", cache_misses=1)
         prompt_tokens = sum(self.tokens.count(m["content"]) for m in messages)
+        self.stats.add("chat", prompt_chars=sum(len(m["content"]) for m in messages))
 
         async def call() -> Any:
             return await self._sdk().chat.completions.create(model=model, messages=messages, **params)
@@ -105,7 +106,7 @@ class OpenAIClient:
         return await run_async(self._embed(list(texts), model, dim))
 
     async def _embed(self, texts: list[str], model: str, dim: int | None) -> np.ndarray:
-        size = self.settings.embedding_batch_size
+        size = self.settings.openai_embedding_batch_size
         batches = [texts[i:i + size] for i in range(0, len(texts), size)]
         parts = await asyncio.gather(*(self._embed_batch(b, model, dim) for b in batches))
         return np.concatenate(parts) if parts else np.zeros((0, dim or 0), dtype=np.float32)
@@ -237,7 +238,7 @@ def _embedding_matrix(response: Any, count: int, dim: int | None) -> np.ndarray:
 
 
 class OpenAIEmbedder(Embedder):
-    """Embeddings from an OpenAI-compatible endpoint, batched by ``embedding_batch_size``."""
+    """Embeddings from an OpenAI-compatible endpoint, batched by ``openai_embedding_batch_size``."""
 
     backend = "openai"
     KNOWN_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}

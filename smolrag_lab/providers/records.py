@@ -112,3 +112,30 @@ def _strings(value: object) -> list[str]:
     if not isinstance(value, list):
         return []
     return [str(v).strip() for v in value if str(v).strip()]
+
+
+_SUMMARY = re.compile(r"\(\s*[\"']?summary[\"']?\s*" + re.escape(TUPLE_SEP) + r"\s*[\"']?E?(\d+)[\"']?\s*"
+                      + re.escape(TUPLE_SEP) + r"(.*?)\)\s*(?=" + re.escape(RECORD_SEP) + r"|\n\s*\(|"
+                      + re.escape(COMPLETE_TAG) + r"|$)", re.IGNORECASE | re.DOTALL)
+
+
+def parse_group_output(text: str, n_excerpts: int) -> tuple[dict[int, str], Extraction, ParseReport]:
+    """Summary records by excerpt number (1-based), and the entity/relationship records of the group."""
+    summaries: dict[int, str] = {}
+    for match in _SUMMARY.finditer(text):
+        number, summary = int(match.group(1)), _clean(match.group(2))
+        if 1 <= number <= n_excerpts and summary:
+            summaries.setdefault(number, summary)
+    rest = _SUMMARY.sub("", text)
+    extraction, report = parse_extraction(rest)
+    report.complete = COMPLETE_TAG in text
+    return summaries, extraction, report
+
+
+def check_group_output(text: str, n_excerpts: int) -> None:
+    """Refuse a group answer with no summary and no record at all, or one cut off mid-record."""
+    summaries, _, report = parse_group_output(text, n_excerpts)
+    if not summaries and not report.records:
+        raise ProviderError(f"group output has no readable record: {text[:80]!r}")
+    if report.last_skipped and not report.complete:
+        raise ProviderError(f"group output was cut off mid-record (no completion tag): ...{text[-80:]!r}")

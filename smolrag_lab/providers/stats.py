@@ -15,6 +15,7 @@ class CallStats:
     items: int = 0            # texts embedded / completions produced
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    prompt_chars: int = 0     # characters sent in prompts (cache misses), to compare with other systems
     latency_s: float = 0.0    # summed wall time of successful calls
     cache_hits: int = 0
     cache_misses: int = 0
