@@ -29,6 +29,7 @@ import numpy as np
 from .prompts import COMPLETE_TAG, GROUP_GOAL, RECORD_SEP, TUPLE_SEP
 from .providers import local_tasks
 from .providers.base import Extraction
+from .text import clean_markdown, headings
 
 _SOURCE_HEAD = re.compile(r"^\[(\d+)\] .*$", re.MULTILINE)
 
@@ -74,6 +75,16 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
     return "This endpoint simulates the smolrag_lab prompts only."
 
 
+def _section_before(outline: list[str], text: str) -> str:
+    """The outline entry the group starts in (the one before the first heading inside it), as a
+    heading line, as a model reading the outline would infer it."""
+    inside = [clean_markdown(h[2]) for h in headings(text)]
+    if inside and inside[0] in outline:
+        position = outline.index(inside[0])
+        return f"## {outline[position - 1]}\n\n" if position > 0 else ""
+    return ""
+
+
 def _group_reply(user: str) -> str:
     """Summary records for each [En] excerpt and the merged extraction of all of them."""
     context = user.split("<document-context>\n", 1)[1].split("\n</document-context>", 1)[0]
@@ -81,9 +92,11 @@ def _group_reply(user: str) -> str:
     body = user.split("<excerpts>\n", 1)[1].rsplit("\n</excerpts>", 1)[0]
     parts = re.split(r"(?:^|\n\n)\[E(\d+)\]\n", body)
     excerpts = {int(number): text for number, text in zip(parts[1::2], parts[2::2])}
+    outline = [line.strip()[2:] for line in context.split("\n") if line.strip().startswith("- ")]
+    pseudo = f"# {title}\n\n" + _section_before(outline, "\n\n".join(excerpts.values())) + "\n\n".join(excerpts.values())
     records, merged, seen = [], Extraction(), set()
     for number, excerpt in excerpts.items():
-        summary = local_tasks.summarize(f"# {title}\n\n{excerpt}", excerpt)
+        summary = local_tasks.summarize(pseudo, excerpt)
         records.append(f'("summary"{TUPLE_SEP}E{number}{TUPLE_SEP}{summary})')
         found = local_tasks.extract(excerpt)
         merged.entities += [e for e in found.entities if e.name not in seen and not seen.add(e.name)]
