@@ -10,7 +10,7 @@ REPORTS ?= reports
 # Jupyter refuses to run as root (containers, CI) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test report install-lab install-test install-browser clean
+.PHONY: lab test report bench install-lab install-test install-bench install-browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ $(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml
 	$(PIP) install --quiet -e ".[lab,test]"
 	touch $@
 
+$(VENV)/.bench-installed: $(VENV)/.test-installed
+	$(PIP) install --quiet -e ".[lab,test,bench]"
+	touch $@
+
 install-lab: $(VENV)/.lab-installed
+install-bench: $(VENV)/.bench-installed
 install-test: $(VENV)/.test-installed
 
 lab: install-lab
@@ -39,6 +44,10 @@ install-browser:
 
 test: install-test install-browser
 	SMOLRAG_LAB_QUICK=$(QUICK) $(PY) -m pytest $(ARGS)
+
+# Every benchmark in benchmarks/ (figures printed and written to benchmarks/results/*.json).
+bench: install-bench
+	$(PY) -m benchmarks $(ARGS)
 
 # Executes every notebook headless on the full datasets; HTML pages, benchmark files and graph pages
 # land in $(REPORTS)/ (notebooks/, benchmarks/<dataset>/, graph/).

@@ -172,3 +172,20 @@ def plot_mode_latency(table: pd.DataFrame, ax: Any = None) -> Any:
     ax.legend()
     ax.set_title("Latency by mode")
     return ax
+
+
+def plot_monitor(summary: dict[str, dict[str, float]]) -> Any:
+    """``PerformanceMonitor.summary()``: wall time p50/p95 and CPU time per operation."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 0.4 * len(summary) + 1.5))
+    names = list(summary)
+    left.barh(names, [summary[n]["wall_ms_p95"] for n in names], color="#bab0ac", label="p95")
+    left.barh(names, [summary[n]["wall_ms_p50"] for n in names], color="#3b75af", label="p50")
+    left.set_xscale("log")
+    left.set_xlabel("wall ms per operation")
+    left.legend()
+    right.barh(names, [summary[n]["cpu_s_total"] for n in names], color="#f28e2b")
+    right.set_xlabel("CPU seconds, all calls")
+    right.set_yticks([])
+    figure.suptitle("PerformanceMonitor: every ingestion stage and query")
+    figure.tight_layout()
+    return figure
