@@ -13,7 +13,7 @@ def test_measure_and_track_record_wall_cpu_memory_and_provider_calls():
     calls = {"chat": {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}}
     monitor = PerformanceMonitor(lambda: calls)
     with monitor.measure("busy"):
-        sum(i * i for i in range(300_000))
+        sum(i * i for i in range(2_000_000))
         calls["chat"] = {"calls": 2, "prompt_tokens": 30, "completion_tokens": 5}
     with monitor.measure("sleepy"):
         time.sleep(0.05)
@@ -34,7 +34,7 @@ def test_measure_and_track_record_wall_cpu_memory_and_provider_calls():
         pass
     summary = monitor.summary()
     assert summary["busy"]["provider_calls"] == 2 and summary["busy"]["prompt_tokens"] == 30
-    assert summary["busy"]["cpu_s_total"] > 0.01
+    assert summary["busy"]["cpu_s_total"] >= 0.5 * summary["busy"]["wall_s_total"] > 0
     assert summary["sleepy"]["wall_ms_p50"] >= 50 and summary["sleepy"]["cpu_s_total"] < 0.04
     assert summary["async op"]["count"] == 1 and summary["async op"]["provider_calls"] == 0
     failed = next(k for k in summary if k.endswith("failing"))
