@@ -31,7 +31,7 @@ from .tokens import TokenCounter
 log = logging.getLogger(__name__)
 
 # Settings that change what a query returns; the query cache key includes them.
-QUERY_SETTINGS = ("fusion", "rrf_k", "fusion_candidates", "excerpt_top_k", "entity_top_k", "relationship_top_k", "excerpt_threshold", "entity_threshold",
+QUERY_SETTINGS = ("fusion", "rrf_k", "fusion_candidates", "graph_candidates", "excerpt_top_k", "entity_top_k", "relationship_top_k", "excerpt_threshold", "entity_threshold",
                   "relationship_threshold", "excerpt_token_budget", "entity_token_budget",
                   "relationship_token_budget", "local_relationship_token_budget", "kg_excerpt_token_budget",
                   "description_cap", "keywords_cap", "completion_model", "completion_temperature")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 from .stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
@@ -22,6 +23,7 @@ class Index:
         self.entity_vectors = MmapVectorStore(self.data_dir / "vectors" / "entities", dim, readonly, ann=ann)
         self.relationship_vectors = MmapVectorStore(self.data_dir / "vectors" / "relationships", dim, readonly, ann=ann)
         self.graph = NetworkXGraphStore(self.data_dir / "graph.graphml")
+        self._excerpt_entities: tuple[int, int, dict[str, list[str]]] | None = None
 
     @property
     def version(self) -> int:
@@ -32,6 +34,18 @@ class Index:
         with self.db.transaction():
             self.meta.set("version", self.version + 1)
             self.query_cache.clear()
+
+    def excerpt_entities(self) -> dict[str, list[str]]:
+        """The graph's provenance inverted: the entities each excerpt mentions. Built in one pass and
+        kept until the index version or the graph object changes."""
+        stamp = (self.version, id(self.graph.graph))
+        if self._excerpt_entities is None or self._excerpt_entities[:2] != stamp:
+            inverted: dict[str, list[str]] = defaultdict(list)
+            for key, excerpt_ids in self.graph.graph.nodes(data="excerpt_ids", default=()):
+                for excerpt_id in excerpt_ids:
+                    inverted[excerpt_id].append(key)
+            self._excerpt_entities = (*stamp, dict(inverted))
+        return self._excerpt_entities[2]
 
     def save_graph(self) -> None:
         """Save the graph tagged with the index version it reflects."""

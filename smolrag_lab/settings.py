@@ -69,6 +69,8 @@ class Settings:
     fusion: str = _knob("rrf", choices=("none", "rrf"),
                         doc="fuse BM25 and dense excerpt rankings (reciprocal rank fusion) in standard and mix")
     rrf_k: int = _knob(60, lo=1, hi=10_000, doc="reciprocal rank fusion constant")
+    graph_candidates: int = _knob(200, lo=1, hi=100_000,
+                                  doc="excerpts and relationships a graph search builds before the budgets cut")
     fusion_candidates: int = _knob(50, lo=1, hi=100_000, doc="excerpts taken from each ranking before fusion")
     # Vector index
     vector_index: str = _knob("exact", choices=("exact", "hnsw"),

@@ -79,17 +79,36 @@ def local_kg(index: Index, vector: np.ndarray, s: Settings) -> Retrieved:
         if key in graph:
             found.append({**entity_view(graph, key, s.description_cap), "score": hit.score})
     scored: list[tuple[str, float, int, int]] = []
+    mentions = index.excerpt_entities()
     for order, entity in enumerate(found):
-        neighbour_ids = [set(graph.nodes[n].get("excerpt_ids", [])) for n in graph.neighbors(entity["key"])]
-        for excerpt_id in entity["excerpt_ids"]:
-            shared = sum(excerpt_id in ids for ids in neighbour_ids)
-            scored.append((excerpt_id, entity["score"], order, -shared))
+        # how many of the entity's neighbours each of its excerpts also mentions (more: more central)
+        neighbours = graph[entity["key"]]
+        scored.extend((excerpt_id, entity["score"], order, -sum(k in neighbours for k in mentions.get(excerpt_id, ())))
+                      for excerpt_id in entity["excerpt_ids"])
     scored.sort(key=lambda item: (item[2], item[3]))
     pairs = list(dict.fromkeys(tuple(sorted(e)) for entity in found for e in graph.edges(entity["key"])))
-    relationships = [relationship_view(graph, pr, s.description_cap, s.keywords_cap) for pr in pairs]
-    relationships.sort(key=lambda r: (r["rank"], r["weight"]), reverse=True)
-    return Retrieved("local_kg", entities=found, relationships=relationships,
-                     graph_excerpts=_excerpts(index, [(i, sc) for i, sc, _, _ in scored], "entity"))
+    return Retrieved("local_kg", entities=found, relationships=_ranked_relationships(graph, pairs, s),
+                     graph_excerpts=_excerpts(index, _first_unique(scored, s.graph_candidates), "entity"))
+
+
+def _ranked_relationships(graph: Any, pairs: list[tuple[str, str]], s: Settings) -> list[dict[str, Any]]:
+    """Relationships by (rank, weight), best first; only the first ``graph_candidates`` are built into
+    views (the context's token budget keeps fewer), since a hub entity can have thousands of edges."""
+    def key(pair: tuple[str, str]) -> tuple[int, float]:
+        return graph.degree(pair[0]) + graph.degree(pair[1]), float(graph.edges[pair].get("weight", 0.0))
+
+    best = sorted(pairs, key=key, reverse=True)[:s.graph_candidates]
+    return [relationship_view(graph, pr, s.description_cap, s.keywords_cap) for pr in best]
+
+
+def _first_unique(scored: list[tuple], limit: int) -> list[tuple[str, float]]:
+    """The first ``limit`` distinct excerpt ids of a ranked list, with their scores."""
+    out: dict[str, float] = {}
+    for item in scored:
+        if len(out) >= limit:
+            break
+        out.setdefault(item[0], item[1])
+    return list(out.items())
 
 
 def global_kg(index: Index, vector: np.ndarray, s: Settings) -> Retrieved:
@@ -105,7 +124,7 @@ def global_kg(index: Index, vector: np.ndarray, s: Settings) -> Retrieved:
     entities = [entity_view(graph, k, s.description_cap) for k in keys if k in graph]
     scored = [(e, r["score"]) for r in relationships for e in r["excerpt_ids"]]
     return Retrieved("global_kg", entities=entities, relationships=relationships,
-                     graph_excerpts=_excerpts(index, scored, "relationship"))
+                     graph_excerpts=_excerpts(index, _first_unique(scored, s.graph_candidates), "relationship"))
 
 
 def hybrid_kg(local: Retrieved, global_: Retrieved) -> Retrieved:
