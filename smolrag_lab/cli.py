@@ -94,7 +94,13 @@ def _check_command(args: argparse.Namespace) -> int:
 def _simulate_command(args: argparse.Namespace) -> int:
     from .simulator import SimulatedEndpoint
 
-    server = SimulatedEndpoint(args.host, args.port, args.latency_ms, args.jitter_ms, args.error_rate, args.seed)
+    embed = None
+    if args.hashed_embeddings:  # like a remote service: no embedding compute on this machine
+        from .simulator import hashed_vector
+
+        embed = lambda texts: [hashed_vector(t, 384) for t in texts]  # noqa: E731
+    server = SimulatedEndpoint(args.host, args.port, args.latency_ms, args.jitter_ms, args.error_rate, args.seed,
+                               embed=embed, dim=384 if embed else None)
     print(f"simulated OpenAI-compatible endpoint listening on {server.base_url} "
           f"(latency {args.latency_ms:g} ± {args.jitter_ms:g} ms, error rate {args.error_rate:g}); Ctrl-C stops it",
           flush=True)
@@ -168,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--jitter-ms", type=float, default=0.0, help="uniform +/- on the latency")
     simulate.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500 or 429")
     simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--hashed-embeddings", action="store_true",
+                          help="seeded hash vectors instead of MiniLM: no model work on this machine (timing runs)")
     simulate.set_defaults(run=_simulate_command)
     bench = commands.add_parser("bench", help="benchmark every mode and the baselines on a labelled dataset")
     bench.add_argument("--corpus", required=True, help="folder of documents")

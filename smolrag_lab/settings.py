@@ -53,7 +53,7 @@ class Settings:
     chunk_size: int = _knob(160, lo=16, hi=100_000, doc="tokens per excerpt (MiniLM embeds <= 256 word pieces)")
     chunk_overlap: int = _knob(20, lo=0, hi=50_000, doc="tokens shared by neighbouring excerpts")
     # Model calls at ingestion
-    call_unit: str = _knob("excerpt", choices=("excerpt", "group"),
+    call_unit: str = _knob("group", choices=("excerpt", "group"),
                            doc="excerpt: upstream (summary with the whole document, extraction per excerpt); "
                                "group: neighbouring excerpts summarised and mined in one call")
     group_tokens: int = _knob(1200, lo=16, hi=100_000, doc="excerpt tokens per grouped call")

@@ -12,6 +12,7 @@ given rate (500, or 429 with ``Retry-After: 0``), or given a scripted fault from
 
 from __future__ import annotations
 
+import base64
 import collections
 import hashlib
 import json
@@ -232,6 +233,8 @@ class SimulatedEndpoint:
     def _embeddings(self, body: dict, fault: dict | None) -> dict:
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         vectors = self.embed(inputs, (fault or {}).get("dim"))
+        if body.get("encoding_format") == "base64":  # what the openai SDK asks for: decoded with numpy
+            vectors = [base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode("ascii") for v in vectors]
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
         return {"object": "list", "data": data[::-1], "model": body["model"],
                 "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}}

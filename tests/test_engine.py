@@ -145,7 +145,7 @@ def test_a_failing_document_leaves_nothing_and_others_land(openai_server, tmp_pa
     openai_server.responder = lambda body: COMPLETE_TAG if "-Goal-" in json.dumps(body) else "A summary."
     settings = Settings(data_dir=tmp_path / "data", openai_api_key="sk-test",
                         openai_base_url=openai_server.base_url, completion_model="test-chat",
-                        retry_base_delay_s=0.01)
+                        retry_base_delay_s=0.01, call_unit="excerpt")
     corpus = write_corpus(tmp_path / "corpus", {"ok.md": "# Fine\n\nThe GraphStore works.",
                                                 "bad.md": "# Bad\n\nThis one is POISON for the model."})
     with SmolRag(settings) as engine:

@@ -31,7 +31,8 @@ def _settings(server, tmp_path, **kw):
     values = dict(data_dir=tmp_path / "data", openai_api_key="sk-test", openai_base_url=server.base_url,
                   completion_backend="openai", completion_model="test-chat", embedding_backend="openai",
                   embedding_model="test-embed", retry_base_delay_s=0.01, retry_max_delay_s=0.05,
-                  request_timeout_s=0.5, max_retries=6, ingest_concurrency=2)
+                  request_timeout_s=0.5, max_retries=6, ingest_concurrency=2,
+                  call_unit="excerpt")  # the upstream pipeline: a failure is pinned to one stage
     return Settings(**{**values, **kw})
 
 

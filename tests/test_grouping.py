@@ -100,3 +100,21 @@ def test_a_summary_the_model_left_out_is_filled_locally(openai_server, tmp_path)
         assert rag.ingest(corpus, progress=False).failed == []
         assert all(e["summary"] for _, e in rag.index.excerpts.items())
         assert rag.providers.stats()["group_parse"]["errors"] >= 1
+
+
+def test_a_group_with_unusable_output_fails_its_document_only(openai_server, tmp_path):
+    def reply(body):
+        text = json.dumps(body)
+        return "Sorry, I cannot do that." if "GARBLED" in text else simulated_reply(body["messages"])
+    openai_server.responder = reply
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "guide.md").write_text(LONG_DOC, encoding="utf-8")
+    (corpus / "bad.md").write_text("# Bad\n\nThe model answers GARBLED text for this document.", encoding="utf-8")
+    with SmolRag(_grouped_settings(openai_server, tmp_path, max_retries=1)) as rag:
+        report = rag.ingest(corpus, progress=False)
+        assert [(f["source"].rsplit("/", 1)[-1], f["stage"]) for f in report.failed] == [("bad.md", "grouped_calls")]
+        assert not any(e["source"].endswith("bad.md") for _, e in rag.index.excerpts.items()) and rag.check().ok
+        openai_server.responder = lambda body: simulated_reply(body["messages"])
+        again = rag.ingest(corpus, progress=False)
+        assert [s.rsplit("/", 1)[-1] for s in again.added] == ["bad.md"] and len(again.unchanged) == 1

@@ -57,9 +57,9 @@ def test_engine_monitors_stages_and_queries(tmp_path):
         rag.query("Which store keeps entities?", "mix")
         rag.query("Which store keeps entities?", "standard")
         summary = rag.monitor.summary()
-    assert {"ingest", "ingest.summaries", "ingest.embeddings", "ingest.extraction", "ingest.commit",
+    assert {"ingest", "ingest.grouped_calls", "ingest.embeddings", "ingest.commit", "ingest.graph_embeddings",
             "query.mix", "query.standard"} <= set(summary)
-    assert summary["ingest.summaries"]["count"] == 3 and summary["ingest"]["provider_calls"] > 0
+    assert summary["ingest.grouped_calls"]["count"] == 3 and summary["ingest"]["provider_calls"] > 0
 
 
 def test_log_file_rotates_at_its_size_cap(tmp_path):

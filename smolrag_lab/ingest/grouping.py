@@ -52,7 +52,8 @@ def document_context(document: str, budget_tokens: int, counter: TokenCounter) -
 
 
 def _mentions(text: str, name: str) -> bool:
-    return bool(name) and re.search(r"(?<!\w)" + re.escape(name) + r"(?!\w)", text) is not None
+    """``name`` occurs in ``text`` as whole words (the substring test first: it rules out most)."""
+    return bool(name) and name in text and re.search(r"(?<!\w)" + re.escape(name) + r"(?!\w)", text) is not None
 
 
 def _places(folded: list[str], names: Sequence[str]) -> list[int]:

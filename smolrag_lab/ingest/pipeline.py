@@ -98,6 +98,7 @@ class Ingestor:
                                settings.chunk_overlap, settings.chunk_strategy)
         self._commit_lock = asyncio.Lock()
         self._graph_embed_seconds = 0.0
+        self._pending = Touched()  # graph items whose vectors await the end-of-run sync
         self._graph_saved_at = time.monotonic()
         self._graph_dirty = False
         self._calls = asyncio.Semaphore(settings.max_concurrent_requests)
@@ -131,6 +132,7 @@ class Ingestor:
         report = IngestReport()
         try:
             await self._delete(source, report)
+            await self.sync_graph_vectors()
         finally:
             self.flush_graph()
         return bool(report.removed)
@@ -175,13 +177,14 @@ class Ingestor:
 
         try:
             await asyncio.gather(*(run(p) for p in todo))
+            with self.monitor.measure("ingest.graph_embeddings"):
+                await self.sync_graph_vectors()
         finally:
             for bar in bars.values():
                 bar.close()
             self.flush_graph()
-        if self._graph_embed_seconds:  # reported on its own: it is most of a local commit
+        if self._graph_embed_seconds:
             report.stage_seconds["graph_embeddings"] = self._graph_embed_seconds
-            report.stage_seconds["commit"] -= self._graph_embed_seconds
         report.excerpts = len(self.index.excerpts)
         report.entities = self.index.graph.number_of_nodes()
         report.relationships = self.index.graph.number_of_edges()
@@ -272,29 +275,30 @@ class Ingestor:
     async def _write(self, p: Prepared, excerpt_ids: list[str], old: dict | None,
                      touched: Touched, changed: Touched, removed: Touched) -> None:
         index = self.index
-        await self._sync_graph_vectors(touched.entities | changed.entities,
-                                       touched.relationships | changed.relationships,
-                                       removed.entities - touched.entities,
-                                       removed.relationships - touched.relationships)
+        self._pending.entities |= touched.entities | changed.entities | removed.entities
+        self._pending.relationships |= touched.relationships | changed.relationships | removed.relationships
         index.excerpt_vectors.upsert(excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids])
         self._write_records(p, excerpt_ids, old, touched)
         if old:  # after the records switched over, so readers never see a document without vectors
             index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
         self._graph_changed()
 
-    async def _sync_graph_vectors(self, entity_keys: set[str], pairs: set[tuple[str, str]],
-                                  gone_entities: set[str], gone_pairs: set[tuple[str, str]]) -> None:
-        """Re-embed the entities and relationships whose text changed; drop the vectors of removed ones."""
+    async def sync_graph_vectors(self) -> None:
+        """Bring the entity and relationship vectors of everything the run touched in line with the
+        graph, in one batch of embedding requests for the whole run instead of a few per document
+        under the commit lock. Until then (or after a crash, until repair) new graph items are in the
+        graph but not yet found by vector search."""
+        pending, self._pending = self._pending, Touched()
         index, s, graph = self.index, self.settings, self.index.graph.graph
-        keys = sorted(k for k in entity_keys if k in graph)
-        live_pairs = sorted(pr for pr in pairs if graph.has_edge(*pr))
-        entities = {entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap))) for k in keys}
+        keys, pairs = sorted(pending.entities), sorted(pending.relationships)
+        entities = {entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap)))
+                    for k in keys if k in graph}
         relationships = {relationship_id(pr): ({"pair": list(pr)}, relationship_text(
-            relationship_view(graph, pr, s.description_cap, s.keywords_cap))) for pr in live_pairs}
-        index.entity_vectors.delete(entity_id(k) for k in gone_entities)
-        index.relationship_vectors.delete(relationship_id(pr) for pr in gone_pairs)
-        for store, items in ((index.entity_vectors, entities), (index.relationship_vectors, relationships)):
-            await self._upsert_changed(store, items)
+            relationship_view(graph, pr, s.description_cap, s.keywords_cap))) for pr in pairs if graph.has_edge(*pr)}
+        index.entity_vectors.delete(entity_id(k) for k in keys if k not in graph)
+        index.relationship_vectors.delete(relationship_id(pr) for pr in pairs if not graph.has_edge(*pr))
+        await asyncio.gather(self._upsert_changed(index.entity_vectors, entities),
+                             self._upsert_changed(index.relationship_vectors, relationships))
 
     async def _upsert_changed(self, store, items: dict[str, tuple[dict, str]]) -> None:
         """Embed and store only the items whose text differs from what the store holds."""
@@ -342,8 +346,8 @@ class Ingestor:
             try:
                 changed, removed = remove_document(edit, doc_id, record["entity_keys"],
                                                    [tuple(x) for x in record["relationship_pairs"]])
-                await self._sync_graph_vectors(changed.entities, changed.relationships,
-                                               removed.entities, removed.relationships)
+                self._pending.entities |= changed.entities | removed.entities
+                self._pending.relationships |= changed.relationships | removed.relationships
                 index.excerpt_vectors.delete(record["excerpt_ids"])
                 with index.db.transaction():
                     index.excerpts.delete(record["excerpt_ids"])
