@@ -17,16 +17,21 @@ from benchmarks._results import default_out, publish
 from smolrag_lab import Settings, SmolRag
 
 
+def write_notes(folder: Path, count: int) -> Path:
+    """``count`` one-line documents (also used by the 10,000-file test)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / f"note {i:05d}.txt").write_text(f"Note {i}: the Sensor{i % 50} reports to Hub{i % 7}.")
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--documents", type=int, default=10_000)
     parser.add_argument("--out", default=default_out("reruns"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="smolrag-reruns-"))
-    corpus = work / "corpus"
-    corpus.mkdir()
-    for i in range(args.documents):
-        (corpus / f"note {i:05d}.txt").write_text(f"Note {i}: the Sensor{i % 50} reports to Hub{i % 7}.")
+    corpus = write_notes(work / "corpus", args.documents)
     try:
         with SmolRag(Settings(data_dir=work / "data", log_to_file=False)) as rag:
             started = time.perf_counter()

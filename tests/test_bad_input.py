@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from benchmarks.reruns import write_notes
 from smolrag_lab import Settings, SmolRag
 
 
@@ -77,10 +78,7 @@ def test_direct_paths_that_are_not_there(rag, tmp_path):
 
 def test_many_tiny_files(tmp_path, request):
     count = 10_000 if request.config.getoption("--runslow") else 1_000
-    corpus = tmp_path / "tiny"
-    corpus.mkdir()
-    for i in range(count):
-        (corpus / f"note {i:05d}.txt").write_text(f"Note {i}: the Sensor{i % 50} reports to Hub{i % 7}.")
+    corpus = write_notes(tmp_path / "tiny", count)
     with SmolRag(Settings(data_dir=tmp_path / "data")) as rag:
         started = time.perf_counter()
         first = rag.ingest(corpus, progress=False)

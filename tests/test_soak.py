@@ -10,14 +10,9 @@ import pytest
 from conftest import SHARED
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.lab.workspace import QUICK_DEMO_DOCUMENTS
+from smolrag_lab.monitor import rss_mb
 
 MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    return kb / 1024
 
 
 def open_files() -> int:

@@ -9,9 +9,10 @@ disagreement; ``repair`` re-derives the lagging parts, so no model call but embe
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from ..aio import run_sync
 from ..index import Index
@@ -113,24 +114,43 @@ def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, in
     return {k: v for k, v in done.items() if v}
 
 
-def _sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
-    """Embed graph items whose vector is missing or whose text changed; delete vectors of gone items."""
+async def sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder,
+                             keys: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """For the given entities and relationships: drop the vectors of those no longer in the graph and
+    embed those whose text changed (or that have no vector). Shared by ingestion and repair."""
     from .pipeline import content_hash
 
     graph, s, done = index.graph.graph, settings, {}
-    wanted: dict[str, tuple[Any, dict[str, tuple[dict, str]]]] = {
-        "entity": (index.entity_vectors, {
-            entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap))) for k in graph.nodes}),
-        "relationship": (index.relationship_vectors, {
+    keys, pairs = sorted(set(keys)), sorted(set(map(_pair, pairs)))
+    wanted = {
+        "entity": (index.entity_vectors, [entity_id(k) for k in keys if k not in graph], {
+            entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap)))
+            for k in keys if k in graph}),
+        "relationship": (index.relationship_vectors, [relationship_id(p) for p in pairs if not graph.has_edge(*p)], {
             relationship_id(p): ({"pair": list(p)}, relationship_text(
-                relationship_view(graph, p, s.description_cap, s.keywords_cap))) for p in map(_pair, graph.edges)})}
-    for name, (store, items) in wanted.items():
-        gone = sorted(set(store.ids()) - set(items))
+                relationship_view(graph, p, s.description_cap, s.keywords_cap))) for p in pairs if graph.has_edge(*p)})}
+
+    async def update(name: str, store: Any, gone: list[str], items: dict[str, tuple[dict, str]]) -> None:
         done[f"{name} vectors deleted"] = store.delete(gone) if gone else 0
         stored = store.get_metadata(list(items))
         stale = {i: v for i, v in items.items() if stored.get(i, {}).get("text_hash") != content_hash(v[1])}
         if stale:
-            vectors = run_sync(embedder.aembed([text for _, text in stale.values()]))
+            vectors = await embedder.aembed([text for _, text in stale.values()])
             store.upsert(list(stale), vectors, [{**meta, "text_hash": content_hash(text)} for meta, text in stale.values()])
         done[f"{name} vectors embedded"] = len(stale)
+
+    await asyncio.gather(*(update(name, *spec) for name, spec in wanted.items()))
+    return done
+
+
+def _sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
+    """Every graph item's vector in line with the graph; vectors of items not in the graph deleted."""
+    graph = index.graph.graph
+    expected = ({entity_id(k) for k in graph.nodes}, {relationship_id(_pair(p)) for p in graph.edges})
+    orphans = 0
+    for store, ids in zip((index.entity_vectors, index.relationship_vectors), expected):
+        gone = sorted(set(store.ids()) - ids)
+        orphans += store.delete(gone) if gone else 0
+    done = run_sync(sync_graph_vectors(index, settings, embedder, graph.nodes, graph.edges))
+    done["graph vectors without graph item deleted"] = orphans
     return done

@@ -25,10 +25,10 @@ from ..settings import Settings
 from ..text import document_title
 from ..tokens import TokenCounter
 from .chunking import Chunker
+from .consistency import sync_graph_vectors
 from .discovery import Document, Skipped, discover, read_document
 from .grouping import document_context, group_excerpts
-from .graph_merge import (GraphEdit, Touched, entity_id, entity_text, entity_view, merge_extraction,
-                          relationship_id, relationship_text, relationship_view, remove_document)
+from .graph_merge import GraphEdit, Touched, merge_extraction, remove_document
 
 
 class StageError(RuntimeError):
@@ -289,29 +289,10 @@ class Ingestor:
         under the commit lock. Until then (or after a crash, until repair) new graph items are in the
         graph but not yet found by vector search."""
         pending, self._pending = self._pending, Touched()
-        index, s, graph = self.index, self.settings, self.index.graph.graph
-        keys, pairs = sorted(pending.entities), sorted(pending.relationships)
-        entities = {entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap)))
-                    for k in keys if k in graph}
-        relationships = {relationship_id(pr): ({"pair": list(pr)}, relationship_text(
-            relationship_view(graph, pr, s.description_cap, s.keywords_cap))) for pr in pairs if graph.has_edge(*pr)}
-        index.entity_vectors.delete(entity_id(k) for k in keys if k not in graph)
-        index.relationship_vectors.delete(relationship_id(pr) for pr in pairs if not graph.has_edge(*pr))
-        await asyncio.gather(self._upsert_changed(index.entity_vectors, entities),
-                             self._upsert_changed(index.relationship_vectors, relationships))
-
-    async def _upsert_changed(self, store, items: dict[str, tuple[dict, str]]) -> None:
-        """Embed and store only the items whose text differs from what the store holds."""
-        stored = store.get_metadata(list(items))
-        changed = {i: (meta, text) for i, (meta, text) in items.items()
-                   if stored.get(i, {}).get("text_hash") != content_hash(text)}
-        if not changed:
-            return
         started = time.perf_counter()
-        vectors = await self.providers.embedder.aembed([text for _, text in changed.values()])
+        await sync_graph_vectors(self.index, self.settings, self.providers.embedder,
+                                 pending.entities, pending.relationships)
         self._graph_embed_seconds += time.perf_counter() - started
-        store.upsert(list(changed), vectors,
-                     [{**meta, "text_hash": content_hash(text)} for meta, text in changed.values()])
 
     def _write_records(self, p: Prepared, excerpt_ids: list[str], old: dict | None, touched: Touched) -> None:
         index = self.index
