@@ -35,6 +35,7 @@ _STATUS_SCRIPT = """
     el.textContent = drawn + " nodes, " + network.body.edgeIndices.length + " edges drawn";
   };
   network.on("afterDrawing", mark);
+  network.on("stabilized", mark);
   network.redraw();
 })();
 </script>
