@@ -51,36 +51,52 @@ def document_context(document: str, budget_tokens: int, counter: TokenCounter) -
     return counter.decode(counter.encode(text)[:budget_tokens])
 
 
-def _mentions(text: str, name: str) -> bool:
-    """``name`` occurs in ``text`` as whole words (the substring test first: it rules out most)."""
-    return bool(name) and name in text and re.search(r"(?<!\w)" + re.escape(name) + r"(?!\w)", text) is not None
+def _word_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)")
 
 
-def _places(folded: list[str], names: Sequence[str]) -> list[int]:
-    """Excerpts that mention every name; else the first that mentions one; else the one sharing most words."""
-    names = [n.casefold() for n in names]
-    every = [i for i, text in enumerate(folded) if all(_mentions(text, n) for n in names)]
-    if every:
-        return every
-    some = [i for i, text in enumerate(folded) if any(_mentions(text, n) for n in names)]
-    if some:
-        return some[:1]
-    words = {w for n in names for w in re.findall(r"\w+", n)}
-    return [max(range(len(folded)), key=lambda i: (sum(w in folded[i] for w in words), -i))]
+class _Mentions:
+    """Which excerpts mention a name, computed once per name of a group (entities recur in relationships)."""
+
+    def __init__(self, folded: list[str]) -> None:
+        self.folded = folded
+        self._found: dict[str, frozenset[int]] = {}
+
+    def of(self, name: str) -> frozenset[int]:
+        if name not in self._found:
+            pattern = _word_pattern(name) if name else None
+            self._found[name] = frozenset(i for i, text in enumerate(self.folded)
+                                          if pattern and name in text and pattern.search(text))
+        return self._found[name]
+
+    def places(self, names: Sequence[str]) -> list[int]:
+        """Excerpts that mention every name; else the first that mentions one; else the one sharing most words."""
+        names = [n.casefold() for n in names]
+        found = [self.of(n) for n in names]
+        every = frozenset.intersection(*found) if found else frozenset()
+        if every:
+            return sorted(every)
+        some = frozenset().union(*found)
+        if some:
+            return [min(some)]
+        words = {w for n in names for w in re.findall(r"\w+", n)}
+        folded = self.folded
+        return [max(range(len(folded)), key=lambda i: (sum(w in folded[i] for w in words), -i))]
 
 
 def attribute(extraction: Extraction, excerpts: Sequence[str]) -> list[Extraction]:
     """Split one group's extraction into per-excerpt extractions by where each record is mentioned,
     so provenance stays per excerpt (what the graph, deletion and repair rely on)."""
     folded = [e.casefold() for e in excerpts]
+    mentions = _Mentions(folded)
     out = [Extraction() for _ in excerpts]
     for entity in extraction.entities:
-        for i in _places(folded, [entity.name]):
+        for i in mentions.places([entity.name]):
             out[i].entities.append(EntityRecord(entity.name, entity.type, entity.description))
     for rel in extraction.relationships:
-        for i in _places(folded, [rel.source, rel.target]):
+        for i in mentions.places([rel.source, rel.target]):
             out[i].relationships.append(RelationshipRecord(rel.source, rel.target, rel.description,
                                                            list(rel.keywords), rel.weight))
-    for i, text in enumerate(folded):
-        out[i].content_keywords = [k for k in extraction.content_keywords if _mentions(text, k.casefold())]
+    for i in range(len(folded)):
+        out[i].content_keywords = [k for k in extraction.content_keywords if i in mentions.of(k.casefold())]
     return out

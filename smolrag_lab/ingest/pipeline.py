@@ -178,7 +178,7 @@ class Ingestor:
         try:
             await asyncio.gather(*(run(p) for p in todo))
             with self.monitor.measure("ingest.graph_embeddings"):
-                await self.sync_graph_vectors()
+                await self._finish_run()
         finally:
             for bar in bars.values():
                 bar.close()
@@ -282,6 +282,15 @@ class Ingestor:
         if old:  # after the records switched over, so readers never see a document without vectors
             index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
         self._graph_changed()
+
+    async def _finish_run(self) -> None:
+        """The graph-vector sync waits on the network while the graph file is written in a thread; both
+        only read the graph."""
+        saving = asyncio.create_task(asyncio.to_thread(self.flush_graph))
+        try:
+            await self.sync_graph_vectors()
+        finally:
+            await saving
 
     async def sync_graph_vectors(self) -> None:
         """Bring the entity and relationship vectors of everything the run touched in line with the
