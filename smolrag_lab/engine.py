@@ -76,7 +76,8 @@ class SmolRag:
                                    self.settings.log_max_bytes, self.settings.log_backups)
         self.providers = Providers(self.settings)
         self.monitor = PerformanceMonitor(self.providers.stats)
-        self.index = Index(self.settings.data_dir, self.providers.embedder.dim, ann=self.settings.ann_config)
+        self.index = Index(self.settings.data_dir, self.providers.embedder.dim, ann=self.settings.ann_config,
+                           vector_dtype=self.settings.vector_storage)
         self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
         self.writer_lock = WriterLock(self.settings.data_dir, self.settings.write_lock_timeout_s)
         if recover:

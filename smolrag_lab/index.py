@@ -14,14 +14,20 @@ NAMESPACES = ("documents", "sources", "excerpts", "extractions", "meta", "query_
 class Index:
     """documents / sources / excerpts / meta in SQLite, three vector stores, and the graph."""
 
-    def __init__(self, data_dir: str | Path, dim: int, readonly: bool = False, ann: AnnConfig | None = None) -> None:
+    def __init__(self, data_dir: str | Path, dim: int, readonly: bool = False, ann: AnnConfig | None = None,
+                 vector_dtype: str = "float32") -> None:
+        if ann is not None and ann.kind == "pca" and ann.pca_dims >= dim:
+            raise ValueError(f"vector_pca_dims={ann.pca_dims} must be below the embedding dimension {dim}")
         self.data_dir = Path(data_dir)
         self.db = SqliteDatabase(self.data_dir / "index.sqlite", readonly=readonly)
         self.documents, self.sources, self.excerpts, self.extractions, self.meta, self.query_cache = (
             self.db.namespace(n) for n in NAMESPACES)
-        self.excerpt_vectors = MmapVectorStore(self.data_dir / "vectors" / "excerpts", dim, readonly, ann=ann)
-        self.entity_vectors = MmapVectorStore(self.data_dir / "vectors" / "entities", dim, readonly, ann=ann)
-        self.relationship_vectors = MmapVectorStore(self.data_dir / "vectors" / "relationships", dim, readonly, ann=ann)
+        self.excerpt_vectors = MmapVectorStore(self.data_dir / "vectors" / "excerpts", dim, readonly, ann=ann,
+                                               dtype=vector_dtype)
+        self.entity_vectors = MmapVectorStore(self.data_dir / "vectors" / "entities", dim, readonly, ann=ann,
+                                               dtype=vector_dtype)
+        self.relationship_vectors = MmapVectorStore(self.data_dir / "vectors" / "relationships", dim, readonly, ann=ann,
+                                               dtype=vector_dtype)
         self.graph = NetworkXGraphStore(self.data_dir / "graph.graphml")
         self._excerpt_entities: tuple[int, int, dict[str, list[str]]] | None = None
 

@@ -73,8 +73,14 @@ class Settings:
                                   doc="excerpts and relationships a graph search builds before the budgets cut")
     fusion_candidates: int = _knob(50, lo=1, hi=100_000, doc="excerpts taken from each ranking before fusion")
     # Vector index
-    vector_index: str = _knob("exact", choices=("exact", "hnsw"),
-                              doc="hnsw: usearch HNSW shortlist re-scored exactly (large stores)")
+    vector_index: str = _knob("exact", choices=("exact", "hnsw", "int8", "pca"),
+                              doc="what shortlists candidates for exact re-scoring: hnsw (usearch graph, large "
+                                  "stores), int8 (quantised codes), pca (projected rows); exact scans everything")
+    vector_storage: str = _knob("float32", choices=("float32", "float16"),
+                                doc="precision of the stored vectors (float16 halves disk and mapped memory)")
+    vector_pca_dims: int = _knob(128, lo=2, hi=4096, doc="components kept by vector_index=pca")
+    vector_rescore: bool = _knob(True, doc="re-score int8/pca shortlists against the stored vectors")
+    vector_shortlist_factor: int = _knob(3, lo=1, hi=1000, doc="candidates shortlisted per result wanted")
     hnsw_connectivity: int = _knob(16, lo=2, hi=256, doc="HNSW links per node (M)")
     hnsw_expansion_add: int = _knob(128, lo=8, hi=4096, doc="HNSW ef_construction")
     hnsw_expansion_search: int = _knob(64, lo=8, hi=4096, doc="HNSW ef_search")
@@ -157,13 +163,15 @@ class Settings:
 
     @property
     def ann_config(self) -> Any:
-        """The HNSW parameters when ``vector_index`` is ``hnsw``, else None (exact search)."""
-        if self.vector_index != "hnsw":
+        """The shortlisting parameters unless ``vector_index`` is ``exact`` (then None)."""
+        if self.vector_index == "exact":
             return None
         from .stores.ann import AnnConfig
 
+        hnsw = self.vector_index == "hnsw"
         return AnnConfig(self.hnsw_connectivity, self.hnsw_expansion_add, self.hnsw_expansion_search,
-                         self.hnsw_dtype, self.hnsw_min_rows)
+                         self.hnsw_dtype, self.hnsw_min_rows if hnsw else 0, self.vector_shortlist_factor,
+                         self.vector_index, self.vector_pca_dims, self.vector_rescore or hnsw)
 
     @classmethod
     def choices(cls, name: str) -> tuple[str, ...]:

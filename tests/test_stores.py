@@ -21,7 +21,7 @@ def brute_force(matrix, ids, query, k):
 
 # Vector store ---------------------------------------------------------------------------------
 def test_top_k_matches_brute_force_across_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr("smolrag_lab.stores.vector.BLOCK_ROWS", 700)  # force several blocks
+    monkeypatch.setattr("smolrag_lab.stores.scan.BLOCK_ROWS", 700)  # force several blocks
     vectors = random_vectors(3000, 24)
     ids = [f"v{i}" for i in range(3000)]
     store = MmapVectorStore(tmp_path / "vec", dim=24)

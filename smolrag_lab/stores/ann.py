@@ -17,6 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,18 @@ class AnnConfig:
     dtype: str = "i8"             # how the graph stores vectors (re-scoring uses the float32 matrix)
     min_rows: int = 20_000        # below this, exact search is fast enough and is used
     oversample: int = 3           # candidates shortlisted per result wanted
+    kind: str = "hnsw"            # hnsw | int8 | pca: what shortlists (see also stores/shortlist.py)
+    pca_dims: int = 128           # components kept by ``pca``
+    rescore: bool = True          # re-score the shortlist exactly; False: keep the shortlist's scores
+
+
+def open_shortlister(folder: Path, dim: int, generation: int, config: AnnConfig, readonly: bool) -> Any:
+    """The shortlisting structure ``config.kind`` names, for one matrix generation."""
+    if config.kind == "hnsw":
+        return HnswIndex(folder, dim, generation, config, readonly)
+    from .shortlist import Int8Rows, PcaRows
+
+    return {"int8": Int8Rows, "pca": PcaRows}[config.kind](folder, dim, generation, config, readonly)
 
 
 class HnswIndex:
@@ -41,7 +54,7 @@ class HnswIndex:
         import onnxruntime  # noqa: F401  -- must be loaded before usearch: the other order segfaults (below)
         from usearch.index import Index
 
-        self.config, self.readonly = config, readonly
+        self.config, self.readonly, self.generation = config, readonly, generation
         self.path = folder / f"ann.{generation}.usearch"
         self.meta_path = folder / f"ann.{generation}.json"
         self.covered, self.dirty = 0, False
@@ -61,7 +74,7 @@ class HnswIndex:
             return 0
         start = self.covered
         for first in range(start, len(matrix), ADD_BATCH):
-            block = np.ascontiguousarray(matrix[first:first + ADD_BATCH])
+            block = np.ascontiguousarray(matrix[first:first + ADD_BATCH], dtype=np.float32)
             keys = np.arange(first, first + len(block), dtype=np.uint64)
             new = ~np.asarray(self.index.contains(keys), dtype=bool)  # a save that crashed before its meta
             if new.any():
@@ -69,19 +82,23 @@ class HnswIndex:
         self.covered, self.dirty = len(matrix), True
         return len(matrix) - start
 
-    def shortlist(self, queries: np.ndarray, k: int) -> np.ndarray:
-        """Row numbers of up to ``k`` candidates per query among the covered rows; -1 pads."""
+    def shortlist(self, queries: np.ndarray, k: int, alive: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``k`` candidates per query among the covered rows: (inner products, row numbers), -1 pads.
+        Deleted rows are filtered by the caller."""
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out = np.full((len(queries), k), -1, dtype=np.int64)
         if not self.covered:
-            return out
+            return scores, out
         found = self.index.search(queries if len(queries) > 1 else queries[0], min(k, self.covered))
         if hasattr(found, "counts"):  # several queries: BatchMatches, rows padded past each count
             keys, counts = np.asarray(found.keys, dtype=np.int64), np.asarray(found.counts).reshape(-1)
+            distances = np.asarray(found.distances, dtype=np.float32)
         else:
             keys, counts = np.asarray(found.keys, dtype=np.int64)[None, :], [len(found.keys)]
+            distances = np.asarray(found.distances, dtype=np.float32)[None, :]
         for i, n in enumerate(counts):
-            out[i, :n] = keys[i, :n]
-        return out
+            out[i, :n], scores[i, :n] = keys[i, :n], 1.0 - distances[i, :n]
+        return scores, out
 
     def save(self) -> None:
         if self.readonly or not self.dirty:

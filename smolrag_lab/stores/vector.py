@@ -1,15 +1,18 @@
-"""Vector store: an append-only float32 matrix on disk, memory-mapped for search.
+"""Vector store: an append-only matrix on disk, memory-mapped for search.
 
 Layout of the store's folder:
 
-- ``matrix.<generation>.f32``: raw row-major float32, L2-normalised rows, append-only;
+- ``matrix.<generation>.f32`` (or ``.f16`` with ``dtype="float16"``): raw row-major L2-normalised
+  rows, append-only;
 - ``index.sqlite``: which row holds which id (and its JSON metadata), the row count and a version.
 
 A row becomes searchable only when its SQLite transaction commits, after the matrix bytes are
 fsynced, so a writer killed at any point leaves the last committed state. Upserts append a new row
 and drop the old mapping; :meth:`MmapVectorStore.compact` rewrites the matrix without dead rows
 into the next generation. Search is exact cosine, block by block, so a 1,000,000 x 384 matrix is
-never loaded into RAM.
+never loaded into RAM; with an :class:`AnnConfig` a shortlisting structure (HNSW, int8 codes, PCA)
+picks candidates that are re-scored against the matrix. One lock guards the in-memory row map, so
+threads may search while this process writes.
 """
 
 from __future__ import annotations
@@ -17,40 +20,44 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .ann import AnnConfig, HnswIndex
+from . import scan
+from .ann import AnnConfig, open_shortlister
 from .base import VectorHit, VectorStore
 from .kv import SqliteDatabase
+from .scan import normalise
 
-BLOCK_ROWS = 65_536
-
-
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.maximum(norms, np.float32(1e-12))
+STORAGE_DTYPES = {"float32": (np.float32, "f32"), "float16": (np.float16, "f16")}
 
 
 class MmapVectorStore(VectorStore):
     def __init__(self, path: str | Path, dim: int, readonly: bool = False,
-                 compact_dead_fraction: float = 0.5, ann: AnnConfig | None = None) -> None:
+                 compact_dead_fraction: float = 0.5, ann: AnnConfig | None = None, dtype: str = "float32") -> None:
         self.path = Path(path)
         self.readonly = readonly
         self.ann_config = ann
-        self._ann: HnswIndex | None = None
+        self._ann: Any = None
+        self._lock = threading.RLock()
         self.compact_dead_fraction = compact_dead_fraction
         if not readonly:
             self.path.mkdir(parents=True, exist_ok=True)
         self.db = SqliteDatabase(self.path / "index.sqlite", readonly=readonly)
         if not readonly:
-            self._create_schema(dim)
+            self._create_schema(dim, STORAGE_DTYPES[dtype][0])
         self.dim = int(self._info("dim", dim))
         if self.dim != dim:
             raise ValueError(f"vector store {self.path} holds {self.dim}-d vectors, not {dim}-d")
+        stored = {4: "float32", 2: "float16"}.get(self._info("itemsize", 4), "?")
+        if stored != dtype:
+            raise ValueError(f"vector store {self.path} holds {stored} vectors, not {dtype}: ingest into a new "
+                             f"data directory to change vector_storage")
+        self.dtype, self.suffix = STORAGE_DTYPES[dtype]
+        self.itemsize = np.dtype(self.dtype).itemsize
         self._seen_version = -1
         self._matrix: np.ndarray | None = None
         self._alive = np.zeros(0, dtype=bool)
@@ -59,11 +66,12 @@ class MmapVectorStore(VectorStore):
         self._refresh()
 
     # Schema and bookkeeping ------------------------------------------------------------------
-    def _create_schema(self, dim: int) -> None:
+    def _create_schema(self, dim: int, dtype: Any) -> None:
         with self.db.transaction():
             self.db.execute("CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, meta TEXT)")
             self.db.execute("CREATE TABLE IF NOT EXISTS info (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
-            for key, value in (("dim", dim), ("generation", 0), ("n_rows", 0), ("version", 0)):
+            for key, value in (("dim", dim), ("generation", 0), ("n_rows", 0), ("version", 0),
+                               ("itemsize", np.dtype(dtype).itemsize)):
                 self.db.execute("INSERT OR IGNORE INTO info (k, v) VALUES (?, ?)", (key, str(value)))
 
     def _info(self, key: str, default: Any = None) -> Any:
@@ -75,21 +83,25 @@ class MmapVectorStore(VectorStore):
             self.db.execute("INSERT OR REPLACE INTO info (k, v) VALUES (?, ?)", (key, str(value)))
 
     def _matrix_file(self, generation: int) -> Path:
-        return self.path / f"matrix.{generation}.f32"
+        return self.path / f"matrix.{generation}.{self.suffix}"
 
     def _drop_uncommitted(self) -> None:
         """Cut bytes appended by a writer that died before committing, and orphaned generations."""
         generation, n_rows = self._info("generation", 0), self._info("n_rows", 0)
         current = self._matrix_file(generation)
-        if current.exists() and current.stat().st_size > n_rows * self.dim * 4:
+        if current.exists() and current.stat().st_size > n_rows * self.dim * self.itemsize:
             with open(current, "r+b") as handle:
-                handle.truncate(n_rows * self.dim * 4)
-        for other in [*self.path.glob("matrix.*.f32"), *self.path.glob("ann.*")]:
-            if other != current and not other.name.startswith((f"ann.{generation}.usearch", f"ann.{generation}.json")):
+                handle.truncate(n_rows * self.dim * self.itemsize)
+        for other in [*self.path.glob("matrix.*"), *self.path.glob("ann.*")]:
+            if other != current and not other.name.startswith(f"ann.{generation}."):
                 other.unlink()
 
     def _refresh(self) -> None:
         """Re-read the row map when another writer (or this one) committed since the last look."""
+        with self._lock:
+            self._refresh_locked()
+
+    def _refresh_locked(self) -> None:
         version = self._info("version", 0)
         if version == self._seen_version:
             return
@@ -100,9 +112,12 @@ class MmapVectorStore(VectorStore):
         self._alive = alive
         self._matrix = None
         if n_rows:
-            self._matrix = np.memmap(self._matrix_file(self._info("generation", 0)), dtype=np.float32,
-                                     mode="r", shape=(n_rows, self.dim))
+            self._matrix = self._map(n_rows)
         self._seen_version = version
+
+    def _map(self, n_rows: int) -> np.ndarray | None:
+        return np.memmap(self._matrix_file(self._info("generation", 0)), dtype=self.dtype,
+                         mode="r", shape=(n_rows, self.dim)) if n_rows else None
 
     # Writes -------------------------------------------------------------------------------
     def upsert(self, ids: Sequence[str], vectors: np.ndarray,
@@ -134,23 +149,26 @@ class MmapVectorStore(VectorStore):
 
     def _after_write(self, version: int, dead_rows: list[int], n_rows: int) -> None:
         """Update the in-memory row map for this process's own commit instead of re-reading it all."""
+        with self._lock:
+            self._after_write_locked(version, dead_rows, n_rows)
+
+    def _after_write_locked(self, version: int, dead_rows: list[int], n_rows: int) -> None:
         if self._seen_version != version - 1:  # someone else wrote in between: re-read everything
-            self._refresh()
+            self._refresh_locked()
             return
         alive = np.ones(n_rows, dtype=bool)
         alive[:len(self._alive)] = self._alive
         alive[np.asarray(dead_rows, dtype=np.int64)] = False
         self._alive = alive
         if n_rows != (0 if self._matrix is None else len(self._matrix)):
-            self._matrix = np.memmap(self._matrix_file(self._info("generation", 0)), dtype=np.float32,
-                                     mode="r", shape=(n_rows, self.dim)) if n_rows else None
+            self._matrix = self._map(n_rows)
         self._seen_version = version
 
     def _append(self, file: Path, n_rows: int, rows: np.ndarray) -> None:
         with open(file, "ab") as handle:
-            handle.truncate(n_rows * self.dim * 4)
-            handle.seek(n_rows * self.dim * 4)
-            handle.write(np.ascontiguousarray(rows, dtype=np.float32).tobytes())
+            handle.truncate(n_rows * self.dim * self.itemsize)
+            handle.seek(n_rows * self.dim * self.itemsize)
+            handle.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -187,8 +205,8 @@ class MmapVectorStore(VectorStore):
         generation = self._info("generation", 0)
         new_file = self._matrix_file(generation + 1)
         with open(new_file, "wb") as handle:
-            for start in range(0, len(live), BLOCK_ROWS):
-                block = [r for r, _, _ in live[start:start + BLOCK_ROWS]]
+            for start in range(0, len(live), scan.BLOCK_ROWS):
+                block = [r for r, _, _ in live[start:start + scan.BLOCK_ROWS]]
                 handle.write(np.ascontiguousarray(self._matrix[block]).tobytes())
             handle.flush()
             os.fsync(handle.fileno())
@@ -214,15 +232,19 @@ class MmapVectorStore(VectorStore):
         return self.query_many(np.asarray(vector, dtype=np.float32)[None, :], top_k, threshold)[0]
 
     def query_many(self, vectors: np.ndarray, top_k: int, threshold: float = -1.0) -> list[list[VectorHit]]:
-        """Exact cosine top-k for each query row, scanning the mapped matrix block by block."""
-        self._refresh()
+        """Exact cosine top-k for each query row, scanning the mapped matrix block by block (or a
+        shortlist re-scored exactly, with an ANN configuration)."""
         queries = normalise(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
-        if self._matrix is None or top_k <= 0:
-            return [[] for _ in queries]
-        if self.ann_config is not None and len(self._matrix) >= self.ann_config.min_rows:
-            best_scores, best_rows = self._ann_top_k(queries, top_k)
-        else:
-            best_scores, best_rows = _blockwise_top_k(self._matrix, self._alive, queries, top_k)
+        with self._lock:
+            self._refresh_locked()
+            matrix, alive = self._matrix, self._alive
+            if matrix is None or top_k <= 0:
+                return [[] for _ in queries]
+            use_ann = self.ann_config is not None and len(matrix) >= self.ann_config.min_rows
+            if use_ann:  # the shortlister is caught up and searched under the lock: usearch adds are not
+                best_scores, best_rows = self._ann_top_k(matrix, alive, queries, top_k)
+        if not use_ann:  # the scan runs unlocked (numpy and usearch release the GIL)
+            best_scores, best_rows = scan.top_k(matrix, alive, queries, top_k)
         wanted = {int(r) for r in best_rows.ravel() if r >= 0}
         by_row = self._rows_to_ids(wanted)
         results = []
@@ -232,30 +254,35 @@ class MmapVectorStore(VectorStore):
             results.append(hits)
         return results
 
-    def _ann_top_k(self, queries: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
-        """HNSW shortlist of the covered rows plus an exact scan of any rows it does not cover yet,
-        re-scored exactly; a query left with fewer than ``top_k`` live candidates is searched exactly."""
-        generation = self._info("generation", 0)
-        if self._ann is None or self._ann.path.name != f"ann.{generation}.usearch":
-            self._ann = HnswIndex(self.path, self.dim, generation, self.ann_config, self.readonly)
-        self._ann.catch_up(self._matrix)
-        covered = min(self._ann.covered, len(self._matrix))
-        shortlist = self._ann.shortlist(queries, top_k * self.ann_config.oversample)
-        if covered < len(self._matrix):
-            _, tail = _blockwise_top_k(self._matrix[covered:], self._alive[covered:], queries, top_k)
+    def _ann_top_k(self, matrix: np.ndarray, alive: np.ndarray, queries: np.ndarray,
+                   top_k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Shortlist of the covered rows plus an exact scan of any rows it does not cover yet, re-scored
+        exactly (unless ``rescore`` is off); a query left with fewer than ``top_k`` live candidates is
+        searched exactly."""
+        config, generation = self.ann_config, self._info("generation", 0)
+        if self._ann is None or self._ann.generation != generation:
+            self._ann = open_shortlister(self.path, self.dim, generation, config, self.readonly)
+        self._ann.catch_up(matrix)
+        covered = min(self._ann.covered, len(matrix))
+        short_scores, shortlist = self._ann.shortlist(queries, top_k * config.oversample, alive)
+        if covered < len(matrix):
+            tail_scores, tail = scan.top_k(matrix[covered:], alive[covered:], queries, top_k)
             shortlist = np.concatenate([shortlist, np.where(tail >= 0, tail + covered, -1)], axis=1)
+            short_scores = np.concatenate([short_scores, tail_scores], axis=1)
         scores = np.full((len(queries), top_k), -np.inf, dtype=np.float32)
         rows = np.full((len(queries), top_k), -1, dtype=np.int64)
         for i, candidates in enumerate(shortlist):
-            candidates = np.unique(candidates[candidates >= 0])
-            candidates = candidates[self._alive[candidates]]
-            if len(candidates) < min(top_k, int(self._alive.sum())):
-                exact = _blockwise_top_k(self._matrix, self._alive, queries[i:i + 1], top_k)
+            keep = (candidates >= 0) & alive[np.maximum(candidates, 0)]
+            candidates, approx = candidates[keep], short_scores[i][keep]
+            candidates, first = np.unique(candidates, return_index=True)
+            if len(candidates) < min(top_k, int(alive.sum())):
+                exact = scan.top_k(matrix, alive, queries[i:i + 1], top_k)
                 scores[i], rows[i] = exact[0][0], exact[1][0]
                 continue
-            exact_scores = self._matrix[candidates] @ queries[i]
-            best = np.argsort(-exact_scores, kind="stable")[:top_k]
-            scores[i, :len(best)], rows[i, :len(best)] = exact_scores[best], candidates[best]
+            found = (np.asarray(matrix[candidates], dtype=np.float32) @ queries[i] if config.rescore
+                     else approx[first])
+            best = np.argsort(-found, kind="stable")[:top_k]
+            scores[i, :len(best)], rows[i, :len(best)] = found[best], candidates[best]
         return scores, rows
 
     def flush(self) -> None:
@@ -291,7 +318,7 @@ class MmapVectorStore(VectorStore):
             raise KeyError(f"not in the vector store: {missing[:5]}")
         if not ids:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.array(self._matrix[[rows[i] for i in ids]])
+        return np.array(self._matrix[[rows[i] for i in ids]], dtype=np.float32)
 
     def get_metadata(self, ids: Sequence[str]) -> dict[str, dict]:
         by_row = self._rows_to_ids(set(self._id_rows(ids).values()))
@@ -315,28 +342,3 @@ class MmapVectorStore(VectorStore):
         self._ann = None
         self._matrix = None
         self.db.close()
-
-
-def _blockwise_top_k(matrix: np.ndarray, alive: np.ndarray, queries: np.ndarray,
-                     top_k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k scores and row numbers per query, sorted best first; -1 marks empty slots."""
-    n_queries = len(queries)
-    best_scores = np.full((n_queries, 0), -np.inf, dtype=np.float32)
-    best_rows = np.full((n_queries, 0), -1, dtype=np.int64)
-    for start in range(0, len(matrix), BLOCK_ROWS):
-        block = matrix[start:start + BLOCK_ROWS]
-        scores = queries @ block.T
-        scores[:, ~alive[start:start + len(block)]] = -np.inf
-        k = min(top_k, scores.shape[1])
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        best_scores = np.concatenate([best_scores, np.take_along_axis(scores, part, axis=1)], axis=1)
-        best_rows = np.concatenate([best_rows, part + start], axis=1)
-        if best_scores.shape[1] > top_k:
-            keep = np.argpartition(-best_scores, top_k - 1, axis=1)[:, :top_k]
-            best_scores = np.take_along_axis(best_scores, keep, axis=1)
-            best_rows = np.take_along_axis(best_rows, keep, axis=1)
-    order = np.argsort(-best_scores, axis=1, kind="stable")
-    best_scores = np.take_along_axis(best_scores, order, axis=1)
-    best_rows = np.take_along_axis(best_rows, order, axis=1)
-    best_rows[~np.isfinite(best_scores)] = -1
-    return best_scores, best_rows
