@@ -17,7 +17,7 @@ from benchmarks._results import default_out, publish
 from smolrag_lab import Settings, SmolRag
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
+from smolrag_lab.query.retrieval import MODES
 
 
 def main() -> None:

@@ -7,9 +7,10 @@ import json
 import sys
 from typing import Sequence
 
+from .query.planner import QUERY_TYPES
+from .query.retrieval import MODES
 from .settings import Settings, SettingsError
 
-MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
 
 
 def _engine(args: argparse.Namespace, recover: bool = True):
@@ -157,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(run=_ingest_command)
     query = commands.add_parser("query", parents=[data_dir], help="answer a question from the index")
     query.add_argument("text")
-    query.add_argument("--mode", default="standard", choices=MODES)
+    query.add_argument("--mode", default="standard", choices=QUERY_TYPES)
     query.set_defaults(run=_query_command)
     delete = commands.add_parser("delete", parents=[data_dir], help="remove a document from every store")
     delete.add_argument("source")
@@ -180,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmark every mode and the baselines on a labelled dataset")
     bench.add_argument("--corpus", required=True, help="folder of documents")
     bench.add_argument("--dataset", required=True, help="JSONL of {id, query, relevant: {document: grade}}")
-    bench.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    bench.add_argument("--modes", nargs="+", default=list(MODES), choices=QUERY_TYPES)
     bench.add_argument("--k", default="1,3,5,10", help="cut-offs, comma-separated")
     bench.add_argument("--out", default="reports/bench", help="folder for report.json, CSV, Markdown, charts")
     bench.add_argument("--data-dir", help="index folder (default: a fresh temporary folder)")

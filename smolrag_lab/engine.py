@@ -21,7 +21,7 @@ from .ingest.pipeline import IngestReport, Ingestor
 from .providers import Providers
 from .providers.cache import request_key
 from .query import context as context_builder
-from .query import retrieval
+from .query import planner, retrieval
 from .query.context import Source
 from .query.lexical import LexicalIndex
 from .settings import Settings
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 QUERY_SETTINGS = ("fusion", "rrf_k", "fusion_candidates", "graph_candidates", "excerpt_top_k", "entity_top_k", "relationship_top_k", "excerpt_threshold", "entity_threshold",
                   "relationship_threshold", "excerpt_token_budget", "entity_token_budget",
                   "relationship_token_budget", "local_relationship_token_budget", "kg_excerpt_token_budget",
-                  "description_cap", "keywords_cap", "completion_model", "completion_temperature")
+                  "description_cap", "keywords_cap", "completion_model", "completion_temperature",
+                  "prune_min_degree", "prune_min_weight", "prune_min_mentions", "prune_orphans")
 
 
 @dataclass
@@ -50,6 +51,7 @@ class QueryResult:
     token_counts: dict[str, int] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     cached: bool = False
+    plan: str = ""  # with query type "auto": why this mode was chosen
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -84,6 +86,7 @@ class SmolRag:
             self._recover_if_interrupted()
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
         self._lexical: tuple[int, LexicalIndex] | None = None
+        self._graph_views: dict[tuple, Any] = {}
 
     def lexical_index(self) -> LexicalIndex:
         """BM25 over excerpt + summary (the text that is embedded), rebuilt when the index changes."""
@@ -93,6 +96,27 @@ class SmolRag:
             self._lexical = (version, LexicalIndex([k for k, _ in items],
                                                    [f"{v['text']}\n\n{v['summary']}" for _, v in items]))
         return self._lexical[1]
+
+    def _graph_view(self, kind: str, build: Any, *key: Any) -> Any:
+        """A structure derived from the graph (pruned copy, entity-name table), kept until the index
+        version or the graph object changes."""
+        stamp = (kind, self.index.version, id(self.index.graph.graph), *key)
+        if stamp not in self._graph_views:
+            self._graph_views = {k: v for k, v in self._graph_views.items() if k[1:3] == stamp[1:3]}
+            self._graph_views[stamp] = build()
+        return self._graph_views[stamp]
+
+    def query_graph(self, s: Settings | None = None) -> Any:
+        """The graph retrieval sees: the stored graph, or its pruned copy when pruning is set."""
+        s = s or self.settings
+        prune = tuple(getattr(s, k) for k in ("prune_min_degree", "prune_min_weight", "prune_min_mentions",
+                                              "prune_orphans"))
+        return self._graph_view("pruned", lambda: planner.pruned_graph(self.index.graph.graph, s), *prune)
+
+    def plan(self, text: str) -> planner.Plan:
+        """The mode the ``auto`` query type picks for ``text``, and why."""
+        names = self._graph_view("names", lambda: planner.EntityNames(self.index.graph.graph))
+        return planner.choose_mode(text, names)
 
     # Consistency --------------------------------------------------------------------------
     def _recover_if_interrupted(self) -> None:
@@ -160,8 +184,8 @@ class SmolRag:
 
     async def aquery(self, text: str, mode: str = "standard", answer: bool = True, **overrides: Any) -> QueryResult:
         mode = mode.strip().lower()
-        if mode not in retrieval.MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(retrieval.MODES)}")
+        if mode not in planner.QUERY_TYPES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(planner.QUERY_TYPES)}")
         with self.monitor.measure(f"query.{mode}"):
             return await self._aquery(text, mode, answer, overrides)
 
@@ -172,7 +196,9 @@ class SmolRag:
         key = self._cache_key(text, mode, answer, settings)
         if settings.query_cache and (hit := self.index.query_cache.get(key)):
             return dataclasses.replace(QueryResult.from_dict(hit), cached=True)
-        result = await self._run_query(text, mode, answer, settings)
+        plan = self.plan(text) if mode == "auto" else planner.Plan(mode)
+        result = await self._run_query(text, plan.mode, answer, settings)
+        result.plan = plan.reason
         if settings.query_cache:
             self.index.query_cache.set(key, result.to_dict())
         return result
@@ -214,15 +240,8 @@ class SmolRag:
                            await embedder.aembed(texts)))
         timings["embed_ms"] = 1000 * (time.perf_counter() - t0)
         t0 = time.perf_counter()
-        result = retrieval.Retrieved(mode)
-        if mode in ("local_kg", "hybrid_kg", "mix"):
-            result = retrieval.local_kg(self.index, vectors["low"], s)
-        if mode in ("global_kg", "hybrid_kg", "mix"):
-            global_part = retrieval.global_kg(self.index, vectors["high"], s)
-            result = global_part if mode == "global_kg" else retrieval.hybrid_kg(result, global_part)
-        if mode in ("standard", "mix"):
-            lexical = self.lexical_index() if s.fusion == "rrf" else None
-            result.vector_excerpts = retrieval.standard(self.index, vectors["query"], s, text, lexical)
+        lexical = self.lexical_index() if s.fusion == "rrf" and mode in ("standard", "mix") else None
+        result = await planner.search(self.index, self.query_graph(s), mode, vectors, s, text, lexical)
         result.mode, result.keywords = mode, keywords
         timings["search_ms"] = 1000 * (time.perf_counter() - t0)
         return result

@@ -72,6 +72,12 @@ class Settings:
     graph_candidates: int = _knob(200, lo=1, hi=100_000,
                                   doc="excerpts and relationships a graph search builds before the budgets cut")
     fusion_candidates: int = _knob(50, lo=1, hi=100_000, doc="excerpts taken from each ranking before fusion")
+    parallel_retrieval: bool = _knob(False, doc="run the vector and graph searches of hybrid_kg / mix concurrently")
+    # Graph pruning at query time (the stored graph keeps everything)
+    prune_min_degree: int = _knob(0, lo=0, hi=10**9, doc="hide entities with fewer relationships")
+    prune_min_weight: float = _knob(0.0, lo=0.0, hi=10**9, doc="hide relationships of lower weight")
+    prune_min_mentions: int = _knob(0, lo=0, hi=10**9, doc="hide entities cited by fewer excerpts")
+    prune_orphans: bool = _knob(False, doc="hide entities left without relationships")
     # Vector index
     vector_index: str = _knob("exact", choices=("exact", "hnsw", "int8", "pca"),
                               doc="what shortlists candidates for exact re-scoring: hnsw (usearch graph, large "

@@ -9,7 +9,7 @@ from conftest import SHARED
 from smolrag_lab import Settings, SmolRag
 
 SUBSET = ["01-project-overview.md", "04-similarity-search.md", "07-implementation-details.md"]
-MODES = ["standard", "local_kg", "global_kg", "hybrid_kg", "mix"]
+from smolrag_lab.query.retrieval import MODES
 
 pytestmark = pytest.mark.skipif(not (SHARED / "eval" / "smolrag_docs_qa.jsonl").exists(),
                                 reason="../shared/eval is not beside this checkout")

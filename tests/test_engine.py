@@ -21,7 +21,7 @@ DOCS = {
     "search.md": "# Similarity Search\n\nThe VectorStore ranks excerpts by cosine similarity. "
                  "The QueryCache sits in front of the VectorStore.\n\nTop-k and a threshold limit the results.",
 }
-MODES = ["standard", "local_kg", "global_kg", "hybrid_kg", "mix"]
+from smolrag_lab.query.retrieval import MODES
 
 
 def write_corpus(folder, docs=DOCS):

@@ -12,7 +12,7 @@ from smolrag_lab import Settings, SmolRag
 from smolrag_lab.lab.workspace import QUICK_DEMO_DOCUMENTS
 from smolrag_lab.monitor import rss_mb
 
-MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
+from smolrag_lab.query.retrieval import MODES
 
 
 def open_files() -> int:

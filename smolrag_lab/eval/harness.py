@@ -11,13 +11,13 @@ from tqdm.auto import tqdm
 
 from ..aio import run_sync
 from ..engine import SmolRag
+from ..query.retrieval import MODES
 from ..settings import Settings
 from .baselines import Baselines
 from .dataset import Dataset, EvalItem
 from .metrics import latency_summary, score_ranking
 from .profile import profiled_ingest
 
-MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
 BASELINES = ("bm25", "dense")
 DEFAULT_KS = (1, 3, 5, 10)
 

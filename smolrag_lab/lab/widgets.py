@@ -13,7 +13,7 @@ from IPython.display import HTML, display
 
 from ..engine import QueryResult, SmolRag
 from ..eval.profile import profiled_ingest
-from ..query.retrieval import MODES
+from ..query.planner import QUERY_TYPES
 from ..settings import Settings
 from . import graph_view
 from .render import compare_html, compare_modes, result_html
@@ -105,7 +105,7 @@ class QueryExplorer:
         self.rag = rag
         self.question = widgets.Textarea(value=question, placeholder="Ask a question about the corpus",
                                          layout=widgets.Layout(width="80%", height="4em"))
-        self.mode = widgets.Dropdown(options=MODES, value=mode, description="mode")
+        self.mode = widgets.Dropdown(options=QUERY_TYPES, value=mode, description="mode")
         self.top_k = widgets.IntSlider(value=s.excerpt_top_k, min=1, max=30, description="top-k")
         self.threshold = widgets.FloatSlider(value=s.excerpt_threshold, min=-0.2, max=0.9, step=0.01,
                                              description="min similarity", style=_WIDE)

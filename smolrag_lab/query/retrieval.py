@@ -71,19 +71,26 @@ def standard(index: Index, query_vector: np.ndarray, s: Settings, question: str 
     return _excerpts(index, [(h.id, h.score) for h in hits], "vector")
 
 
-def local_kg(index: Index, vector: np.ndarray, s: Settings) -> Retrieved:
-    graph = index.graph.graph
+def _graph_hits(store: Any, vector: np.ndarray, top_k: int, threshold: float, pruned: bool) -> list[Any]:
+    """Vector hits for graph items; a pruned graph drops some, so twice as many are fetched."""
+    return store.query(vector, top_k * (2 if pruned else 1), threshold)
+
+
+def local_kg(index: Index, vector: np.ndarray, s: Settings, graph: Any = None) -> Retrieved:
+    pruned = graph is not None and graph is not index.graph.graph
+    graph = index.graph.graph if graph is None else graph
     found = []
-    for hit in index.entity_vectors.query(vector, s.entity_top_k, s.entity_threshold):
+    for hit in _graph_hits(index.entity_vectors, vector, s.entity_top_k, s.entity_threshold, pruned):
         key = hit.metadata.get("key")
-        if key in graph:
+        if key in graph and len(found) < s.entity_top_k:
             found.append({**entity_view(graph, key, s.description_cap), "score": hit.score})
     scored: list[tuple[str, float, int, int]] = []
     mentions = index.excerpt_entities()
     for order, entity in enumerate(found):
         # how many of the entity's neighbours each of its excerpts also mentions (more: more central)
         neighbours = graph[entity["key"]]
-        scored.extend((excerpt_id, entity["score"], order, -sum(k in neighbours for k in mentions.get(excerpt_id, ())))
+        scored.extend((excerpt_id, entity["score"], order,
+                       -sum(k in neighbours for k in mentions.get(excerpt_id, ())))
                       for excerpt_id in entity["excerpt_ids"])
     scored.sort(key=lambda item: (item[2], item[3]))
     pairs = list(dict.fromkeys(tuple(sorted(e)) for entity in found for e in graph.edges(entity["key"])))
@@ -111,12 +118,13 @@ def _first_unique(scored: list[tuple], limit: int) -> list[tuple[str, float]]:
     return list(out.items())
 
 
-def global_kg(index: Index, vector: np.ndarray, s: Settings) -> Retrieved:
-    graph = index.graph.graph
+def global_kg(index: Index, vector: np.ndarray, s: Settings, graph: Any = None) -> Retrieved:
+    pruned = graph is not None and graph is not index.graph.graph
+    graph = index.graph.graph if graph is None else graph
     relationships = []
-    for hit in index.relationship_vectors.query(vector, s.relationship_top_k, s.relationship_threshold):
+    for hit in _graph_hits(index.relationship_vectors, vector, s.relationship_top_k, s.relationship_threshold, pruned):
         pair = tuple(hit.metadata.get("pair", ()))
-        if len(pair) == 2 and graph.has_edge(*pair):
+        if len(pair) == 2 and graph.has_edge(*pair) and len(relationships) < s.relationship_top_k:
             relationships.append({**relationship_view(graph, pair, s.description_cap, s.keywords_cap),
                                   "score": hit.score})
     relationships.sort(key=lambda r: (r["rank"], r["weight"]), reverse=True)
