@@ -135,11 +135,35 @@ def _bench_command(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, args.corpus, limit=args.limit)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="smolrag-bench-")
     settings = Settings.load(args.config, data_dir=data_dir)
+    if args.options or args.load_test:
+        return _options_command(args, dataset, settings)
     ks = [int(k) for k in args.k.split(",") if k.strip()]
     run = run_benchmark(dataset, settings, args.modes, ks, answer=not args.no_answer, progress=not args.quiet)
     files = write_reports(run, args.out, charts=not args.no_charts)
     print(results_table(run.report()))
     print("\n" + "\n".join(f"{name}: {path}" for name, path in files.items()))
+    return 0
+
+
+def _options_command(args: argparse.Namespace, dataset, settings: Settings) -> int:
+    from pathlib import Path
+
+    from .engine import SmolRag
+    from .eval.options import compare_options, load_table, load_test, options_table
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    if args.options:
+        results["options"] = compare_options(dataset, settings, progress=not args.quiet)
+        print(options_table(results["options"]))
+    if args.load_test:
+        with SmolRag(settings) as rag:
+            rag.ingest(dataset.paths, progress=not args.quiet)
+            results["load_test"] = load_test(rag, [item.query for item in dataset.items[:20]])
+        print(load_table(results["load_test"]))
+    (out / "options.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults: {out / 'options.json'}")
     return 0
 
 
@@ -189,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-answer", action="store_true", help="time retrieval only")
     bench.add_argument("--no-charts", action="store_true")
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
+    bench.add_argument("--options", action="store_true",
+                       help="compare every optimisation option (compression, PCA, pruning, parallel, auto) with the default")
+    bench.add_argument("--load-test", action="store_true", help="1-16 concurrent clients: throughput, latency, errors")
     bench.set_defaults(run=_bench_command)
     return parser
 

@@ -35,7 +35,9 @@ QUERY_SETTINGS = ("fusion", "rrf_k", "fusion_candidates", "graph_candidates", "e
                   "relationship_threshold", "excerpt_token_budget", "entity_token_budget",
                   "relationship_token_budget", "local_relationship_token_budget", "kg_excerpt_token_budget",
                   "description_cap", "keywords_cap", "completion_model", "completion_temperature",
-                  "prune_min_degree", "prune_min_weight", "prune_min_mentions", "prune_orphans")
+                  "prune_min_degree", "prune_min_weight", "prune_min_mentions", "prune_orphans",
+                  "vector_index", "vector_storage", "vector_pca_dims", "vector_rescore", "vector_shortlist_factor",
+                  "hnsw_expansion_search", "hnsw_dtype")
 
 
 @dataclass

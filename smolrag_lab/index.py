@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from .stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
 from .stores.ann import AnnConfig
 
 NAMESPACES = ("documents", "sources", "excerpts", "extractions", "meta", "query_cache")
+VECTOR_STORES = ("excerpt_vectors", "entity_vectors", "relationship_vectors")
+COPY_BATCH = 4096
 
 
 class Index:
@@ -72,10 +75,32 @@ class Index:
 
     def flush(self) -> None:
         """Persist what is kept in memory between writes (the ANN graphs)."""
-        for store in (self.excerpt_vectors, self.entity_vectors, self.relationship_vectors):
-            store.flush()
+        for name in VECTOR_STORES:
+            getattr(self, name).flush()
+
+    def copy_to(self, target: str | Path, vector_dtype: str = "float32") -> None:
+        """Copy this index into ``target`` (which must not exist), writing its vectors as ``vector_dtype``:
+        how an existing index tries another ``vector_storage`` without re-ingesting. Records are copied
+        with SQLite's online backup, so a concurrent writer's half-done transaction is never copied."""
+        target = Path(target)
+        if target.exists():
+            raise FileExistsError(f"{target} already exists")
+        target.mkdir(parents=True)
+        self.db.backup_to(target / "index.sqlite")
+        if self.graph.path.exists():
+            shutil.copy2(self.graph.path, target / self.graph.path.name)
+        dim = self.excerpt_vectors.dim
+        for name in VECTOR_STORES:
+            source = getattr(self, name)
+            out = MmapVectorStore(target / "vectors" / source.path.name, dim, dtype=vector_dtype)
+            ids = source.ids()
+            for start in range(0, len(ids), COPY_BATCH):
+                chunk = ids[start:start + COPY_BATCH]
+                metadata = source.get_metadata(chunk)
+                out.upsert(chunk, source.get_vectors(chunk), [metadata.get(i, {}) for i in chunk])
+            out.close()
 
     def close(self) -> None:
-        for store in (self.excerpt_vectors, self.entity_vectors, self.relationship_vectors):
-            store.close()
+        for name in VECTOR_STORES:
+            getattr(self, name).close()
         self.db.close()

@@ -45,7 +45,8 @@ def test_shortlists_keep_recall_and_exact_scores(tmp_path, exact, config):
     hit, truth = store.query(queries[0], 1)[0], exact.query(queries[0], 1)[0]
     assert hit.id == truth.id and hit.score == pytest.approx(truth.score, abs=1e-5)
     store.close()
-    assert (tmp_path / config.kind / f"ann.0.{config.kind}.json").exists()
+    kind = "pca24" if config.kind == "pca" else config.kind
+    assert (tmp_path / config.kind / f"ann.0.{kind}.json").exists()
     reader = MmapVectorStore(tmp_path / config.kind, DIM, readonly=True, ann=config)
     assert recall(reader, exact, queries) >= 0.9
     reader.close()
@@ -81,7 +82,7 @@ def test_pca_waits_for_enough_rows_and_searches_exactly_until_then(tmp_path):
     few = clustered(20, 5)
     store.upsert(ids(20), few)
     assert store.query(few[3], 1)[0].id == "v3"
-    assert not list((tmp_path / "s").glob("ann.0.pca.npz"))
+    assert not list((tmp_path / "s").glob("ann.0.pca*.npz"))
     store.close()
 
 
@@ -107,3 +108,18 @@ def test_threads_search_while_the_store_is_written(tmp_path):
         t.join()
     assert not errors
     store.close()
+
+
+def test_an_index_is_copied_with_its_vectors_in_another_precision(tmp_path):
+    from smolrag_lab import Settings, SmolRag
+
+    with SmolRag(Settings(data_dir=tmp_path / "a", log_to_file=False)) as rag:
+        rag.ingest_text("Vector stores map ids to embeddings. Int8 codes shrink them fourfold.", "notes.md")
+        before = rag.retrieve("how do int8 codes shrink vectors?", "mix")
+        rag.index.copy_to(tmp_path / "b", "float16")
+        with pytest.raises(FileExistsError):
+            rag.index.copy_to(tmp_path / "b")
+    with SmolRag(Settings(data_dir=tmp_path / "b", vector_storage="float16", log_to_file=False)) as copy:
+        after = copy.retrieve("how do int8 codes shrink vectors?", "mix")
+        assert copy.check().ok and [s.excerpt_id for s in after.sources] == [s.excerpt_id for s in before.sources]
+        assert next((tmp_path / "b" / "vectors" / "excerpts").glob("matrix.*")).suffix == ".f16"

@@ -80,3 +80,36 @@ def test_concurrent_queries_match_one_at_a_time(demo, parallel):
         got = dict(zip(jobs, pool.map(lambda job: demo.query(*job, parallel_retrieval=parallel), jobs * 2)))
     for job, result in got.items():
         assert ranked(result) == ranked(expected[job]) and result.answer == expected[job].answer
+
+
+def test_option_comparison_and_load_test_report_every_option(demo, tmp_path):
+    from smolrag_lab.eval.dataset import load_dataset
+    from smolrag_lab.eval.options import Option, compare_options, load_table, load_test, options_table
+
+    dataset = load_dataset(SHARED / "eval" / "smolrag_docs_qa.jsonl",
+                           SHARED / "corpus" / "smolrag_docs").restricted_to(list(QUICK_DEMO_DOCUMENTS), limit=4)
+    options = [Option("float16", {"vector_storage": "float16"}, ("standard",)),
+               Option("int8 raw", {"vector_index": "int8", "vector_rescore": False}, ("standard",)),
+               Option("prune", {"prune_min_degree": 3}, ("local_kg",)), Option("auto", modes=("auto",))]
+    rows = compare_options(dataset, Settings(data_dir=tmp_path / "idx", log_to_file=False), options)
+    assert [r["option"] for r in rows] == ["default"] * 5 + ["float16", "int8 raw", "prune", "auto"]
+    by_option = {r["option"]: r for r in rows[5:]}
+    default_standard = rows[0]
+    assert by_option["float16"]["vector_disk_bytes"] < default_standard["vector_disk_bytes"]
+    assert by_option["int8 raw"]["vector_scan_bytes"] < default_standard["vector_scan_bytes"] / 3
+    assert by_option["prune"]["graph_nodes"] < default_standard["graph_nodes"]
+    assert "delta_ndcg@10" in by_option["auto"] and "| auto | auto |" in options_table(rows)
+    load = load_test(demo, questions()[:3], levels=(1, 4), queries_per_level=20)
+    assert [r["clients"] for r in load] == [1, 4]
+    assert all(r["errors"] == 0 and r["mismatches"] == 0 and r["throughput_qps"] > 0 for r in load)
+    assert "| 4 | 20 |" in load_table(load)
+
+
+def test_query_cache_tells_vector_settings_apart(tmp_path):
+    corpus = SHARED / "corpus" / "smolrag_docs"
+    with SmolRag(Settings(data_dir=tmp_path / "d", log_to_file=False)) as rag:
+        rag.ingest([corpus / QUICK_DEMO_DOCUMENTS[0]], progress=False)
+        rag.retrieve(questions()[0], "standard")
+        assert rag.retrieve(questions()[0], "standard").cached
+    with SmolRag(Settings(data_dir=tmp_path / "d", log_to_file=False, vector_index="int8", vector_rescore=False)) as rag:
+        assert not rag.retrieve(questions()[0], "standard").cached

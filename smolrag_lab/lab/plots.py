@@ -189,3 +189,32 @@ def plot_monitor(summary: dict[str, dict[str, float]]) -> Any:
     figure.suptitle("PerformanceMonitor: every ingestion stage and query")
     figure.tight_layout()
     return figure
+
+
+def plot_options(rows: Sequence[dict[str, Any]], metric: str = "ndcg@10") -> Any:
+    """Left: each option's change in ``metric`` per mode against the default; right: its p50 latency."""
+    table = pd.DataFrame([r for r in rows if r["option"] != "default"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.35 * len(table["option"].unique()) + 2.5), sharey=True)
+    changes = table.pivot_table(index="option", columns="mode", values=f"delta_{metric}", sort=False)
+    changes.plot.barh(ax=left)
+    left.axvline(0, color="black", linewidth=0.8)
+    left.set_xlabel(f"change in {metric} against the default")
+    table.pivot_table(index="option", columns="mode", values="p50_ms", sort=False).plot.barh(ax=right, legend=False)
+    right.set_xlabel("p50 retrieval latency (ms)")
+    left.invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def plot_load_test(rows: Sequence[dict[str, Any]]) -> Any:
+    table = pd.DataFrame(rows).set_index("clients")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
+    table["throughput_qps"].plot(ax=left, marker="o")
+    left.set_ylabel("queries per second")
+    table[["p50_ms", "p95_ms"]].plot(ax=right, marker="o")
+    right.set_ylabel("latency (ms)")
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("concurrent clients")
+    fig.tight_layout()
+    return fig

@@ -4,7 +4,8 @@ the store then re-scores against its full-precision matrix (the same contract as
 
 - ``int8``: per-row scalar-quantised codes, a quarter of float32's bytes, scanned with SIMD cosine;
 - ``pca``: rows projected on the top principal components of the stored vectors (fitted once per
-  matrix generation from an even sample of its first rows), scanned with BLAS.
+  matrix generation from an even sample of its first rows), scanned with BLAS; files are named
+  ``pca<dims>`` so several widths can coexist.
 
 Both are derived data, rebuilt from the matrix when missing: ``ann.<generation>.<kind>`` holds the
 rows and ``ann.<generation>.<kind>.json`` how many it covers (written after them, by rename), so a
@@ -114,10 +115,9 @@ class Int8Rows(DerivedRows):
 
 
 class PcaRows(DerivedRows):
-    kind = "pca"
-
     def __init__(self, folder: Path, dim: int, generation: int, config: Any, readonly: bool) -> None:
-        self.basis_path = folder / f"ann.{generation}.pca.npz"
+        self.kind = f"pca{config.pca_dims}"  # one file set per width: several can be compared side by side
+        self.basis_path = folder / f"ann.{generation}.{self.kind}.npz"
         self.mean: np.ndarray | None = None
         self.components: np.ndarray | None = None
         if self.basis_path.exists():

@@ -333,6 +333,17 @@ class MmapVectorStore(VectorStore):
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM rows")[0][0]
 
+    def scan_bytes(self) -> int:
+        """Bytes a query reads in full: the shortlist's rows where one covers the store, else the matrix
+        (an HNSW graph is walked, not scanned: counted as its file)."""
+        with self._lock:
+            ann = self._ann
+        if ann is not None and getattr(ann, "rows", None) is not None:
+            return int(ann.rows.nbytes)
+        if ann is not None and getattr(ann, "path", None) is not None and ann.path.exists():
+            return ann.path.stat().st_size
+        return len(self._alive) * self.dim * self.itemsize
+
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
 

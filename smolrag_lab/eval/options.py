@@ -1,0 +1,150 @@
+"""Optimisation options measured against the default on a labelled dataset: retrieval quality per
+mode, latency, and what each option saves (vector bytes on disk and scanned per query, graph size);
+plus a load test of concurrent clients through the Python API.
+
+An option that changes how vectors are stored runs on a copy of the default index with its vectors
+rewritten (:meth:`Index.copy_to`); shortlists (int8, PCA) are derived files built beside the default
+matrix on first use. So no option pays for, or varies with, a second ingestion.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..engine import SmolRag
+from ..query.retrieval import MODES
+from ..settings import Settings
+from .dataset import Dataset
+from .harness import run_benchmark
+from .metrics import latency_summary
+
+GRAPH_MODES = ("local_kg", "global_kg", "hybrid_kg", "mix")
+METRICS = ("ndcg@10", "recall@10", "hit@5")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    modes: tuple[str, ...] = MODES
+
+
+def default_options() -> tuple[Option, ...]:
+    vector = [Option("float16 storage", {"vector_storage": "float16"}),
+              Option("int8 shortlist", {"vector_index": "int8"}),
+              Option("int8, no re-scoring", {"vector_index": "int8", "vector_rescore": False}),
+              *(Option(f"PCA {d}", {"vector_index": "pca", "vector_pca_dims": d}) for d in (64, 128, 256)),
+              Option("PCA 128, no re-scoring", {"vector_index": "pca", "vector_pca_dims": 128, "vector_rescore": False})]
+    graph = [Option("prune degree < 2", {"prune_min_degree": 2, "prune_orphans": True}, modes=GRAPH_MODES),
+             Option("prune mentions < 2", {"prune_min_mentions": 2, "prune_orphans": True}, modes=GRAPH_MODES),
+             Option("prune weight < 2", {"prune_min_weight": 2.0, "prune_orphans": True}, modes=GRAPH_MODES)]
+    return (*vector, *graph, Option("parallel retrieval", {"parallel_retrieval": True}, modes=("hybrid_kg", "mix")),
+            Option("auto query type", modes=("auto",)))
+
+
+def compare_options(dataset: Dataset, settings: Settings, options: Sequence[Option] | None = None,
+                    progress: bool = False) -> list[dict[str, Any]]:
+    """One row per option and mode (the default first), with the change in each metric against the
+    default's same mode (``auto`` is compared with ``standard``)."""
+    options = default_options() if options is None else options
+    baseline = _measure("default", dataset, settings, MODES, progress)
+    by_mode = {row["mode"]: row for row in baseline}
+    rows = list(baseline)
+    for option in options:
+        option_settings = settings.replace(**option.overrides)
+        if option_settings.vector_storage != settings.vector_storage:
+            option_settings = option_settings.replace(data_dir=_copy_for(settings, option_settings))
+        for row in _measure(option.name, dataset, option_settings, option.modes, progress):
+            reference = by_mode["standard" if row["mode"] == "auto" else row["mode"]]
+            rows.append({**row, **{f"delta_{m}": round(row[m] - reference[m], 4) for m in METRICS}})
+    return rows
+
+
+def _copy_for(base: Settings, option: Settings) -> Path:
+    target = Path(f"{base.data_dir}-{option.vector_storage}")
+    if not target.exists():
+        with SmolRag(base, log_to_file=False) as rag:
+            rag.index.copy_to(target, option.vector_storage)
+    return target
+
+
+def _measure(name: str, dataset: Dataset, s: Settings, modes: Sequence[str], progress: bool) -> list[dict[str, Any]]:
+    run = run_benchmark(dataset, s, modes, answer=False, baselines=False, progress=progress)
+    report = run.report()["modes"]
+    with SmolRag(s, log_to_file=False, query_cache=False) as rag:
+        rag.retrieve(dataset.items[0].query, "mix")  # shortlists are built on first use
+        footprint = _footprint(rag, s)
+    return [{"option": name, "mode": mode, **{m: report[mode][m] for m in METRICS},
+             "p50_ms": report[mode]["latency_ms"]["p50"], "p95_ms": report[mode]["latency_ms"]["p95"], **footprint}
+            for mode in modes]
+
+
+def _footprint(rag: SmolRag, s: Settings) -> dict[str, Any]:
+    index, graph = rag.index, rag.query_graph(s)
+    stores = (index.excerpt_vectors, index.entity_vectors, index.relationship_vectors)
+    return {"vector_disk_bytes": sum(store.size_bytes() for store in stores),
+            "vector_scan_bytes": sum(store.scan_bytes() for store in stores),
+            "graph_nodes": graph.number_of_nodes(), "graph_edges": graph.number_of_edges(),
+            "graph_bytes": len(pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL))}
+
+
+def load_test(rag: SmolRag, questions: Sequence[str], levels: Sequence[int] = (1, 2, 4, 8, 16),
+              queries_per_level: int = 160, modes: Sequence[str] = MODES) -> list[dict[str, Any]]:
+    """Concurrent clients (threads) sending full queries (retrieval and answer, no query cache). Each
+    answer's sources are compared with the same query run alone first: any difference is a race."""
+    jobs = [(q, m) for q in questions for m in modes]
+    reference = {job: _sources(rag.query(*job, query_cache=False)) for job in jobs}
+    rows = []
+    for level in levels:
+        work = [jobs[i % len(jobs)] for i in range(queries_per_level)]
+        outcomes: list[tuple[float, str]] = []
+
+        def one(job: tuple[str, str]) -> None:
+            started = time.perf_counter()
+            try:
+                status = "ok" if _sources(rag.query(*job, query_cache=False)) == reference[job] else "mismatch"
+            except Exception as exc:  # counted: the load test reports failures instead of stopping
+                status = f"error: {type(exc).__name__}"
+            outcomes.append((1000 * (time.perf_counter() - started), status))
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(level) as pool:
+            list(pool.map(one, work))
+        wall = time.perf_counter() - started
+        latency = latency_summary([ms for ms, _ in outcomes])
+        errors = sum(status.startswith("error") for _, status in outcomes)
+        rows.append({"clients": level, "queries": len(work), "wall_s": round(wall, 2),
+                     "throughput_qps": round(len(work) / wall, 1), "p50_ms": latency["p50"], "p95_ms": latency["p95"],
+                     "errors": errors, "error_rate": round(errors / len(work), 4),
+                     "mismatches": sum(status == "mismatch" for _, status in outcomes)})
+    return rows
+
+
+def _sources(result: Any) -> list[str]:
+    return [s.excerpt_id for s in result.sources]
+
+
+def options_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown: each option and mode with its metrics, their change against the default, latency and
+    footprint (MB) — what the README and ``smolrag-lab bench --options`` show."""
+    head = ("| option | mode | ndcg@10 | Δ ndcg@10 | recall@10 | Δ recall@10 | p50 ms | p95 ms | vectors on disk MB "
+            "| vectors scanned MB | graph nodes / edges |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        lines.append(f"| {r['option']} | {r['mode']} | {r['ndcg@10']:.3f} | {r.get('delta_ndcg@10', 0):+.3f} "
+                     f"| {r['recall@10']:.3f} | {r.get('delta_recall@10', 0):+.3f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+                     f"| {r['vector_disk_bytes'] / 2**20:.2f} | {r['vector_scan_bytes'] / 2**20:.2f} | {r['graph_nodes']} / {r['graph_edges']} |")
+    return "\n".join(lines)
+
+
+def load_table(rows: Sequence[dict[str, Any]]) -> str:
+    lines = ["| clients | queries | queries/s | p50 ms | p95 ms | errors | results differing from a lone run |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['clients']} | {r['queries']} | {r['throughput_qps']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+              f"| {r['errors']} ({r['error_rate']:.1%}) | {r['mismatches']} |" for r in rows]
+    return "\n".join(lines)
