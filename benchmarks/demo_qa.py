@@ -15,9 +15,9 @@ from pathlib import Path
 
 from benchmarks._results import default_out, publish
 from smolrag_lab import Settings, SmolRag
+from smolrag_lab.query.retrieval import MODES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-from smolrag_lab.query.retrieval import MODES
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -215,7 +216,7 @@ class SmolRag:
         started = time.perf_counter()
         retrieved = await self._retrieve(text, mode, s, timings)
         t0 = time.perf_counter()
-        ctx = context_builder.build(retrieved, s, self.tokens)
+        ctx = await asyncio.to_thread(context_builder.build, retrieved, s, self.tokens)  # off the event loop
         timings["context_ms"] = 1000 * (time.perf_counter() - t0)
         timings["retrieval_ms"] = 1000 * (time.perf_counter() - started)
         reply = ""

@@ -8,6 +8,7 @@ arguments. Invalid values fail at construction with the setting's name and its a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 import types
@@ -213,7 +214,16 @@ class Settings:
 
 
 def _base_type(f: dataclasses.Field) -> Any:
-    hint = typing.get_type_hints(Settings)[f.name]
+    return _base_types()[f.name]
+
+
+@functools.lru_cache(maxsize=1)
+def _base_types() -> dict[str, Any]:
+    """Each field's type without ``| None``; resolving the hints is slow, so it is done once."""
+    return {name: _strip_optional(hint) for name, hint in typing.get_type_hints(Settings).items()}
+
+
+def _strip_optional(hint: Any) -> Any:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return args[0]

@@ -52,6 +52,10 @@ class TokenCounter:
 
     def take_within_budget(self, texts: Iterable[str], budget: int, separator_tokens: int = 0) -> int:
         """How many leading items fit in ``budget`` tokens (upstream stops before the item that overflows)."""
+        return self.fit(texts, budget, separator_tokens)[0]
+
+    def fit(self, texts: Iterable[str], budget: int, separator_tokens: int = 0) -> tuple[int, int]:
+        """(how many leading items fit in ``budget`` tokens, the tokens they use)."""
         used = 0
         taken = 0
         for text in texts:
@@ -60,4 +64,4 @@ class TokenCounter:
                 break
             used += cost
             taken += 1
-        return taken
+        return taken, used

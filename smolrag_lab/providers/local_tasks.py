@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import itertools
 import math
 import re
@@ -98,7 +100,7 @@ class LocalTasks(CompletionTasks):
 
     async def answer(self, question: str, context: str, sources: Sequence[str], mode: str) -> str:
         self.stats.add("answer", calls=1, items=1)
-        return extractive_answer(question, sources)
+        return await asyncio.to_thread(extractive_answer, question, sources)  # CPU work, off the event loop
 
 
 def summarize(document: str, excerpt: str) -> str:

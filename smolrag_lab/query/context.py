@@ -35,10 +35,6 @@ class Context:
     token_counts: dict[str, int] = field(default_factory=dict)
 
 
-def _within(counter: TokenCounter, blocks: list[str], budget: int) -> int:
-    return counter.take_within_budget(blocks, budget)
-
-
 def _csv_rows(header: list[str], rows: list[list[Any]]) -> list[str]:
     out = []
     for row in [header] + rows:
@@ -56,13 +52,12 @@ def _table(counter: TokenCounter, title: str, header: list[str], rows: list[list
     def render(n: int) -> str:
         return f"-----{title}-----\n```csv\n" + "\n".join(lines[:n + 1]) + "\n```"
 
-    kept = max(_within(counter, lines[1:], budget - counter.count(render(0))), 0) if rows else 0
-    while kept and counter.count(render(kept)) > budget:
+    kept = max(counter.fit(lines[1:], budget - counter.count(render(0)))[0], 0) if rows else 0
+    tokens = counter.count(render(kept)) if kept else 0
+    while kept and tokens > budget:  # rarely: joining lines can tokenise differently from the parts
         kept -= 1
-    if not kept:
-        return "", 0, 0
-    text = render(kept)
-    return text, kept, counter.count(text)
+        tokens = counter.count(render(kept)) if kept else 0
+    return (render(kept), kept, tokens) if kept else ("", 0, 0)
 
 
 def _source_block(number: int, hit: ExcerptHit, with_summary: bool) -> str:
@@ -95,10 +90,10 @@ def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Co
         seen = {h.excerpt_id for h in sources}
         hits = [h for h in hits if h.excerpt_id not in seen]
         candidate = [_source_block(len(sources) + i + 1, h, with_summary) for i, h in enumerate(hits)]
-        kept = _within(counter, candidate, budget)
+        kept, used = counter.fit(candidate, budget)
         sources += hits[:kept]
         blocks += candidate[:kept]
-        context.token_counts[section] = sum(counter.count(b) for b in candidate[:kept])
+        context.token_counts[section] = used
     if blocks:
         parts.append("-----Sources-----\n" + "\n\n".join(blocks))
     context.text = "\n\n".join(parts)
