@@ -10,7 +10,7 @@ REPORTS ?= reports
 # Jupyter refuses to run as root (containers, CI) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test report bench install-lab install-test install-bench install-browser clean
+.PHONY: lab test report bench bench-options install-lab install-test install-bench install-browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: install-test install-browser
 # Every benchmark in benchmarks/ (figures printed and written to benchmarks/results/*.json).
 bench: install-bench
 	$(PY) -m benchmarks $(ARGS)
+
+# The optimisation options (compression, PCA, pruning, parallel retrieval, auto, load test) on both
+# datasets, and vector options at 200,000 vectors: benchmarks/results/options.json, vector_options.json.
+bench-options: install-test
+	$(PY) -m benchmarks options vector_options
 
 # Executes every notebook headless on the full datasets; HTML pages, benchmark files and graph pages
 # land in $(REPORTS)/ (notebooks/, benchmarks/<dataset>/, graph/).
