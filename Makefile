@@ -10,7 +10,7 @@ REPORTS ?= reports
 # Jupyter refuses to run as root (containers, CI) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test report bench bench-options install-lab install-test install-bench install-browser clean
+.PHONY: lab test serve report bench bench-options install-lab install-test install-bench install-browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,15 @@ $(VENV)/.lab-installed: $(VENV)/bin/python pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e ".[lab,test]"
+	$(PIP) install --quiet -e ".[lab,test,api]"
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.test-installed
-	$(PIP) install --quiet -e ".[lab,test,bench]"
+	$(PIP) install --quiet -e ".[lab,test,api,bench]"
+	touch $@
+
+$(VENV)/.api-installed: $(VENV)/bin/python pyproject.toml
+	$(PIP) install --quiet -e ".[api]"
 	touch $@
 
 install-lab: $(VENV)/.lab-installed
@@ -44,6 +48,10 @@ install-browser:
 
 test: install-test install-browser
 	SMOLRAG_LAB_QUICK=$(QUICK) $(PY) -m pytest $(ARGS)
+
+# The HTTP API (POST /query and more); ARGS="--no-auth" for local use, else set SMOLRAG_API_TOKEN.
+serve: $(VENV)/.api-installed
+	$(PY) -m smolrag_lab.cli serve $(ARGS)
 
 # Every benchmark in benchmarks/ (figures printed and written to benchmarks/results/*.json).
 bench: install-bench

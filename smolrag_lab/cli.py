@@ -167,6 +167,23 @@ def _options_command(args: argparse.Namespace, dataset, settings: Settings) -> i
     return 0
 
 
+def _serve_command(args: argparse.Namespace) -> int:
+    from .api import serve
+    from .api.app import ServerConfigError
+
+    overrides = {"api_auth": False} if args.no_auth else {}
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir
+    if args.documents_root:
+        overrides["api_documents_root"] = args.documents_root
+    try:
+        serve(Settings.load(args.config, **overrides), args.host, args.port)
+    except ServerConfigError as exc:
+        print(f"smolrag-lab serve: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smolrag-lab", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (default: $SMOLRAG_CONFIG)")
@@ -202,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--hashed-embeddings", action="store_true",
                           help="seeded hash vectors instead of MiniLM: no model work on this machine (timing runs)")
     simulate.set_defaults(run=_simulate_command)
+    serve = commands.add_parser("serve", parents=[data_dir], help="serve the HTTP API (upstream's POST /query and more)")
+    serve.add_argument("--host", help="address to listen on (default: api_host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: api_port, 8000)")
+    serve.add_argument("--no-auth", action="store_true", help="no bearer token asked: local use only (loopback host)")
+    serve.add_argument("--documents-root", help="folder whose files POST /documents may ingest by path")
+    serve.set_defaults(run=_serve_command)
     bench = commands.add_parser("bench", help="benchmark every mode and the baselines on a labelled dataset")
     bench.add_argument("--corpus", required=True, help="folder of documents")
     bench.add_argument("--dataset", required=True, help="JSONL of {id, query, relevant: {document: grade}}")

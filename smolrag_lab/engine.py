@@ -159,10 +159,14 @@ class SmolRag:
             self.index.meta.delete(["writing"])
 
     # Ingestion ----------------------------------------------------------------------------
-    def ingest(self, paths: str | Path | Iterable[str | Path], progress: bool = True) -> IngestReport:
+    def ingest(self, paths: str | Path | Iterable[str | Path], progress: bool = True,
+               confine_to: str | Path | None = None) -> IngestReport:
+        """Ingest files and folders. With ``confine_to`` (a server's documents root), files reached
+        through a symlink that leaves that folder are skipped."""
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        root = Path(confine_to).expanduser().resolve() if confine_to is not None else None
         with self._writing(), self.monitor.measure("ingest"):
-            return run_sync(self.ingestor.ingest_paths(paths, progress))
+            return run_sync(self.ingestor.ingest_paths(paths, progress, root))
 
     def ingest_text(self, text: str, source: str) -> IngestReport:
         if not text.strip():

@@ -21,9 +21,11 @@ class Document:
     text: str
 
 
-def discover(paths: Iterable[str | Path], extensions: Sequence[str]) -> tuple[list[Path], list[Skipped]]:
+def discover(paths: Iterable[str | Path], extensions: Sequence[str],
+             confine_to: Path | None = None) -> tuple[list[Path], list[Skipped]]:
     """Files under ``paths`` (folders walked recursively, symlinked folders not followed) with one of
-    ``extensions``; what cannot be walked or resolved is reported, never raised."""
+    ``extensions``; what cannot be walked or resolved is reported, never raised. With ``confine_to``,
+    a file whose resolved path (symlinks followed) leaves that folder is skipped."""
     wanted = {e.lower() for e in extensions}
     found: list[Path] = []
     skipped: list[Skipped] = []
@@ -47,9 +49,14 @@ def discover(paths: Iterable[str | Path], extensions: Sequence[str]) -> tuple[li
     unique: dict[Path, None] = {}
     for file in found:
         try:
-            unique[file.resolve(strict=True)] = None
+            resolved = file.resolve(strict=True)
         except (OSError, RuntimeError):  # RuntimeError: a symlink loop on Python < 3.13
             skipped.append(Skipped(str(file), "broken or looping symlink"))
+            continue
+        if confine_to is not None and not resolved.is_relative_to(confine_to):
+            skipped.append(Skipped(str(file), "a symlink to a file outside the allowed folder"))
+            continue
+        unique[resolved] = None
     return list(unique), skipped
 
 

@@ -104,10 +104,11 @@ class Ingestor:
         self._calls = asyncio.Semaphore(settings.max_concurrent_requests)
 
     # Entry points -------------------------------------------------------------------------
-    async def ingest_paths(self, paths: Iterable[str | Path], progress: bool = True) -> IngestReport:
+    async def ingest_paths(self, paths: Iterable[str | Path], progress: bool = True,
+                           confine_to: Path | None = None) -> IngestReport:
         started, report = time.perf_counter(), IngestReport()
         paths = list(paths)
-        files, skipped = discover(paths, self.settings.file_extensions)
+        files, skipped = discover(paths, self.settings.file_extensions, confine_to)
         report.skipped.extend(asdict(s) for s in skipped)
         documents = []
         for path in files:
