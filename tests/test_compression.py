@@ -123,3 +123,19 @@ def test_an_index_is_copied_with_its_vectors_in_another_precision(tmp_path):
         after = copy.retrieve("how do int8 codes shrink vectors?", "mix")
         assert copy.check().ok and [s.excerpt_id for s in after.sources] == [s.excerpt_id for s in before.sources]
         assert next((tmp_path / "b" / "vectors" / "excerpts").glob("matrix.*")).suffix == ".f16"
+
+
+def test_footprint_counts_only_the_configuration_in_use(tmp_path):
+    plain = MmapVectorStore(tmp_path / "s", DIM)
+    plain.upsert(ids(3000), clustered(3000, 0))
+    plain.close()
+    base = MmapVectorStore(tmp_path / "s", DIM).footprint_bytes()
+    with_int8 = MmapVectorStore(tmp_path / "s", DIM, ann=INT8)
+    with_int8.query(clustered(1, 1)[0], 5)
+    with_int8.close()  # its codes stay beside the matrix
+    assert MmapVectorStore(tmp_path / "s", DIM).footprint_bytes() == base
+    reopened = MmapVectorStore(tmp_path / "s", DIM, ann=INT8)
+    reopened.query(clustered(1, 1)[0], 5)
+    assert reopened.footprint_bytes() >= base + 3000 * DIM and reopened.size_bytes() >= reopened.footprint_bytes()
+    assert reopened.scan_bytes() == 3000 * DIM
+    reopened.close()

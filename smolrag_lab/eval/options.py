@@ -87,7 +87,7 @@ def _measure(name: str, dataset: Dataset, s: Settings, modes: Sequence[str], pro
 def _footprint(rag: SmolRag, s: Settings) -> dict[str, Any]:
     index, graph = rag.index, rag.query_graph(s)
     stores = (index.excerpt_vectors, index.entity_vectors, index.relationship_vectors)
-    return {"vector_disk_bytes": sum(store.size_bytes() for store in stores),
+    return {"vector_disk_bytes": sum(store.footprint_bytes() for store in stores),
             "vector_scan_bytes": sum(store.scan_bytes() for store in stores),
             "graph_nodes": graph.number_of_nodes(), "graph_edges": graph.number_of_edges(),
             "graph_bytes": len(pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL))}

@@ -111,6 +111,9 @@ class HnswIndex:
         os.replace(meta_tmp, self.meta_path)
         self.dirty = False
 
+    def files(self) -> list[Path]:
+        return [self.path, self.meta_path]
+
     def drop_files(self) -> None:
         for path in (self.path, self.meta_path):
             with contextlib.suppress(FileNotFoundError):

@@ -101,6 +101,9 @@ class DerivedRows:
     def _meta(self) -> dict:
         return {"dim": self.dim}
 
+    def files(self) -> list[Path]:
+        return sorted(self.path.parent.glob(f"ann.{self.generation}.{self.kind}.*")) + [self.path]
+
     def drop_files(self) -> None:
         for path in self.path.parent.glob(f"ann.{self.generation}.{self.kind}*"):
             with contextlib.suppress(FileNotFoundError):

@@ -344,6 +344,15 @@ class MmapVectorStore(VectorStore):
             return ann.path.stat().st_size
         return len(self._alive) * self.dim * self.itemsize
 
+    def footprint_bytes(self) -> int:
+        """Bytes on disk this configuration uses: the matrix, the row map and its own shortlist files
+        (other configurations' derived files that may sit beside them are not counted)."""
+        with self._lock:
+            ann = self._ann
+        files = [self._matrix_file(self._info("generation", 0)), self.path / "index.sqlite"]
+        files += ann.files() if ann is not None else []
+        return sum(p.stat().st_size for p in files if p.exists())
+
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
 
