@@ -21,11 +21,11 @@ $(VENV)/.lab-installed: $(VENV)/bin/python pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e ".[lab,test,api]"
+	$(PIP) install --quiet -e ".[lab,test,api,postgres]"
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.test-installed
-	$(PIP) install --quiet -e ".[lab,test,api,bench]"
+	$(PIP) install --quiet -e ".[lab,test,api,postgres,bench]"
 	touch $@
 
 $(VENV)/.api-installed: $(VENV)/bin/python pyproject.toml

@@ -92,6 +92,31 @@ def _check_command(args: argparse.Namespace) -> int:
     return 0 if after.ok else 1
 
 
+def _migrate_command(args: argparse.Namespace) -> int:
+    """Copy a file-based index into PostgreSQL (an empty workspace), then check the copy."""
+    from .engine import SmolRag
+    from .index import Index
+
+    source = Settings.load(args.config, data_dir=args.source, database_url=None)
+    target = source.replace(database_url=args.dsn, workspace=args.workspace)
+    with SmolRag(source, log_to_file=False) as rag:
+        copy = Index(source.data_dir, rag.providers.embedder.dim, postgres=target.postgres_options)
+        try:
+            if len(copy.documents):
+                print(f"smolrag-lab migrate: workspace {args.workspace!r} is not empty", file=sys.stderr)
+                return 2
+            copied = rag.index.copy_into(copy)
+        finally:
+            copy.close()
+    with SmolRag(target, log_to_file=False) as migrated:
+        found = migrated.check()
+    if args.json:
+        print(json.dumps({"copied": copied, "check": {"ok": found.ok, "problems": found.counts}}, indent=2))
+    else:
+        print("copied: " + ", ".join(f"{k} {v}" for k, v in copied.items()) + "\n" + found.summary())
+    return 0 if found.ok else 1
+
+
 def _simulate_command(args: argparse.Namespace) -> int:
     from .simulator import SimulatedEndpoint
 
@@ -219,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--hashed-embeddings", action="store_true",
                           help="seeded hash vectors instead of MiniLM: no model work on this machine (timing runs)")
     simulate.set_defaults(run=_simulate_command)
+    migrate = commands.add_parser("migrate", help="copy a file-based index into PostgreSQL and check the copy")
+    migrate.add_argument("--from", dest="source", required=True, help="the index's data directory")
+    migrate.add_argument("--to", dest="dsn", required=True, help="PostgreSQL DSN (with pgvector available)")
+    migrate.add_argument("--workspace", default="default", help="workspace in the database (must be empty)")
+    migrate.add_argument("--json", action="store_true")
+    migrate.set_defaults(run=_migrate_command)
     serve = commands.add_parser("serve", parents=[data_dir], help="serve the HTTP API (upstream's POST /query and more)")
     serve.add_argument("--host", help="address to listen on (default: api_host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: api_port, 8000)")

@@ -82,7 +82,7 @@ class SmolRag:
         self.providers = Providers(self.settings)
         self.monitor = PerformanceMonitor(self.providers.stats)
         self.index = Index(self.settings.data_dir, self.providers.embedder.dim, ann=self.settings.ann_config,
-                           vector_dtype=self.settings.vector_storage)
+                           vector_dtype=self.settings.vector_storage, postgres=self.settings.postgres_options)
         self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
         self.writer_lock = WriterLock(self.settings.data_dir, self.settings.write_lock_timeout_s)
         if recover:
@@ -151,6 +151,9 @@ class SmolRag:
         """Hold the data directory's writer lock, with a marker that survives a crash so the next
         writer (or the next engine opened on the directory) repairs what was left half-done."""
         with self.writer_lock:
+            if self.index.atomic:  # every document commits in one transaction: no marker, no repair
+                yield
+                return
             if self.index.meta.get("writing"):
                 self.repair()
             self.index.meta.set("writing", {"pid": os.getpid(), "since": time.time()})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from .stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
@@ -11,28 +11,56 @@ from .stores.ann import AnnConfig
 
 NAMESPACES = ("documents", "sources", "excerpts", "extractions", "meta", "query_cache")
 VECTOR_STORES = ("excerpt_vectors", "entity_vectors", "relationship_vectors")
+VECTOR_FOLDERS = ("excerpts", "entities", "relationships")
 COPY_BATCH = 4096
 
 
+@dataclass(frozen=True)
+class PostgresOptions:
+    """Where and how an index lives in PostgreSQL (see :mod:`smolrag_lab.stores.postgres`)."""
+
+    dsn: str
+    workspace: str = "default"
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+    hnsw_ef_search: int = 64
+
+
 class Index:
-    """documents / sources / excerpts / meta in SQLite, three vector stores, and the graph."""
+    """documents / sources / excerpts / meta records, three vector stores, and the graph: in files under
+    ``data_dir`` (SQLite, memory-mapped matrices, GraphML), or in PostgreSQL when ``postgres`` is given."""
 
     def __init__(self, data_dir: str | Path, dim: int, readonly: bool = False, ann: AnnConfig | None = None,
-                 vector_dtype: str = "float32") -> None:
+                 vector_dtype: str = "float32", postgres: PostgresOptions | None = None) -> None:
         if ann is not None and ann.kind == "pca" and ann.pca_dims >= dim:
             raise ValueError(f"vector_pca_dims={ann.pca_dims} must be below the embedding dimension {dim}")
         self.data_dir = Path(data_dir)
-        self.db = SqliteDatabase(self.data_dir / "index.sqlite", readonly=readonly)
+        self.atomic = postgres is not None  # one transaction per document: nothing to repair after a crash
+        if postgres is not None:
+            self._open_postgres(dim, postgres)
+        else:
+            self._open_files(dim, readonly, ann, vector_dtype)
         self.documents, self.sources, self.excerpts, self.extractions, self.meta, self.query_cache = (
             self.db.namespace(n) for n in NAMESPACES)
-        self.excerpt_vectors = MmapVectorStore(self.data_dir / "vectors" / "excerpts", dim, readonly, ann=ann,
-                                               dtype=vector_dtype)
-        self.entity_vectors = MmapVectorStore(self.data_dir / "vectors" / "entities", dim, readonly, ann=ann,
-                                               dtype=vector_dtype)
-        self.relationship_vectors = MmapVectorStore(self.data_dir / "vectors" / "relationships", dim, readonly, ann=ann,
-                                               dtype=vector_dtype)
-        self.graph = NetworkXGraphStore(self.data_dir / "graph.graphml")
         self._excerpt_entities: tuple[int, int, dict[str, list[str]]] | None = None
+
+    def _open_files(self, dim: int, readonly: bool, ann: AnnConfig | None, vector_dtype: str) -> None:
+        self.db = SqliteDatabase(self.data_dir / "index.sqlite", readonly=readonly)
+        for attribute, folder in zip(VECTOR_STORES, VECTOR_FOLDERS):
+            setattr(self, attribute, MmapVectorStore(self.data_dir / "vectors" / folder, dim, readonly, ann=ann,
+                                                     dtype=vector_dtype))
+        self.graph = NetworkXGraphStore(self.data_dir / "graph.graphml")
+
+    def _open_postgres(self, dim: int, options: PostgresOptions) -> None:
+        from .stores.postgres import PostgresDatabase
+        from .stores.postgres_graph import PostgresGraphStore
+        from .stores.postgres_vectors import PostgresVectorStore
+
+        self.db = PostgresDatabase(options.dsn, options.workspace, options.hnsw_m, options.hnsw_ef_construction,
+                                   options.hnsw_ef_search)
+        for attribute, folder in zip(VECTOR_STORES, VECTOR_FOLDERS):
+            setattr(self, attribute, PostgresVectorStore(self.db, folder, dim))
+        self.graph = PostgresGraphStore(self.db)
 
     @property
     def version(self) -> int:
@@ -57,12 +85,15 @@ class Index:
         return self._excerpt_entities[2]
 
     def save_graph(self) -> None:
-        """Save the graph tagged with the index version it reflects."""
+        """Save the graph tagged with the index version it reflects (PostgreSQL: the whole graph rewritten;
+        commits write their own rows)."""
         self.graph.graph.graph["index_version"] = self.version
         self.graph.save()
 
     def graph_is_stale(self) -> bool:
         """True when records were committed after the graph was last saved (an interrupted run)."""
+        if self.atomic:
+            return False
         saved = int(self.graph.graph.graph.get("index_version", 0))
         return saved != self.version
 
@@ -79,26 +110,39 @@ class Index:
             getattr(self, name).flush()
 
     def copy_to(self, target: str | Path, vector_dtype: str = "float32") -> None:
-        """Copy this index into ``target`` (which must not exist), writing its vectors as ``vector_dtype``:
-        how an existing index tries another ``vector_storage`` without re-ingesting. Records are copied
-        with SQLite's online backup, so a concurrent writer's half-done transaction is never copied."""
+        """Copy this index into a new folder ``target``, writing its vectors as ``vector_dtype``: how an
+        existing index tries another ``vector_storage`` without re-ingesting. Copy while no writer works."""
         target = Path(target)
         if target.exists():
             raise FileExistsError(f"{target} already exists")
-        target.mkdir(parents=True)
-        self.db.backup_to(target / "index.sqlite")
-        if self.graph.path.exists():
-            shutil.copy2(self.graph.path, target / self.graph.path.name)
-        dim = self.excerpt_vectors.dim
-        for name in VECTOR_STORES:
-            source = getattr(self, name)
-            out = MmapVectorStore(target / "vectors" / source.path.name, dim, dtype=vector_dtype)
-            ids = source.ids()
-            for start in range(0, len(ids), COPY_BATCH):
-                chunk = ids[start:start + COPY_BATCH]
-                metadata = source.get_metadata(chunk)
-                out.upsert(chunk, source.get_vectors(chunk), [metadata.get(i, {}) for i in chunk])
-            out.close()
+        copy = Index(target, self.excerpt_vectors.dim, vector_dtype=vector_dtype)
+        try:
+            self.copy_into(copy)
+        finally:
+            copy.close()
+
+    def copy_into(self, other: "Index") -> dict[str, int]:
+        """Copy every record, vector and graph item into ``other`` (any backend, expected empty), in one
+        transaction where ``other`` has them; returns what was copied. Query-cache entries are not copied."""
+        copied: dict[str, int] = {}
+        with other.db.transaction():
+            for name in NAMESPACES:
+                if name != "query_cache":
+                    items = dict(getattr(self, name).items())
+                    getattr(other, name).set_many(items)
+                    copied[name] = len(items)
+            for name in VECTOR_STORES:
+                source, target = getattr(self, name), getattr(other, name)
+                ids = source.ids()
+                for start in range(0, len(ids), COPY_BATCH):
+                    chunk = ids[start:start + COPY_BATCH]
+                    metadata = source.get_metadata(chunk)
+                    target.upsert(chunk, source.get_vectors(chunk), [metadata.get(i, {}) for i in chunk])
+                copied[name] = len(ids)
+            other.graph.graph = self.graph.graph.copy()
+            other.save_graph()
+            copied["graph_nodes"], copied["graph_edges"] = other.graph.number_of_nodes(), other.graph.number_of_edges()
+        return copied
 
     def close(self) -> None:
         for name in VECTOR_STORES:

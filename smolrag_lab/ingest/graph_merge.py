@@ -86,6 +86,11 @@ class GraphEdit:
         self._remember("edge", pair)
         self.graph.remove_edge(*pair)
 
+    def touched(self) -> tuple[set[str], set[tuple[str, str]]]:
+        """The nodes and edges this edit changed (added, updated or removed)."""
+        return ({key for kind, key in self._saved if kind == "node"},
+                {key for kind, key in self._saved if kind == "edge"})
+
     def rollback(self) -> None:
         for (kind, key), attrs in self._saved.items():
             if kind == "node":

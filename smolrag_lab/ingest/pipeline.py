@@ -25,7 +25,7 @@ from ..settings import Settings
 from ..text import document_title
 from ..tokens import TokenCounter
 from .chunking import Chunker
-from .consistency import sync_graph_vectors
+from .consistency import GraphVectorPlan, apply_graph_vectors, plan_graph_vectors, sync_graph_vectors
 from .discovery import Document, Skipped, discover, read_document
 from .grouping import document_context, group_excerpts
 from .graph_merge import GraphEdit, Touched, merge_extraction, remove_document
@@ -140,7 +140,10 @@ class Ingestor:
 
     def _graph_changed(self) -> None:
         """Save the graph if the save interval has passed; records and extractions are already durable,
-        so a graph that lags behind them can be rebuilt (see :func:`rebuild_graph`)."""
+        so a graph that lags behind them can be rebuilt (see :func:`rebuild_graph`). A transactional
+        backend wrote the graph's rows with the records."""
+        if self.index.atomic:
+            return
         self._graph_dirty = True
         if time.monotonic() - self._graph_saved_at >= self.settings.graph_save_interval_s:
             self.flush_graph()
@@ -268,21 +271,34 @@ class Ingestor:
             excerpt_ids = [f"{p.doc_id}:{i:04d}" for i in range(len(p.excerpts))]
             for excerpt_id, extraction in zip(excerpt_ids, p.extractions):
                 merge_extraction(edit, p.doc_id, excerpt_id, extraction, s.description_cap, s.keywords_cap, touched)
-            await self._write(p, excerpt_ids, old, touched, changed, removed)
+            graph_vectors = await self._graph_vectors_now(edit) if index.atomic else None
+            with index.db.transaction():
+                index.excerpt_vectors.upsert(excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids])
+                self._write_records(p, excerpt_ids, old, touched)
+                if index.atomic:
+                    self._write_graph(edit, graph_vectors, old["excerpt_ids"] if old else [], excerpt_ids)
+            if old and not index.atomic:  # after the records switched over: readers never see a document without vectors
+                index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
         except BaseException:
             edit.rollback()
             raise
-
-    async def _write(self, p: Prepared, excerpt_ids: list[str], old: dict | None,
-                     touched: Touched, changed: Touched, removed: Touched) -> None:
-        index = self.index
-        self._pending.entities |= touched.entities | changed.entities | removed.entities
-        self._pending.relationships |= touched.relationships | changed.relationships | removed.relationships
-        index.excerpt_vectors.upsert(excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids])
-        self._write_records(p, excerpt_ids, old, touched)
-        if old:  # after the records switched over, so readers never see a document without vectors
-            index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
+        if not index.atomic:
+            self._pending.entities |= touched.entities | changed.entities | removed.entities
+            self._pending.relationships |= touched.relationships | changed.relationships | removed.relationships
         self._graph_changed()
+
+    async def _graph_vectors_now(self, edit: GraphEdit) -> tuple[GraphVectorPlan, Any]:
+        """With a transactional backend each commit carries its graph vectors: planned and embedded here,
+        written inside the document's transaction."""
+        nodes, edges = edit.touched()
+        plan = plan_graph_vectors(self.index, self.settings, nodes, edges)
+        return plan, await self.providers.embedder.aembed(plan.texts())
+
+    def _write_graph(self, edit: GraphEdit, graph_vectors: tuple[GraphVectorPlan, Any],
+                     old_excerpt_ids: list[str], excerpt_ids: list[str]) -> None:
+        self.index.graph.persist(*edit.touched())
+        apply_graph_vectors(self.index, *graph_vectors)
+        self.index.excerpt_vectors.delete(sorted(set(old_excerpt_ids) - set(excerpt_ids)))
 
     async def _finish_run(self) -> None:
         """The graph-vector sync waits on the network while the graph file is written in a thread; both
@@ -337,19 +353,23 @@ class Ingestor:
             try:
                 changed, removed = remove_document(edit, doc_id, record["entity_keys"],
                                                    [tuple(x) for x in record["relationship_pairs"]])
-                self._pending.entities |= changed.entities | removed.entities
-                self._pending.relationships |= changed.relationships | removed.relationships
-                index.excerpt_vectors.delete(record["excerpt_ids"])
+                graph_vectors = await self._graph_vectors_now(edit) if index.atomic else None
                 with index.db.transaction():
+                    index.excerpt_vectors.delete(record["excerpt_ids"])
                     index.excerpts.delete(record["excerpt_ids"])
                     index.extractions.delete(record["excerpt_ids"])
                     index.documents.delete([doc_id])
                     index.sources.delete([source])
                     index.bump_version()
-                self._graph_changed()
+                    if index.atomic:
+                        self._write_graph(edit, graph_vectors, [], [])
             except BaseException:
                 edit.rollback()
                 raise
+            if not index.atomic:
+                self._pending.entities |= changed.entities | removed.entities
+                self._pending.relationships |= changed.relationships | removed.relationships
+            self._graph_changed()
         report.removed.append(source)
 
 

@@ -17,38 +17,10 @@ from .atomic import atomic_write_bytes
 from .base import GraphStore
 
 
-class NetworkXGraphStore(GraphStore):
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.graph = self._load(self.path) if self.path.exists() else nx.Graph()
+class NetworkXGraph(GraphStore):
+    """The GraphStore operations on an in-memory networkx graph (``self.graph``); subclasses persist it."""
 
-    @staticmethod
-    def _load(path: Path) -> nx.Graph:
-        graph = nx.read_graphml(path)
-        list_keys = set(json.loads(graph.graph.pop("list_attributes", "[]")))
-        for _, attrs in list(graph.nodes(data=True)) + [(None, d) for *_, d in graph.edges(data=True)]:
-            for key in list_keys & attrs.keys():
-                attrs[key] = json.loads(attrs[key])
-        return nx.Graph(graph)
-
-    def reload(self) -> None:
-        self.graph = self._load(self.path) if self.path.exists() else nx.Graph()
-
-    def save(self) -> None:
-        atomic_write_bytes(self.path, self.to_graphml())
-
-    def to_graphml(self) -> bytes:
-        export = nx.Graph()
-        list_keys: set[str] = set()
-        export.graph.update({k: v for k, v in self.graph.graph.items() if not isinstance(v, (list, dict))})
-        for name, attrs in self.graph.nodes(data=True):
-            export.add_node(name, **_flatten(attrs, list_keys))
-        for source, target, attrs in self.graph.edges(data=True):
-            export.add_edge(source, target, **_flatten(attrs, list_keys))
-        export.graph["list_attributes"] = json.dumps(sorted(list_keys))
-        buffer = io.BytesIO()
-        nx.write_graphml(export, buffer)
-        return buffer.getvalue()
+    graph: nx.Graph
 
     # Nodes and edges ----------------------------------------------------------------------
     def upsert_node(self, name: str, **attrs: Any) -> None:
@@ -91,6 +63,40 @@ class NetworkXGraphStore(GraphStore):
 
     def number_of_edges(self) -> int:
         return self.graph.number_of_edges()
+
+
+class NetworkXGraphStore(NetworkXGraph):
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.graph = self._load(self.path) if self.path.exists() else nx.Graph()
+
+    @staticmethod
+    def _load(path: Path) -> nx.Graph:
+        graph = nx.read_graphml(path)
+        list_keys = set(json.loads(graph.graph.pop("list_attributes", "[]")))
+        for _, attrs in list(graph.nodes(data=True)) + [(None, d) for *_, d in graph.edges(data=True)]:
+            for key in list_keys & attrs.keys():
+                attrs[key] = json.loads(attrs[key])
+        return nx.Graph(graph)
+
+    def reload(self) -> None:
+        self.graph = self._load(self.path) if self.path.exists() else nx.Graph()
+
+    def save(self) -> None:
+        atomic_write_bytes(self.path, self.to_graphml())
+
+    def to_graphml(self) -> bytes:
+        export = nx.Graph()
+        list_keys: set[str] = set()
+        export.graph.update({k: v for k, v in self.graph.graph.items() if not isinstance(v, (list, dict))})
+        for name, attrs in self.graph.nodes(data=True):
+            export.add_node(name, **_flatten(attrs, list_keys))
+        for source, target, attrs in self.graph.edges(data=True):
+            export.add_edge(source, target, **_flatten(attrs, list_keys))
+        export.graph["list_attributes"] = json.dumps(sorted(list_keys))
+        buffer = io.BytesIO()
+        nx.write_graphml(export, buffer)
+        return buffer.getvalue()
 
     def size_bytes(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0

@@ -73,11 +73,6 @@ class SqliteDatabase:
             if outer:
                 self._conn.execute("COMMIT")
 
-    def backup_to(self, path: str | Path) -> None:
-        """A consistent copy of the whole database (SQLite's online backup) at ``path``."""
-        with self._lock, contextlib.closing(sqlite3.connect(path)) as copy:
-            self._conn.backup(copy)
-
     def table_exists(self, name: str) -> bool:
         rows = self.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
         return bool(rows)

@@ -1,0 +1,137 @@
+"""The same engine behaviour on both storage backends (files, PostgreSQL + pgvector): ingestion,
+updates, deletion, queries, consistency, workspaces, atomic commits; plus the PostgreSQL stores'
+own contracts and the file-to-PostgreSQL migration."""
+
+import json
+import subprocess
+import sys
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from conftest import SHARED
+from smolrag_lab import Settings, SmolRag
+from smolrag_lab.index import Index
+from smolrag_lab.lab.workspace import QUICK_DEMO_DOCUMENTS
+from smolrag_lab.query.retrieval import MODES
+
+CORPUS = SHARED / "corpus" / "smolrag_docs"
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="needs ../shared")
+
+
+def sources(result) -> list[str]:
+    return [s.excerpt_id for s in result.sources]
+
+
+def test_ingest_update_delete_and_query(backend, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in QUICK_DEMO_DOCUMENTS[:2]:
+        (docs / name).write_text((CORPUS / name).read_text())
+    with SmolRag(backend()) as rag:
+        first = rag.ingest(docs, progress=False)
+        assert len(first.added) == 2 and rag.check().ok
+        for mode in MODES:
+            assert rag.retrieve("What is SmolRAG?", mode).sources
+        again = rag.ingest(docs, progress=False)
+        assert len(again.unchanged) == 2 and sum(again.provider_calls.values()) == 0
+        edited = docs / QUICK_DEMO_DOCUMENTS[0]
+        edited.write_text(edited.read_text() + "\n\nZanzibar gateways relay every graph query.\n")
+        assert rag.ingest(docs, progress=False).updated == [str(edited.resolve())]
+        assert any("Zanzibar" in s.text for s in rag.retrieve("Zanzibar gateways", "standard").sources)
+        entities = rag.index.graph.number_of_nodes()
+        (docs / QUICK_DEMO_DOCUMENTS[1]).unlink()
+        assert len(rag.ingest(docs, progress=False).removed) == 1
+        assert rag.index.graph.number_of_nodes() < entities and rag.check().ok
+        stats = rag.stats()
+        assert stats["documents"] == 1 and stats["vectors"]["entities"] == stats["entities"]
+
+
+def test_a_reopened_index_answers_the_same(backend):
+    with SmolRag(backend()) as rag:
+        rag.ingest(CORPUS / QUICK_DEMO_DOCUMENTS[2], progress=False)
+        before = {mode: sources(rag.retrieve("How does hybrid_kg work?", mode)) for mode in MODES}
+        graph = nx.to_dict_of_dicts(rag.index.graph.graph)
+    with SmolRag(backend(query_cache=False)) as reopened:
+        assert nx.to_dict_of_dicts(reopened.index.graph.graph) == graph
+        assert {mode: sources(reopened.retrieve("How does hybrid_kg work?", mode)) for mode in MODES} == before
+
+
+def test_workspaces_are_isolated(backend):
+    if backend.name == "files":
+        pytest.skip("a file index's workspace is its data directory")
+    with SmolRag(backend(workspace="alpha")) as alpha, SmolRag(backend(workspace="beta")) as beta:
+        alpha.ingest_text("Alpha teams build rockets in Lisbon.", "alpha.md")
+        beta.ingest_text("Beta teams bake bread in Oslo.", "beta.md")
+        assert [s.document for s in alpha.retrieve("Who bakes bread?", "standard").sources] == ["alpha.md"]
+        assert alpha.stats()["documents"] == beta.stats()["documents"] == 1
+        assert beta.delete("alpha.md") is False and alpha.stats()["documents"] == 1
+
+
+def test_postgres_document_commits_are_atomic(backend):
+    """A failure between a document's graph merge and its commit leaves the previous state: no repair."""
+    if backend.name == "files":
+        pytest.skip("the file backend repairs after an interruption (tests/test_reliability.py)")
+    with SmolRag(backend()) as rag:
+        rag.ingest_text("Widgets are made by Acme Corp in Paris.", "a.md")
+        state = (rag.stats()["entities"], rag.stats()["vectors"], len(rag.index.excerpts))
+        original = rag.index.graph.persist
+
+        def fail(*args):
+            original(*args)
+            raise RuntimeError("connection lost mid-commit")
+
+        rag.index.graph.persist = fail
+        report = rag.ingest_text("Gadgets are made by Initech in Austin.", "b.md")
+        rag.index.graph.persist = original
+        assert report.failed and report.failed[0]["stage"] == "commit"
+    with SmolRag(backend()) as reopened:
+        assert (reopened.stats()["entities"], reopened.stats()["vectors"], len(reopened.index.excerpts)) == state
+        assert reopened.check().ok and not reopened.index.meta.get("writing")
+
+
+def test_migrate_copies_a_file_index_into_postgres(tmp_path, postgres_dsn):
+    files = Settings(data_dir=tmp_path / "files", log_to_file=False)
+    with SmolRag(files) as rag:
+        rag.ingest(CORPUS / QUICK_DEMO_DOCUMENTS[0], progress=False)
+        expected = {mode: sources(rag.retrieve("What is SmolRAG?", mode)) for mode in MODES}
+        counts = {k: v for k, v in rag.stats().items() if k in ("documents", "excerpts", "entities", "relationships", "vectors")}
+    out = subprocess.run([sys.executable, "-m", "smolrag_lab.cli", "migrate", "--from", str(tmp_path / "files"),
+                          "--to", postgres_dsn, "--workspace", "migrated", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["check"]["ok"] is True
+    with SmolRag(files.replace(database_url=postgres_dsn, workspace="migrated", query_cache=False)) as pg:
+        assert {k: v for k, v in pg.stats().items() if k in counts} == counts
+        assert {mode: sources(pg.retrieve("What is SmolRAG?", mode)) for mode in MODES} == expected
+
+
+def test_postgres_stores_contracts(postgres_dsn, tmp_path):
+    from smolrag_lab.index import PostgresOptions
+
+    index = Index(tmp_path, 8, postgres=PostgresOptions(postgres_dsn, "contracts"))
+    try:
+        index.meta.set_many({"a": {"x": [1, 2]}, "b": 2})
+        assert index.meta.get_many(["a", "b", "c"]) == {"a": {"x": [1, 2]}, "b": 2} and len(index.meta) == 2
+        assert index.meta.delete(["a", "zz"]) == 1 and index.meta.keys() == ["b"]
+        rng = np.random.default_rng(0)
+        data = rng.standard_normal((300, 8)).astype(np.float32)
+        store = index.excerpt_vectors
+        store.upsert([f"v{i}" for i in range(300)], data, [{"i": i} for i in range(300)])
+        truth = data @ data[5] / np.linalg.norm(data, axis=1) / np.linalg.norm(data[5])
+        best = [f"v{i}" for i in np.argsort(-truth)[:5]]
+        assert [h.id for h in store.exact_query(data[5], 5)] == best
+        assert [h.id for h in store.query(data[5], 5)][0] == "v5" and store.get_metadata(["v7"]) == {"v7": {"i": 7}}
+        assert store.delete(["v5", "nope"]) == 1 and "v5" not in {h.id for h in store.query(data[5], 5)}
+        np.testing.assert_allclose(store.get_vectors(["v9"])[0], data[9] / np.linalg.norm(data[9]), rtol=1e-5)
+        graph = index.graph
+        graph.graph = nx.path_graph(["a", "b", "c", "d"])
+        nx.set_node_attributes(graph.graph, {n: {"name": n.upper(), "excerpt_ids": [n]} for n in "abcd"})
+        index.save_graph()
+        graph.reload()
+        assert sorted(tuple(sorted(e)) for e in graph.graph.edges) == [("a", "b"), ("b", "c"), ("c", "d")] and graph.node("a")["name"] == "A"
+        assert graph.neighbourhood("a", 2) == {"a", "b", "c"} == set(nx.ego_graph(graph.graph, "a", 2))
+        assert graph.neighbourhood("zz", 3) == set()
+    finally:
+        index.close()
