@@ -18,6 +18,7 @@ from .monitor import PerformanceMonitor, configure_file_logging, release_file_lo
 from .ingest import consistency
 from .ingest.consistency import CheckReport
 from .ingest.discovery import Document
+from .ingest.executors import close_executor, make_executor
 from .ingest.pipeline import IngestReport, Ingestor
 from .providers import Providers
 from .providers.cache import request_key
@@ -68,9 +69,12 @@ class QueryResult:
 
 
 class SmolRag:
-    def __init__(self, settings: Settings | None = None, *, recover: bool = True, **overrides: Any) -> None:
+    def __init__(self, settings: Settings | None = None, *, recover: bool = True, executor: Any = None,
+                 **overrides: Any) -> None:
         """Open (or create) the index in ``settings.data_dir``. With ``recover`` (the default) an index
-        left half-written by an interrupted run is repaired first; ``recover=False`` opens it as found."""
+        left half-written by an interrupted run is repaired first; ``recover=False`` opens it as found.
+        ``executor`` (any ``concurrent.futures.Executor``) runs ingestion's CPU-bound work; by default
+        ``settings.ingest_executor`` says where (created on the first ingestion)."""
         base = settings or Settings.load()
         self.settings = base.replace(**overrides) if overrides else base
         logging.getLogger("smolrag_lab").setLevel(self.settings.log_level)
@@ -90,6 +94,9 @@ class SmolRag:
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
         self._lexical: tuple[int, LexicalIndex] | None = None
         self._graph_views: dict[tuple, Any] = {}
+        self._executor, self._executor_owner, self._owns_executor = executor, None, False
+        if executor is not None:
+            self._use_executor(executor)
 
     def lexical_index(self) -> LexicalIndex:
         """BM25 over excerpt + summary (the text that is embedded), rebuilt when the index changes."""
@@ -162,12 +169,25 @@ class SmolRag:
             self.index.meta.delete(["writing"])
 
     # Ingestion ----------------------------------------------------------------------------
+    def _use_executor(self, executor: Any) -> None:
+        self.ingestor.executor = executor
+        for provider in (self.providers.tasks, getattr(self.providers.embedder, "inner", self.providers.embedder)):
+            if provider.backend == "local":
+                provider.executor = executor
+
+    def _ensure_executor(self) -> None:
+        if self._executor is None and self.settings.ingest_executor != "inline":
+            self._executor, self._executor_owner = make_executor(self.settings)
+            self._owns_executor = True
+            self._use_executor(self._executor)
+
     def ingest(self, paths: str | Path | Iterable[str | Path], progress: bool = True,
                confine_to: str | Path | None = None) -> IngestReport:
         """Ingest files and folders. With ``confine_to`` (a server's documents root), files reached
         through a symlink that leaves that folder are skipped."""
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         root = Path(confine_to).expanduser().resolve() if confine_to is not None else None
+        self._ensure_executor()
         with self._writing(), self.monitor.measure("ingest"):
             return run_sync(self.ingestor.ingest_paths(paths, progress, root))
 
@@ -268,6 +288,8 @@ class SmolRag:
                 "completion_backend": self.providers.tasks.backend, "embedder": self.providers.embedder.name}
 
     def close(self) -> None:
+        if self._owns_executor:
+            close_executor(self._executor, self._executor_owner)
         if self._log_handler is not None:
             release_file_logging(self._log_handler)
             self._log_handler = None

@@ -27,6 +27,7 @@ from ..tokens import TokenCounter
 from .chunking import Chunker
 from .consistency import GraphVectorPlan, apply_graph_vectors, plan_graph_vectors, sync_graph_vectors
 from .discovery import Document, Skipped, discover, read_document
+from .executors import read_and_split
 from .grouping import document_context, group_excerpts
 from .graph_merge import GraphEdit, Touched, merge_extraction, remove_document
 
@@ -102,6 +103,7 @@ class Ingestor:
         self._graph_saved_at = time.monotonic()
         self._graph_dirty = False
         self._calls = asyncio.Semaphore(settings.max_concurrent_requests)
+        self.executor: Any = None  # reading and chunking run here when set (see ingest/executors.py)
 
     # Entry points -------------------------------------------------------------------------
     async def ingest_paths(self, paths: Iterable[str | Path], progress: bool = True,
@@ -110,18 +112,30 @@ class Ingestor:
         paths = list(paths)
         files, skipped = discover(paths, self.settings.file_extensions, confine_to)
         report.skipped.extend(asdict(s) for s in skipped)
-        documents = []
-        for path in files:
-            read = read_document(path, self.settings.max_file_bytes)
+        documents, presplit = [], {}
+        for read, excerpts in await self._read(files):
             (report.skipped.append(asdict(read)) if isinstance(read, Skipped) else documents.append(read))
+            if excerpts is not None:
+                presplit[read.source] = excerpts
         roots = [str(Path(p).expanduser().resolve()) for p in paths if Path(p).expanduser().is_dir()]
         seen = {str(f) for f in files}
         for source in self.index.sources.keys():
             if any(source.startswith(r.rstrip("/") + "/") for r in roots) and source not in seen:
                 await self._delete(source, report)
-        await self._ingest_documents(documents, report, progress)
+        await self._ingest_documents(documents, report, progress, presplit)
         report.wall_seconds = time.perf_counter() - started
         return report
+
+    async def _read(self, files: list[Path]) -> list[tuple[Document | Skipped, list[str] | None]]:
+        """Each file's text (or why it was skipped), and with an executor its excerpts too: both done there."""
+        max_bytes = self.settings.max_file_bytes
+        if self.executor is None:
+            return [(read_document(path, max_bytes), None) for path in files]
+        s = self.settings
+        chunking = (s.tokenizer_encoding, s.chunk_size, s.chunk_overlap, s.chunk_strategy)
+        loop = asyncio.get_running_loop()
+        return list(await asyncio.gather(*(loop.run_in_executor(self.executor, read_and_split, path, max_bytes, chunking)
+                                           for path in files)))
 
     async def ingest_documents(self, documents: list[Document], progress: bool = False) -> IngestReport:
         started, report = time.perf_counter(), IngestReport()
@@ -155,7 +169,8 @@ class Ingestor:
             self._graph_saved_at = time.monotonic()
 
     # Planning and processing ----------------------------------------------------------------
-    async def _ingest_documents(self, documents: list[Document], report: IngestReport, progress: bool) -> None:
+    async def _ingest_documents(self, documents: list[Document], report: IngestReport, progress: bool,
+                                presplit: dict[str, list[str]] | None = None) -> None:
         before = self._call_counts()
         self._graph_embed_seconds = 0.0
         todo: list[Prepared] = []
@@ -166,7 +181,9 @@ class Ingestor:
                 report.unchanged.append(doc.source)
                 continue
             started = time.perf_counter()
-            todo.append(Prepared(doc, make_doc_id(doc.source, digest), digest, self.chunker.split(doc.text)))
+            excerpts = (presplit or {}).get(doc.source)
+            todo.append(Prepared(doc, make_doc_id(doc.source, digest), digest,
+                                 excerpts if excerpts is not None else self.chunker.split(doc.text)))
             report.stage_seconds["chunking"] += time.perf_counter() - started
         total = sum(len(p.excerpts) for p in todo)
         stages = ("grouped_calls", "embeddings") if self.settings.call_unit == "group" else (
@@ -174,13 +191,19 @@ class Ingestor:
         bars = {stage: tqdm(total=total, desc=stage, unit="excerpt", disable=not progress or not total, leave=True)
                 for stage in stages}
         semaphore = asyncio.Semaphore(self.settings.ingest_concurrency)
+        # Documents are processed concurrently but commit in input order, so the same corpus always
+        # gives the same graph (descriptions and provenance lists keep the order they were merged in).
+        turns = [asyncio.Event() for _ in todo]
 
-        async def run(prepared: Prepared) -> None:
+        async def run(i: int, prepared: Prepared) -> None:
             async with semaphore:
-                await self._process(prepared, report, bars)
+                try:
+                    await self._process(prepared, report, bars, turns[i - 1] if i else None)
+                finally:
+                    turns[i].set()
 
         try:
-            await asyncio.gather(*(run(p) for p in todo))
+            await asyncio.gather(*(run(i, p) for i, p in enumerate(todo)))
             with self.monitor.measure("ingest.graph_embeddings"):
                 await self._finish_run()
         finally:
@@ -195,7 +218,8 @@ class Ingestor:
         after = self._call_counts()
         report.provider_calls = {k: after[k] - before.get(k, 0) for k in after}
 
-    async def _process(self, prepared: Prepared, report: IngestReport, bars: dict) -> None:
+    async def _process(self, prepared: Prepared, report: IngestReport, bars: dict,
+                       previous: asyncio.Event | None = None) -> None:
         source = prepared.document.source
         try:
             if self.settings.call_unit == "group":
@@ -205,6 +229,8 @@ class Ingestor:
             await self._stage("embeddings", prepared, report, bars, self._embed)
             if self.settings.call_unit != "group":
                 await self._stage("extraction", prepared, report, bars, self._extract)
+            if previous is not None:
+                await previous.wait()
             async with self._commit_lock:
                 was_known = self.index.sources.get(source) is not None
                 await self._stage("commit", prepared, report, None, self._commit)

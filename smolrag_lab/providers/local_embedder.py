@@ -8,12 +8,13 @@ uploads. Sentence embedding = mean of the last hidden states over the attention 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -85,6 +86,20 @@ class LocalEmbedder(Embedder):
         self.batch_size = batch_size
         self.threads = threads
         self.group_by_length = group_by_length  # off only to measure what grouping saves
+        self.executor: Any = None  # a concurrent.futures.Executor to embed in (see ingest/executors.py)
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.executor is None or len(texts) < 2 * self.batch_size:
+            return await super().aembed(texts)
+        from ..ingest.executors import embed_local
+
+        texts, loop = list(texts), asyncio.get_running_loop()
+        size = 4 * self.batch_size
+        parts = await asyncio.gather(*(loop.run_in_executor(self.executor, embed_local, texts[i:i + size],
+                                                            self.batch_size, self.threads)
+                                       for i in range(0, len(texts), size)))
+        self.stats.add("embeddings", calls=1, items=len(texts))
+        return np.concatenate(parts)
 
     @property
     def model(self) -> _Model:

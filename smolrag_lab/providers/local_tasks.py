@@ -18,7 +18,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..text import (QUERY_FILLER, STOPWORDS, clean_markdown, content_words, document_title,
                     headings, split_sentences)
@@ -86,12 +86,22 @@ class LocalTasks(CompletionTasks):
     backend = "local"
     model = "extractive-v1"
 
+    executor: Any = None  # a concurrent.futures.Executor for summaries and extraction (ingest/executors.py)
+
     async def summarize(self, document: str, excerpt: str) -> str:
         self.stats.add("summary", calls=1, items=1)
+        if self.executor is not None:
+            from ..ingest.executors import summarize_local
+
+            return await asyncio.get_running_loop().run_in_executor(self.executor, summarize_local, document, excerpt)
         return summarize(document, excerpt)
 
     async def extract(self, excerpt: str) -> Extraction:
         self.stats.add("extraction", calls=1, items=1)
+        if self.executor is not None:
+            from ..ingest.executors import extract_local
+
+            return await asyncio.get_running_loop().run_in_executor(self.executor, extract_local, excerpt)
         return extract(excerpt)
 
     async def keywords(self, query: str) -> QueryKeywords:
