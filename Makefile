@@ -10,7 +10,7 @@ REPORTS ?= reports
 # Jupyter refuses to run as root (containers, CI) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test serve report bench bench-options install-lab install-test install-bench install-browser clean
+.PHONY: lab test serve report bench bench-options bench-scale install-lab install-test install-bench install-browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,11 @@ $(VENV)/.lab-installed: $(VENV)/bin/python pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e ".[lab,test,api,postgres]"
+	$(PIP) install --quiet -e ".[lab,test,api,postgres,dask]"
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.test-installed
-	$(PIP) install --quiet -e ".[lab,test,api,postgres,bench]"
+	$(PIP) install --quiet -e ".[lab,test,api,postgres,dask,bench]"
 	touch $@
 
 $(VENV)/.api-installed: $(VENV)/bin/python pyproject.toml
@@ -61,6 +61,11 @@ bench: install-bench
 # datasets, and vector options at 200,000 vectors: benchmarks/results/options.json, vector_options.json.
 bench-options: install-test
 	$(PY) -m benchmarks options vector_options
+
+# PostgreSQL + pgvector beside the file backend (demo corpus; 200,000 synthetic vectors) and the
+# HTTP API under concurrent clients: benchmarks/results/postgres.json, api_load.json.
+bench-scale: install-test
+	$(PY) -m benchmarks postgres api_load
 
 # Executes every notebook headless on the full datasets; HTML pages, benchmark files and graph pages
 # land in $(REPORTS)/ (notebooks/, benchmarks/<dataset>/, graph/).
