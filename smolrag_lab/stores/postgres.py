@@ -11,15 +11,13 @@ document's records, vectors and graph rows commit in one transaction.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-import networkx as nx
-import numpy as np
-
-from .base import GraphStore, KVStore, VectorHit, VectorStore
-from .scan import normalise
+from .base import KVStore
+from .lock import WriterLock
 
 SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, list[str]] = {1: [
@@ -109,6 +107,36 @@ class PostgresDatabase:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+class PostgresWriterLock(WriterLock):
+    """One writer per workspace across every machine using the database: a session-level advisory lock
+    on a connection of its own, which the server drops if the holder dies or disconnects."""
+
+    def __init__(self, dsn: str, workspace: str, timeout_s: float = 0.0) -> None:
+        import psycopg
+
+        super().__init__(".", timeout_s)
+        self.where = f"workspace {workspace!r}"
+        self.key = int.from_bytes(hashlib.sha256(f"smolrag:{workspace}".encode()).digest()[:8], "big", signed=True)
+        self._lock_conn = psycopg.connect(dsn, autocommit=True)
+
+    def _take(self) -> bool:
+        return bool(self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0])
+
+    def _drop(self) -> None:
+        self._lock_conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+
+    def holder(self) -> str:
+        row = self._lock_conn.execute(
+            "SELECT a.pid, coalesce(host(a.client_addr), 'local'), a.backend_start FROM pg_locks l "
+            "JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted "
+            "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s", (self.key,)).fetchone()
+        return f"server pid {row[0]} from {row[1]} since {row[2]:%Y-%m-%d %H:%M:%S}" if row else "unknown"
+
+    def close(self) -> None:
+        super().close()
+        self._lock_conn.close()
 
 
 class PostgresKV(KVStore):
