@@ -177,17 +177,24 @@ class SmolRag:
             self.index.meta.delete(["writing"])
 
     # Ingestion ----------------------------------------------------------------------------
-    def _use_executor(self, executor: Any) -> None:
-        self.ingestor.executor = executor
-        for provider in (self.providers.tasks, getattr(self.providers.embedder, "inner", self.providers.embedder)):
+    def _use_executor(self, executor: Any, embedding_only: bool = False) -> None:
+        """Send ingestion's CPU-bound work to ``executor``; with ``embedding_only`` just the local
+        embedder's large batches (reading, chunking and the local tasks take milliseconds a document,
+        less than shipping them to another process costs)."""
+        embedder = getattr(self.providers.embedder, "inner", self.providers.embedder)
+        for provider in ((embedder,) if embedding_only else (self.providers.tasks, embedder)):
             if provider.backend == "local":
                 provider.executor = executor
+        if embedding_only and embedder.backend == "local":
+            embedder.executor_min_texts = self.settings.process_pool_min_texts
+        if not embedding_only:
+            self.ingestor.executor = executor
 
     def _ensure_executor(self) -> None:
         if self._executor is None and self.settings.ingest_executor != "inline":
             self._executor, self._executor_owner = make_executor(self.settings)
             self._owns_executor = True
-            self._use_executor(self._executor)
+            self._use_executor(self._executor, embedding_only=self.settings.ingest_executor == "auto")
 
     def ingest(self, paths: str | Path | Iterable[str | Path], progress: bool = True,
                confine_to: str | Path | None = None) -> IngestReport:

@@ -134,8 +134,11 @@ class Settings:
     graph_save_interval_s: float = _knob(30.0, lo=0.0, hi=86_400.0,
                                          doc="save the graph at most this often during ingestion (and at its end)")
     ingest_concurrency: int = _knob(4, lo=1, hi=1024, doc="documents processed at once")
-    ingest_executor: str = _knob("inline", choices=("inline", "process", "dask"),
-                                 doc="where reading, chunking, local embedding and local tasks run")
+    ingest_executor: str = _knob("auto", choices=("auto", "inline", "process", "dask"),
+                                 doc="where reading, chunking, local embedding and local tasks run (auto: "
+                                     "large local-embedding batches on a process pool started on first use)")
+    process_pool_min_texts: int = _knob(1024, lo=1, hi=10**9,
+                                        doc="auto: embedding requests this large go to the process pool")
     ingest_workers: int = _knob(0, lo=0, hi=4096, doc="process-pool / local Dask workers (0: one per core)")
     dask_scheduler: str | None = _knob(None, doc="Dask scheduler address (default: a local cluster on 127.0.0.1)")
     write_lock_timeout_s: float = _knob(5.0, lo=0.0, hi=86_400.0,

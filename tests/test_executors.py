@@ -5,7 +5,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, required_in_ci
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.lab.workspace import QUICK_DEMO_DOCUMENTS
 
@@ -27,7 +27,7 @@ def ingest_with(tmp_path, name: str, executor=None, **settings) -> dict:
                  executor=executor) as rag:
         report = rag.ingest(docs, progress=False)
         assert len(report.added) == 2 and not report.failed
-        return final_state(rag)
+        return {**final_state(rag), "pool_started": getattr(rag._executor, "started", None)}
 
 
 def assert_same(a: dict, b: dict) -> None:
@@ -45,8 +45,17 @@ def test_process_pool_reaches_the_inline_state(inline, tmp_path):
     assert_same(ingest_with(tmp_path, "process", ingest_executor="process", ingest_workers=2), inline)
 
 
+def test_auto_sends_only_large_embedding_requests_to_its_pool(inline, tmp_path):
+    state = ingest_with(tmp_path, "auto", ingest_executor="auto", ingest_workers=2, process_pool_min_texts=64)
+    assert_same(state, inline)
+    assert state["pool_started"] in (True, None)  # None: a one-core machine stays inline
+    with SmolRag(Settings(data_dir=tmp_path / "note", log_to_file=False, ingest_executor="auto")) as rag:
+        rag.ingest_text("A short note: SmolRAG keeps a knowledge graph beside its vectors.", "note.md")
+        assert rag.ingestor.executor is None and not getattr(rag._executor, "started", False)
+
+
 def test_two_worker_dask_cluster_reaches_the_inline_state(inline, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    distributed = required_in_ci("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
                                   processes=True) as cluster, distributed.Client(cluster) as client:
         state = ingest_with(tmp_path, "dask", executor=client.get_executor())

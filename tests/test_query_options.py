@@ -84,7 +84,8 @@ def test_concurrent_queries_match_one_at_a_time(demo, parallel):
 
 def test_option_comparison_and_load_test_report_every_option(demo, tmp_path):
     from smolrag_lab.eval.dataset import load_dataset
-    from smolrag_lab.eval.options import Option, compare_options, load_table, load_test, options_table
+    from smolrag_lab.eval.options import (Option, compare_options, load_table, load_test, options_summary_table,
+                                          options_table)
 
     dataset = load_dataset(SHARED / "eval" / "smolrag_docs_qa.jsonl",
                            SHARED / "corpus" / "smolrag_docs").restricted_to(list(QUICK_DEMO_DOCUMENTS), limit=4)
@@ -99,6 +100,9 @@ def test_option_comparison_and_load_test_report_every_option(demo, tmp_path):
     assert by_option["int8 raw"]["vector_scan_bytes"] < default_standard["vector_scan_bytes"] / 3
     assert by_option["prune"]["graph_nodes"] < default_standard["graph_nodes"]
     assert "delta_ndcg@10" in by_option["auto"] and "| auto | auto |" in options_table(rows)
+    summary = options_summary_table(rows).splitlines()
+    assert len(summary) == 2 + 5 and summary[4].startswith("| int8 raw | ")
+    assert f"| prune | · / {by_option['prune']['delta_ndcg@10']:+.3f} / · / · / · |" in summary[5]
     load = load_test(demo, questions()[:3], levels=(1, 4), queries_per_level=20)
     assert [r["clients"] for r in load] == [1, 4]
     assert all(r["errors"] == 0 and r["mismatches"] == 0 and r["throughput_qps"] > 0 for r in load)

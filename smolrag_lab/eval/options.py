@@ -167,8 +167,10 @@ def options_summary_table(rows: Sequence[dict[str, Any]]) -> str:
         if "auto" in modes:
             delta = f"auto vs standard {modes['auto'].get('delta_ndcg@10', 0):+.3f}"
         latency = " / ".join(f"{modes[m]['p50_ms']:.1f}" if m in modes else "·" for m in ("standard", "mix"))
+        if "auto" in modes:
+            latency = f"{modes['auto']['p50_ms']:.1f} (auto)"
         any_row = next(iter(modes.values()))
-        lines.append(f"| {name} | {delta} | {latency if 'auto' not in modes else modes['auto']['p50_ms']} "
+        lines.append(f"| {name} | {delta} | {latency} "
                      f"| {any_row['vector_disk_bytes'] / 2**20:.1f} / {any_row['vector_scan_bytes'] / 2**20:.1f} "
                      f"| {any_row['graph_nodes']} / {any_row['graph_edges']} / {any_row['graph_bytes'] / 2**20:.1f} |")
     return "\n".join(lines)

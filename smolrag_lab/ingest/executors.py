@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor
+import threading
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,40 @@ from ..settings import Settings
 from .discovery import Document, Skipped, read_document
 
 
+class ProcessPool(Executor):
+    """A process pool of ``workers`` (spawned, not forked: the parent runs an event-loop thread and ONNX
+    Runtime threads), started on the first task, so an ingestion that never has enough work for it
+    (one note, a small edit) pays nothing for spawning workers and loading the model in each."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool.submit(fn, *args, **kwargs)
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+                self._pool = None
+
+
 def make_executor(settings: Settings) -> tuple[Executor | None, Any]:
-    """(the executor ``settings.ingest_executor`` names, or None for inline; an object to close with it)."""
-    workers = settings.ingest_workers or os.cpu_count() or 1
-    if settings.ingest_executor == "process":
-        # spawn, not fork: this process runs an event-loop thread and ONNX Runtime threads
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")), None
+    """(the executor ``settings.ingest_executor`` names, or None for inline; an object to close with it).
+    ``auto`` is a process pool on a machine with two or more cores, else inline."""
+    cores = os.cpu_count() or 1
+    workers = settings.ingest_workers or cores
+    if settings.ingest_executor == "process" or (settings.ingest_executor == "auto" and cores > 1):
+        return ProcessPool(workers), None
     if settings.ingest_executor == "dask":
         from distributed import Client, LocalCluster
 
@@ -38,6 +67,14 @@ def make_executor(settings: Settings) -> tuple[Executor | None, Any]:
         client = Client(cluster)
         return client.get_executor(), (client, cluster)
     return None, None
+
+
+def worker_threads(executor: Executor, threads: int) -> int:
+    """ONNX threads per worker: the setting if given; for a pool on this machine its share of the cores
+    (two workers with a thread per core each would fight over them); else the worker's own core count."""
+    if threads or not isinstance(executor, ProcessPool):
+        return threads
+    return max(1, (os.cpu_count() or 1) // executor.workers)
 
 
 def close_executor(executor: Executor | None, owner: Any) -> None:

@@ -87,16 +87,17 @@ class LocalEmbedder(Embedder):
         self.threads = threads
         self.group_by_length = group_by_length  # off only to measure what grouping saves
         self.executor: Any = None  # a concurrent.futures.Executor to embed in (see ingest/executors.py)
+        self.executor_min_texts = 2 * batch_size  # smaller requests are embedded here
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        if self.executor is None or len(texts) < 2 * self.batch_size:
+        if self.executor is None or len(texts) < self.executor_min_texts:
             return await super().aembed(texts)
-        from ..ingest.executors import embed_local
+        from ..ingest.executors import embed_local, worker_threads
 
         texts, loop = list(texts), asyncio.get_running_loop()
-        size = 4 * self.batch_size
+        size, threads = 4 * self.batch_size, worker_threads(self.executor, self.threads)
         parts = await asyncio.gather(*(loop.run_in_executor(self.executor, embed_local, texts[i:i + size],
-                                                            self.batch_size, self.threads)
+                                                            self.batch_size, threads)
                                        for i in range(0, len(texts), size)))
         self.stats.add("embeddings", calls=1, items=len(texts))
         return np.concatenate(parts)
