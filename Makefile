@@ -63,9 +63,10 @@ bench-options: install-test
 	$(PY) -m benchmarks options vector_options
 
 # PostgreSQL + pgvector beside the file backend (demo corpus; 200,000 synthetic vectors) and the
-# HTTP API under concurrent clients: benchmarks/results/postgres.json, api_load.json.
+# HTTP API under concurrent clients, and ingestion on each executor: benchmarks/results/postgres.json,
+# api_load.json, executors.json.
 bench-scale: install-test
-	$(PY) -m benchmarks postgres api_load
+	$(PY) -m benchmarks postgres api_load executors
 
 # Executes every notebook headless on the full datasets; HTML pages, benchmark files and graph pages
 # land in $(REPORTS)/ (notebooks/, benchmarks/<dataset>/, graph/).

@@ -1,7 +1,8 @@
 """Writes to a store in a loop until it is killed; used by the atomicity tests.
 
 usage: killable_writer.py vector|graph PATH
-Vector batches are 50 rows whose values derive from their ids, so a reader can tell a torn write.
+Prints "committed" once its first batch is durable, so a test can kill it at a random point after that
+however slowly the interpreter started. Vector batches are 50 rows whose values derive from their ids, so a reader can tell a torn write.
 """
 
 import sys
@@ -16,24 +17,32 @@ def vector_for(item_id: str, dim: int = 32) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
 
 
+def announce_first(batch: int, first: int) -> None:
+    if batch == first:
+        print("committed", flush=True)
+
+
 def main() -> None:
     kind, path = sys.argv[1], sys.argv[2]
     batch = 0
     if kind == "vector":
         store = MmapVectorStore(path, dim=32)
-        batch = len(store) // 50
+        batch = first = len(store) // 50
         while True:
             ids = [f"b{batch}-{i}" for i in range(50)]
             store.upsert(ids, np.stack([vector_for(i) for i in ids]))
             if batch % 4 == 3:
                 store.delete(ids[:10])
+            announce_first(batch, first)
             batch += 1
     graph = NetworkXGraphStore(path)
+    batch = first = graph.graph.graph.get("batch", -1) + 1
     while True:
         for i in range(200):
             graph.upsert_node(f"n{batch}-{i}", descriptions=[f"node {i} " * 20], batch=batch)
         graph.graph.graph["batch"] = batch
         graph.save()
+        announce_first(batch, first)
         batch += 1
 
 

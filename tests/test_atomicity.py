@@ -2,6 +2,7 @@
 
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -17,18 +18,24 @@ WRITER = Path(__file__).with_name("killable_writer.py")
 
 
 def run_and_kill(kind: str, path: Path, seconds: float) -> None:
+    """Start a writer, wait until its first batch is durable, let it write on for ``seconds``, kill it."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, str(WRITER), kind, str(path)], env=env)
-    time.sleep(seconds)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc = subprocess.Popen([sys.executable, str(WRITER), kind, str(path)], env=env, stdout=subprocess.PIPE)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready and proc.stdout.readline().strip() == b"committed", "the writer never committed"
+        time.sleep(seconds)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
 
 
 def test_vector_store_survives_sigkill_at_random_points(tmp_path):
     rng = random.Random(7)
     path = tmp_path / "vec"
     for _ in range(6):
-        run_and_kill("vector", path, rng.uniform(0.6, 1.2))
+        run_and_kill("vector", path, rng.uniform(0.05, 0.6))
         store = MmapVectorStore(path, dim=32)
         ids = store.ids()
         assert ids, "the writer never committed"
@@ -51,7 +58,7 @@ def test_graph_store_survives_sigkill_mid_save(tmp_path):
     rng = random.Random(3)
     path = tmp_path / "kg.graphml"
     for _ in range(4):
-        run_and_kill("graph", path, rng.uniform(0.8, 1.5))
+        run_and_kill("graph", path, rng.uniform(0.05, 0.7))
         graph = NetworkXGraphStore(path)  # parses: never a torn file
         last = graph.graph.graph.get("batch")
         assert last is not None
