@@ -10,14 +10,18 @@ REPORTS ?= reports
 # Jupyter refuses to run as root (containers, CI) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test serve report bench bench-options bench-scale install-lab install-test install-bench install-browser clean
+.PHONY: lab test pg-local serve report bench bench-options bench-scale install-lab install-test install-bench install-browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.lab-installed: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e ".[lab]"
+	$(PIP) install --quiet -e ".[lab,postgres]"
+	touch $@
+
+$(VENV)/.pglocal-installed: $(VENV)/.lab-installed
+	$(PIP) install --quiet -e ".[lab,postgres,pglocal]"
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml
@@ -38,6 +42,11 @@ install-test: $(VENV)/.test-installed
 
 lab: install-lab
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)
+
+# A local PostgreSQL 18 with pgvector (data in smolrag_data/pgdata, reused): prints only its DSN, so
+# `export SMOLRAG_DATABASE_URL=$$(make -s pg-local)` points the notebooks and the CLI at it.
+pg-local: $(VENV)/.pglocal-installed
+	@$(PY) -m smolrag_lab.cli pg-local
 
 # Headless Chromium for the graph-page test (Debian's package; needs root and apt, as in CI).
 install-browser:

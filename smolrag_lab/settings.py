@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
 import tomllib
 import types
@@ -82,7 +83,7 @@ class Settings:
     # Storage backend
     database_url: str | None = _knob(None, doc="PostgreSQL + pgvector DSN (SMOLRAG_DATABASE_URL): the index lives "
                                               "there instead of in data_dir's files")
-    workspace: str = _knob("default", doc="independent index inside one database")
+    workspace: str = _knob("", doc="independent index inside one database (empty: one per data_dir)")
     pg_hnsw_m: int = _knob(16, lo=2, hi=100, doc="pgvector HNSW links per node")
     pg_hnsw_ef_construction: int = _knob(64, lo=4, hi=1000, doc="pgvector HNSW build candidate list")
     pg_hnsw_ef_search: int = _knob(64, lo=1, hi=1000, doc="pgvector hnsw.ef_search")
@@ -209,8 +210,18 @@ class Settings:
             return None
         from .index import PostgresOptions
 
-        return PostgresOptions(self.database_url, self.workspace, self.pg_hnsw_m, self.pg_hnsw_ef_construction,
+        return PostgresOptions(self.database_url, self.index_workspace, self.pg_hnsw_m, self.pg_hnsw_ef_construction,
                                self.pg_hnsw_ef_search)
+
+    @property
+    def index_workspace(self) -> str:
+        """The index's PostgreSQL workspace: ``workspace`` if set, else one named after ``data_dir`` (its
+        name and a digest of its full path), so two data directories are two indexes on either backend.
+        Machines sharing one index set the same ``workspace``."""
+        if self.workspace:
+            return self.workspace
+        path = str(Path(self.data_dir).expanduser().resolve())
+        return f"{Path(path).name}-{hashlib.sha256(path.encode()).hexdigest()[:8]}"
 
     @classmethod
     def choices(cls, name: str) -> tuple[str, ...]:

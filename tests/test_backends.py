@@ -212,3 +212,16 @@ def test_one_writer_at_a_time_per_index(backend):
             with pytest.raises(IndexLockedError, match="being written by another ingestion"):
                 second.ingest_text("Blocked while the first writer works.", "blocked.md")
         assert second.ingest_text("Now the lock is free.", "free.md").added == ["free.md"]
+
+
+def test_each_data_directory_is_its_own_postgres_workspace(postgres_dsn, tmp_path):
+    """Without a workspace setting, separate data directories stay separate indexes, as with files."""
+    def open_at(folder, **extra):
+        return SmolRag(Settings(data_dir=tmp_path / folder, database_url=postgres_dsn, log_to_file=False, **extra))
+
+    with open_at("a") as first:
+        first.ingest_text("Widgets are made by Acme Corp in Paris.", "w.md")
+    with open_at("b") as second:
+        assert second.stats()["documents"] == 0 and second.settings.index_workspace.startswith("b-")
+    with open_at("a") as again, open_at("b", workspace=again.settings.index_workspace) as named:
+        assert again.stats()["documents"] == named.stats()["documents"] == 1

@@ -73,9 +73,7 @@ def lab_settings(quick: bool | None = None, **overrides: Any) -> Settings:
         root = Path(os.environ.get("SMOLRAG_LAB_DATA") or repo_root() / "smolrag_data" / "lab")
         name = f"{settings.chunk_strategy}-{settings.chunk_size}-{settings.chunk_overlap}"
         name += "-quick" if _quick(quick) else ""
-        settings = settings.replace(data_dir=root / name)
-        if settings.database_url and "workspace" not in overrides:  # PostgreSQL: one workspace per set-up
-            settings = settings.replace(workspace=name)
+        settings = settings.replace(data_dir=root / name)  # with PostgreSQL, also a workspace of its own
     return settings
 
 
