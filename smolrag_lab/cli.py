@@ -168,12 +168,20 @@ def _settings_command(args: argparse.Namespace) -> int:
 
 
 def _bench_command(args: argparse.Namespace) -> int:
+    """Without ``--data-dir`` the index (and any copies the options make beside it) lives in a temporary
+    folder that is removed afterwards."""
     import tempfile
 
+    if args.data_dir:
+        return _bench_in(args, args.data_dir)
+    with tempfile.TemporaryDirectory(prefix="smolrag-bench-") as scratch:
+        return _bench_in(args, f"{scratch}/index")
+
+
+def _bench_in(args: argparse.Namespace, data_dir: str) -> int:
     from .eval import load_dataset, results_table, run_benchmark, write_reports
 
     dataset = load_dataset(args.dataset, args.corpus, limit=args.limit)
-    data_dir = args.data_dir or tempfile.mkdtemp(prefix="smolrag-bench-")
     settings = Settings.load(args.config, data_dir=data_dir)
     if args.options or args.load_test:
         return _options_command(args, dataset, settings)
@@ -189,14 +197,14 @@ def _options_command(args: argparse.Namespace, dataset, settings: Settings) -> i
     from pathlib import Path
 
     from .engine import SmolRag
-    from .eval.options import compare_options, load_table, load_test, options_table
+    from .eval.options import compare_options, load_table, load_test, options_summary_table, options_table
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
     if args.options:
         results["options"] = compare_options(dataset, settings, progress=not args.quiet)
-        print(options_table(results["options"]))
+        print(options_table(results["options"]) + "\n\n" + options_summary_table(results["options"]))
     if args.load_test:
         with SmolRag(settings) as rag:
             rag.ingest(dataset.paths, progress=not args.quiet)

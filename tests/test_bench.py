@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -71,6 +72,14 @@ def test_bench_command_line(tmp_path):
     assert "| baseline: bm25 |" in done.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["ks"] == [1, 5, 10] and set(report["modes"]) == {"standard", "local_kg"}
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    temporary = subprocess.run([sys.executable, "-m", "smolrag_lab.cli", "bench", "--corpus", str(corpus),
+                                "--dataset", str(queries), "--modes", "standard", "--out", str(tmp_path / "again"),
+                                "--quiet", "--no-charts"], capture_output=True, text=True,
+                               env={**os.environ, "TMPDIR": str(scratch)})
+    assert temporary.returncode == 0, temporary.stderr
+    assert not list(scratch.glob("smolrag-bench-*"))  # the temporary index is removed
     bad = subprocess.run([sys.executable, "-m", "smolrag_lab.cli", "bench", "--corpus", str(tmp_path / "none"),
                           "--dataset", str(queries)], capture_output=True, text=True)
     assert bad.returncode == 1 and "corpus folder not found" in bad.stderr
