@@ -153,6 +153,14 @@ def test_a_notebook_reads_the_same_data_directory_while_the_server_runs(served):
     assert client.delete("/documents/late.md").status_code == 204
 
 
+def test_a_second_writer_gets_409_and_nothing_is_written(served):
+    _, client, settings, _ = served
+    with SmolRag(settings.replace(write_lock_timeout_s=0.0)) as other, other.writer_lock:
+        reply = client.post("/documents", json={"source": "blocked.md", "text": "Blocked while another writer works."})
+    assert reply.status_code == 409 and "another writer" in reply.json()["error"]["message"]
+    assert "blocked.md" not in json.dumps(client.get("/documents").json())
+
+
 def test_bounded_load_on_loopback(served):
     _, client, _, _ = served
     questions = ["What is SmolRAG?", "How does hybrid_kg work?", "What does mix combine?", "Which query types exist?"]
