@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from .query.planner import QUERY_TYPES
 from .query.retrieval import MODES
@@ -239,6 +239,20 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("settings", help="show every setting, its value and allowed range")
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=_settings_command)
+    data_dir = _add_index_commands(commands)
+    _add_tool_commands(commands)
+    serve = commands.add_parser("serve", parents=[data_dir], help="serve the HTTP API (upstream's POST /query and more)")
+    serve.add_argument("--host", help="address to listen on (default: api_host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: api_port, 8000)")
+    serve.add_argument("--no-auth", action="store_true", help="no bearer token asked: local use only (loopback host)")
+    serve.add_argument("--documents-root", help="folder whose files POST /documents may ingest by path")
+    serve.set_defaults(run=_serve_command)
+    _add_bench_command(commands)
+    return parser
+
+
+def _add_index_commands(commands: Any) -> argparse.ArgumentParser:
+    """ingest, query, delete, stats, check; returns their shared --data-dir/--json parent parser."""
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument("--data-dir", help="index folder (default: $SMOLRAG_DATA_DIR or ~/.local/share/smolrag_lab)")
     data_dir.add_argument("--json", action="store_true", help="print JSON")
@@ -257,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", parents=[data_dir], help="verify that records, vectors and graph agree")
     check.add_argument("--repair", action="store_true", help="re-derive vectors and graph from the records")
     check.set_defaults(run=_check_command)
+    return data_dir
+
+
+def _add_tool_commands(commands: Any) -> None:
+    """simulate-endpoint, pg-local, migrate."""
     simulate = commands.add_parser("simulate-endpoint", help="serve a simulated OpenAI-compatible API on 127.0.0.1")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=8900)
@@ -276,12 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--workspace", default="default", help="workspace in the database (must be empty)")
     migrate.add_argument("--json", action="store_true")
     migrate.set_defaults(run=_migrate_command)
-    serve = commands.add_parser("serve", parents=[data_dir], help="serve the HTTP API (upstream's POST /query and more)")
-    serve.add_argument("--host", help="address to listen on (default: api_host, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: api_port, 8000)")
-    serve.add_argument("--no-auth", action="store_true", help="no bearer token asked: local use only (loopback host)")
-    serve.add_argument("--documents-root", help="folder whose files POST /documents may ingest by path")
-    serve.set_defaults(run=_serve_command)
+
+
+def _add_bench_command(commands: Any) -> None:
     bench = commands.add_parser("bench", help="benchmark every mode and the baselines on a labelled dataset")
     bench.add_argument("--corpus", required=True, help="folder of documents")
     bench.add_argument("--dataset", required=True, help="JSONL of {id, query, relevant: {document: grade}}")
@@ -297,7 +313,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="compare every optimisation option (compression, PCA, pruning, parallel, auto) with the default")
     bench.add_argument("--load-test", action="store_true", help="1-16 concurrent clients: throughput, latency, errors")
     bench.set_defaults(run=_bench_command)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
