@@ -182,13 +182,14 @@ class SmolRag:
         embedder's large batches (reading, chunking and the local tasks take milliseconds a document,
         less than shipping them to another process costs)."""
         embedder = getattr(self.providers.embedder, "inner", self.providers.embedder)
-        for provider in ((embedder,) if embedding_only else (self.providers.tasks, embedder)):
-            if provider.backend == "local":
-                provider.executor = executor
-        if embedding_only and embedder.backend == "local":
-            embedder.executor_min_texts = self.settings.process_pool_min_texts
+        if embedder.backend == "local":
+            embedder.executor = executor
+            if embedding_only:
+                embedder.executor_min_texts = self.settings.process_pool_min_texts
         if not embedding_only:
             self.ingestor.executor = executor
+            if self.providers.tasks.backend == "local":
+                self.providers.tasks.executor = executor
 
     def _ensure_executor(self) -> None:
         if self._executor is None and self.settings.ingest_executor != "inline":

@@ -38,21 +38,11 @@ def test_top_k_matches_brute_force_across_blocks(tmp_path, monkeypatch):
         assert [h.id for h in store.query(query, 10)] == expected_ids
 
 
-def test_threshold_upsert_delete_and_persistence(tmp_path):
+# Threshold, upsert, delete and persistence: test_vector_contract (tests/test_backends.py), on both backends.
+def test_reopening_with_another_dimension_is_refused(tmp_path):
     store = MmapVectorStore(tmp_path / "vec", dim=3)
-    store.upsert(["a", "b", "c"], np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0]], dtype=np.float32))
-    hits = store.query(np.array([1, 0, 0]), top_k=5, threshold=0.5)
-    assert [h.id for h in hits] == ["a", "c"]
-    store.upsert(["a"], np.array([[0, 0, 1]], dtype=np.float32), [{"version": 2}])
-    assert len(store) == 3 and store.query(np.array([0, 0, 1]), 1)[0].id == "a"
-    assert store.delete(["b", "missing"]) == 1
+    store.upsert(["a"], np.array([[1, 0, 0]], dtype=np.float32))
     store.close()
-    reopened = MmapVectorStore(tmp_path / "vec", dim=3)
-    assert sorted(reopened.ids()) == ["a", "c"]
-    assert reopened.get_metadata(["a"]) == {"a": {"version": 2}}
-    assert np.allclose(reopened.get_vectors(["a"]), [[0, 0, 1]])
-    with pytest.raises(KeyError):
-        reopened.get_vectors(["b"])
     with pytest.raises(ValueError, match="3-d"):
         MmapVectorStore(tmp_path / "vec", dim=4)
 
@@ -91,21 +81,10 @@ def test_rejects_bad_vectors(tmp_path):
 
 
 # Key-value store ------------------------------------------------------------------------------
-def test_kv_round_trip_and_namespaces(tmp_path):
-    db = SqliteDatabase(tmp_path / "kv.sqlite")
-    docs, excerpts = db.namespace("documents"), db.namespace("excerpts")
-    docs.set("d1", {"source": "a.md", "hash": "x"})
-    excerpts.set_many({f"e{i}": {"text": f"t{i}"} for i in range(1200)})
-    assert docs.get("d1")["source"] == "a.md" and docs.get("nope", 5) == 5
-    assert len(excerpts) == 1200 and excerpts.get_many(["e1", "e999", "zz"]) == {"e1": {"text": "t1"},
-                                                                                 "e999": {"text": "t999"}}
-    assert excerpts.delete(["e1", "e2", "zz"]) == 2 and "e1" not in excerpts
-    db.close()
-    again = SqliteDatabase(tmp_path / "kv.sqlite")
-    assert again.namespace("documents").get("d1") == {"source": "a.md", "hash": "x"}
-    assert len(again.namespace("excerpts")) == 1198
+# Round trip, namespaces and reopening: test_kv_contract (tests/test_backends.py), on both backends.
+def test_namespace_names_are_checked(tmp_path):
     with pytest.raises(ValueError):
-        again.namespace("bad name; drop table")
+        SqliteDatabase(tmp_path / "kv.sqlite").namespace("bad name; drop table")
 
 
 def test_kv_transaction_commits_all_or_nothing(tmp_path):

@@ -163,12 +163,12 @@ def options_summary_table(rows: Sequence[dict[str, Any]]) -> str:
             "| graph nodes / edges / MB |")
     lines = [head, "|---|---|---|---|---|"]
     for name, modes in by_option.items():
-        delta = " / ".join(f"{modes[m].get('delta_ndcg@10', 0):+.3f}" if m in modes else "·" for m in MODES)
         if "auto" in modes:
             delta = f"auto vs standard {modes['auto'].get('delta_ndcg@10', 0):+.3f}"
-        latency = " / ".join(f"{modes[m]['p50_ms']:.1f}" if m in modes else "·" for m in ("standard", "mix"))
-        if "auto" in modes:
             latency = f"{modes['auto']['p50_ms']:.1f} (auto)"
+        else:
+            delta = " / ".join(f"{modes[m].get('delta_ndcg@10', 0):+.3f}" if m in modes else "·" for m in MODES)
+            latency = " / ".join(f"{modes[m]['p50_ms']:.1f}" if m in modes else "·" for m in ("standard", "mix"))
         any_row = next(iter(modes.values()))
         lines.append(f"| {name} | {delta} | {latency} "
                      f"| {any_row['vector_disk_bytes'] / 2**20:.1f} / {any_row['vector_scan_bytes'] / 2**20:.1f} "

@@ -21,9 +21,12 @@ class WriterLock:
 
     def __init__(self, data_dir: str | Path, timeout_s: float = 0.0) -> None:
         self.path = Path(data_dir) / "write.lock"
-        self.where = str(self.path.parent)
-        self.timeout_s = timeout_s
         self._fd: int | None = None
+        self._init_state(str(self.path.parent), timeout_s)
+
+    def _init_state(self, where: str, timeout_s: float) -> None:
+        """What every lock keeps: what it guards (for messages), how long to wait, re-entrancy."""
+        self.where, self.timeout_s = where, timeout_s
         self._depth = 0
         self._guard = threading.RLock()
 

@@ -116,8 +116,7 @@ class PostgresWriterLock(WriterLock):
     def __init__(self, dsn: str, workspace: str, timeout_s: float = 0.0) -> None:
         import psycopg
 
-        super().__init__(".", timeout_s)
-        self.where = f"workspace {workspace!r}"
+        self._init_state(f"workspace {workspace!r}", timeout_s)
         self.key = int.from_bytes(hashlib.sha256(f"smolrag:{workspace}".encode()).digest()[:8], "big", signed=True)
         self._lock_conn = psycopg.connect(dsn, autocommit=True)
 
