@@ -15,7 +15,10 @@ def main() -> int:
     for name in sys.argv[1:] or BENCHMARKS:
         started = time.perf_counter()
         code = subprocess.call([sys.executable, "-m", f"benchmarks.{name}"])
-        print(f"== benchmarks.{name}: exit {code} in {time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"== benchmarks.{name}: exit {code} in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
         if code:
             failed.append(name)
     return 1 if failed else 0

@@ -30,17 +30,25 @@ def main() -> None:
     with SmolRag(Settings.load(data_dir=data_dir, query_cache=False)) as rag:
         report = rag.ingest(SHARED / "corpus" / "smolrag_docs", progress=False)
         rerun = rag.ingest(SHARED / "corpus" / "smolrag_docs", progress=False)
-        results = {"ingest": report.counts(), "rerun_provider_calls": sum(rerun.provider_calls.values()),
-                   "modes": {}}
+        results = {
+            "ingest": report.counts(),
+            "rerun_provider_calls": sum(rerun.provider_calls.values()),
+            "modes": {},
+        }
         for mode in MODES:
             hits, with_sources, started = 0, 0, time.perf_counter()
             for item in questions:
                 sources = rag.retrieve(item["query"], mode).sources
                 with_sources += bool(sources)
                 hits += any(s.document in item["relevant"] for s in sources[:5])
-            results["modes"][mode] = {"hit@5": round(hits / len(questions), 3),
-                                      "answered_with_sources": with_sources, "questions": len(questions),
-                                      "mean_retrieval_ms": round(1000 * (time.perf_counter() - started) / len(questions), 1)}
+            results["modes"][mode] = {
+                "hit@5": round(hits / len(questions), 3),
+                "answered_with_sources": with_sources,
+                "questions": len(questions),
+                "mean_retrieval_ms": round(
+                    1000 * (time.perf_counter() - started) / len(questions), 1
+                ),
+            }
     if not args.data_dir:
         shutil.rmtree(data_dir, ignore_errors=True)
     publish(results, args.out)

@@ -25,7 +25,9 @@ def sample_chunks(count: int, words_per_chunk: int = 100) -> list[str]:
         words.extend(path.read_text(encoding="utf-8").split())
     if not words:
         words = ("retrieval augmented generation with knowledge graphs " * 2000).split()
-    chunks = [" ".join(words[i:i + words_per_chunk]) for i in range(0, len(words), words_per_chunk)]
+    chunks = [
+        " ".join(words[i : i + words_per_chunk]) for i in range(0, len(words), words_per_chunk)
+    ]
     while len(chunks) < count:
         chunks += chunks
     return chunks[:count]
@@ -45,11 +47,16 @@ def run(count: int, batch_size: int) -> dict:
         t0 = time.perf_counter()
         embedder.embed([query])
         latencies.append(1000 * (time.perf_counter() - t0))
-    return {"chunks": count, "batch_size": batch_size, "words_per_chunk": 100,
-            "mean_word_pieces": round(statistics.mean(embedder.count_word_pieces(chunks)), 1),
-            "model_load_s": round(load_s, 3), "chunks_per_s": round(count / batch_s, 1),
-            "single_query_ms_p50": round(statistics.median(latencies), 2),
-            "single_query_ms_max": round(max(latencies), 2)}
+    return {
+        "chunks": count,
+        "batch_size": batch_size,
+        "words_per_chunk": 100,
+        "mean_word_pieces": round(statistics.mean(embedder.count_word_pieces(chunks)), 1),
+        "model_load_s": round(load_s, 3),
+        "chunks_per_s": round(count / batch_s, 1),
+        "single_query_ms_p50": round(statistics.median(latencies), 2),
+        "single_query_ms_max": round(max(latencies), 2),
+    }
 
 
 def grouping(batch_size: int) -> dict:

@@ -17,7 +17,13 @@ from pathlib import Path
 
 from benchmarks._results import default_out, publish
 from smolrag_lab import Settings, SmolRag
-from smolrag_lab.eval.options import compare_options, load_table, load_test, options_summary_table, options_table
+from smolrag_lab.eval.options import (
+    compare_options,
+    load_table,
+    load_test,
+    options_summary_table,
+    options_table,
+)
 from smolrag_lab.lab import workspace
 
 DATASETS = {"smolrag_docs": workspace.demo_dataset, "cranfield": workspace.cranfield_dataset}
@@ -36,9 +42,15 @@ def main() -> None:
             started = time.perf_counter()
             dataset = DATASETS[name](quick=False)
             rows = compare_options(dataset, Settings(data_dir=root / name, log_to_file=False))
-            results["datasets"][name] = {"queries": len(dataset.items), "rows": rows,
-                                         "seconds": round(time.perf_counter() - started, 1)}
-            print(f"\n## {name}\n\n{options_table(rows)}\n\n{options_summary_table(rows)}\n", flush=True)
+            results["datasets"][name] = {
+                "queries": len(dataset.items),
+                "rows": rows,
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+            print(
+                f"\n## {name}\n\n{options_table(rows)}\n\n{options_summary_table(rows)}\n",
+                flush=True,
+            )
         started = time.perf_counter()
         demo = workspace.demo_dataset(quick=False)
         with SmolRag(Settings(data_dir=root / "smolrag_docs", log_to_file=False)) as rag:

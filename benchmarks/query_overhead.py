@@ -22,16 +22,50 @@ import numpy as np
 from benchmarks._results import default_out, publish
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.index import Index
-from smolrag_lab.ingest.graph_merge import GraphEdit, Touched, entity_id, merge_extraction, relationship_id
+from smolrag_lab.ingest.graph_merge import (
+    GraphEdit,
+    Touched,
+    entity_id,
+    merge_extraction,
+    relationship_id,
+)
 from smolrag_lab.providers.base import EntityRecord, Extraction, RelationshipRecord
 
 PER_DOC, VOCABULARY, DIM = 100, 40_000, 384
-WORDS = ("cache graph vector store query index chunk excerpt summary entity relation keyword token budget "
-         "embedding model latency memory disk batch stream shard replica router gateway").split()
+WORDS = [
+    "cache",
+    "graph",
+    "vector",
+    "store",
+    "query",
+    "index",
+    "chunk",
+    "excerpt",
+    "summary",
+    "entity",
+    "relation",
+    "keyword",
+    "token",
+    "budget",
+    "embedding",
+    "model",
+    "latency",
+    "memory",
+    "disk",
+    "batch",
+    "stream",
+    "shard",
+    "replica",
+    "router",
+    "gateway",
+]
 
 
 def _vectors(rng: np.random.Generator, n: int, centres: np.ndarray) -> np.ndarray:
-    return (centres[rng.integers(0, len(centres), n)] + 0.6 * rng.standard_normal((n, DIM)) / np.sqrt(DIM)).astype(np.float32)
+    return (
+        centres[rng.integers(0, len(centres), n)]
+        + 0.6 * rng.standard_normal((n, DIM)) / np.sqrt(DIM)
+    ).astype(np.float32)
 
 
 def _excerpt(rng: np.random.Generator, names: list[str]) -> str:
@@ -53,26 +87,65 @@ def build(data_dir: Path, excerpts: int, settings: Settings) -> float:
             n = doc * PER_DOC + i
             names = [vocabulary[j] for j in zipf[n]]
             text, eid = _excerpt(rng, names), f"doc-{doc:05d}:{i:04d}"
-            extraction = Extraction([EntityRecord(x, "component", f"{x} appears in {eid}.") for x in names],
-                                    [RelationshipRecord(names[0], names[k], f"{names[0]} uses {names[k]}.",
-                                                        [str(rng.choice(WORDS))], 1.0) for k in (1, 2)])
-            merge_extraction(edit, doc_id, eid, extraction, settings.description_cap, settings.keywords_cap, touched)
-            records[eid] = {"doc_id": doc_id, "source": f"/synthetic/{doc_id}.md", "index": i, "text": text,
-                            "summary": f"From synthetic document {doc}.", "tokens": 60}
+            extraction = Extraction(
+                [EntityRecord(x, "component", f"{x} appears in {eid}.") for x in names],
+                [
+                    RelationshipRecord(
+                        names[0],
+                        names[k],
+                        f"{names[0]} uses {names[k]}.",
+                        [str(rng.choice(WORDS))],
+                        1.0,
+                    )
+                    for k in (1, 2)
+                ],
+            )
+            merge_extraction(
+                edit,
+                doc_id,
+                eid,
+                extraction,
+                settings.description_cap,
+                settings.keywords_cap,
+                touched,
+            )
+            records[eid] = {
+                "doc_id": doc_id,
+                "source": f"/synthetic/{doc_id}.md",
+                "index": i,
+                "text": text,
+                "summary": f"From synthetic document {doc}.",
+                "tokens": 60,
+            }
             ids.append(eid)
         with index.db.transaction():
             index.excerpts.set_many(records)
-            index.documents.set(doc_id, {"doc_id": doc_id, "source": f"/synthetic/{doc_id}.md", "hash": doc_id,
-                                         "excerpt_ids": ids, "entity_keys": [], "relationship_pairs": []})
+            index.documents.set(
+                doc_id,
+                {
+                    "doc_id": doc_id,
+                    "source": f"/synthetic/{doc_id}.md",
+                    "hash": doc_id,
+                    "excerpt_ids": ids,
+                    "entity_keys": [],
+                    "relationship_pairs": [],
+                },
+            )
             index.sources.set(f"/synthetic/{doc_id}.md", doc_id)
-        index.excerpt_vectors.upsert(ids, _vectors(rng, len(ids), centres), [{"doc_id": doc_id}] * len(ids))
+        index.excerpt_vectors.upsert(
+            ids, _vectors(rng, len(ids), centres), [{"doc_id": doc_id}] * len(ids)
+        )
     graph = index.graph.graph
     keys = sorted(graph.nodes)
-    index.entity_vectors.upsert([entity_id(k) for k in keys], _vectors(rng, len(keys), centres),
-                                [{"key": k} for k in keys])
+    index.entity_vectors.upsert(
+        [entity_id(k) for k in keys], _vectors(rng, len(keys), centres), [{"key": k} for k in keys]
+    )
     pairs = sorted(tuple(sorted(p)) for p in graph.edges)
-    index.relationship_vectors.upsert([relationship_id(p) for p in pairs], _vectors(rng, len(pairs), centres),
-                                      [{"pair": list(p)} for p in pairs])
+    index.relationship_vectors.upsert(
+        [relationship_id(p) for p in pairs],
+        _vectors(rng, len(pairs), centres),
+        [{"pair": list(p)} for p in pairs],
+    )
     index.bump_version()
     index.save_graph()
     index.close()
@@ -81,8 +154,10 @@ def build(data_dir: Path, excerpts: int, settings: Settings) -> float:
 
 def measure(data_dir: Path, queries: int) -> dict:
     settings = Settings(data_dir=data_dir, query_cache=False, log_to_file=False)
-    questions = [f"How does Component{i} work with the {WORDS[i % len(WORDS)]} {WORDS[(3 * i) % len(WORDS)]}?"
-                 for i in range(queries)]
+    questions = [
+        f"How does Component{i} work with the {WORDS[i % len(WORDS)]} {WORDS[(3 * i) % len(WORDS)]}?"
+        for i in range(queries)
+    ]
     out = {}
     with SmolRag(settings) as rag:
         for mode in ("standard", "local_kg", "global_kg", "hybrid_kg", "mix"):
@@ -92,11 +167,16 @@ def measure(data_dir: Path, queries: int) -> dict:
                 t = rag.retrieve(question, mode).timings_ms
                 overheads.append(t["retrieval_ms"] - t.get("embed_ms", 0) - t.get("keywords_ms", 0))
                 totals.append(t["retrieval_ms"])
-            out[mode] = {"overhead_ms_p50": round(statistics.median(overheads), 2),
-                         "overhead_ms_p95": round(float(np.percentile(overheads, 95)), 2),
-                         "retrieval_ms_p50": round(statistics.median(totals), 2)}
-        out["index"] = {"excerpts": len(rag.index.excerpts), "entities": rag.index.graph.number_of_nodes(),
-                        "relationships": rag.index.graph.number_of_edges()}
+            out[mode] = {
+                "overhead_ms_p50": round(statistics.median(overheads), 2),
+                "overhead_ms_p95": round(float(np.percentile(overheads, 95)), 2),
+                "retrieval_ms_p50": round(statistics.median(totals), 2),
+            }
+        out["index"] = {
+            "excerpts": len(rag.index.excerpts),
+            "entities": rag.index.graph.number_of_nodes(),
+            "relationships": rag.index.graph.number_of_edges(),
+        }
     return out
 
 
@@ -104,13 +184,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--excerpts", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=50)
-    parser.add_argument("--dir", default=None, help="keep the index here; an existing one is reused")
+    parser.add_argument(
+        "--dir", default=None, help="keep the index here; an existing one is reused"
+    )
     parser.add_argument("--out", default=default_out("query_overhead"))
     args = parser.parse_args()
     data_dir = Path(args.dir or tempfile.mkdtemp(prefix="smolrag-overhead-"))
-    build_s = 0.0 if (data_dir / "index.sqlite").exists() else build(data_dir, args.excerpts, Settings())
-    result = {"excerpts": args.excerpts, "build_s": round(build_s, 1), "modes": measure(data_dir, args.queries),
-              "targets_ms_p50": {"standard": 20, "graph modes": 60}}
+    build_s = (
+        0.0 if (data_dir / "index.sqlite").exists() else build(data_dir, args.excerpts, Settings())
+    )
+    result = {
+        "excerpts": args.excerpts,
+        "build_s": round(build_s, 1),
+        "modes": measure(data_dir, args.queries),
+        "targets_ms_p50": {"standard": 20, "graph modes": 60},
+    }
     publish(result, args.out)
 
 

@@ -21,7 +21,9 @@ def write_notes(folder: Path, count: int) -> Path:
     """``count`` one-line documents (also used by the 10,000-file test)."""
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        (folder / f"note {i:05d}.txt").write_text(f"Note {i}: the Sensor{i % 50} reports to Hub{i % 7}.")
+        (folder / f"note {i:05d}.txt").write_text(
+            f"Note {i}: the Sensor{i % 50} reports to Hub{i % 7}."
+        )
     return folder
 
 
@@ -40,9 +42,15 @@ def main() -> None:
             started = time.perf_counter()
             again = rag.ingest(corpus, progress=False)
             again_s = time.perf_counter() - started
-        result = {"documents": args.documents, "first_ingest_s": round(first_s, 1), "added": len(first.added),
-                  "rerun_s": round(again_s, 2), "rerun_unchanged": len(again.unchanged),
-                  "rerun_provider_calls": sum(again.provider_calls.values()), "target_rerun_s": 5.0}
+        result = {
+            "documents": args.documents,
+            "first_ingest_s": round(first_s, 1),
+            "added": len(first.added),
+            "rerun_s": round(again_s, 2),
+            "rerun_unchanged": len(again.unchanged),
+            "rerun_provider_calls": sum(again.provider_calls.values()),
+            "target_rerun_s": 5.0,
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
     publish(result, args.out)

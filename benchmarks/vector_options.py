@@ -56,22 +56,30 @@ def measure(path: Path, storage: str, extra: dict | None, queries_file: Path) ->
     """In a fresh process: open the store, time single queries, read memory; top-10 ids per query."""
     queries = np.load(queries_file)
     file_pages_before = status_mb("RssFile")
-    store = MmapVectorStore(path, queries.shape[1], readonly=True, ann=config_of(extra), dtype=storage)
+    store = MmapVectorStore(
+        path, queries.shape[1], readonly=True, ann=config_of(extra), dtype=storage
+    )
     store.query(queries[0], K)
     latencies, found = [], []
     for q in queries:
         started = time.perf_counter()
         found.append([h.id for h in store.query(q, K)])
         latencies.append(1000 * (time.perf_counter() - started))
-    return {"p50_ms": round(statistics.median(latencies), 2), "rss_anon_mb": round(status_mb("RssAnon"), 1),
-            "mapped_resident_mb": round(status_mb("RssFile") - file_pages_before, 1), "found": found}
+    return {
+        "p50_ms": round(statistics.median(latencies), 2),
+        "rss_anon_mb": round(status_mb("RssAnon"), 1),
+        "mapped_resident_mb": round(status_mb("RssFile") - file_pages_before, 1),
+        "found": found,
+    }
 
 
 def files_mb(path: Path, storage: str, extra: dict | None) -> float:
     matrix = sum(p.stat().st_size for p in path.glob("matrix.*"))
     kind = (extra or {}).get("kind")
     kind = f"pca{extra['pca_dims']}" if kind == "pca" else kind
-    sidecar = sum(p.stat().st_size for p in path.glob(f"ann.*.{kind}*")) if kind and kind != "hnsw" else 0
+    sidecar = (
+        sum(p.stat().st_size for p in path.glob(f"ann.*.{kind}*")) if kind and kind != "hnsw" else 0
+    )
     if kind == "hnsw":
         sidecar = sum(p.stat().st_size for p in path.glob("ann.*.usearch"))
     return round((matrix + sidecar) / 2**20, 1)
@@ -84,7 +92,7 @@ def prepare(work: Path, rows: int, dim: int) -> dict[str, float]:
     half = MmapVectorStore(work / "float16", dim, dtype="float16")
     ids = source.ids()
     for start in range(0, len(ids), 50_000):
-        half.upsert(ids[start:start + 50_000], source.get_vectors(ids[start:start + 50_000]))
+        half.upsert(ids[start : start + 50_000], source.get_vectors(ids[start : start + 50_000]))
     half.close()
     source.close()
     built = {}
@@ -104,7 +112,9 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--out", default=default_out("vector_options"))
-    parser.add_argument("--measure", nargs=4, help=argparse.SUPPRESS)  # path storage extra-json queries
+    parser.add_argument(
+        "--measure", nargs=4, help=argparse.SUPPRESS
+    )  # path storage extra-json queries
     args = parser.parse_args()
     if args.measure:
         path, storage, extra, queries = args.measure
@@ -114,21 +124,43 @@ def main() -> None:
     try:
         built = prepare(work, args.rows, args.dim)
         rng = np.random.default_rng(7)
-        centres = np.random.default_rng(0).standard_normal((2_000, args.dim)).astype(np.float32) / np.sqrt(args.dim)
+        centres = np.random.default_rng(0).standard_normal((2_000, args.dim)).astype(
+            np.float32
+        ) / np.sqrt(args.dim)
         np.save(work / "queries.npy", embedding_like(rng, args.queries, args.dim, centres))
         results, truth = {}, None
         for name, (storage, extra) in VARIANTS.items():
-            out = subprocess.run([sys.executable, "-m", "benchmarks.vector_options", "--measure", str(work / storage),
-                                  storage, json.dumps(extra), str(work / "queries.npy")],
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.vector_options",
+                    "--measure",
+                    str(work / storage),
+                    storage,
+                    json.dumps(extra),
+                    str(work / "queries.npy"),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             row = json.loads(out)
             found = row.pop("found")
             truth = truth or found
-            row["recall@10"] = round(float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)])), 4)
-            row["disk_mb"], row["build_s"] = files_mb(work / storage, storage, extra), built.get(name, 0.0)
+            row["recall@10"] = round(
+                float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)])), 4
+            )
+            row["disk_mb"], row["build_s"] = (
+                files_mb(work / storage, storage, extra),
+                built.get(name, 0.0),
+            )
             results[name] = row
             print(name, row, flush=True)
-        publish({"rows": args.rows, "dim": args.dim, "queries": args.queries, "variants": results}, args.out)
+        publish(
+            {"rows": args.rows, "dim": args.dim, "queries": args.queries, "variants": results},
+            args.out,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -27,7 +27,9 @@ K = 10
 
 def embedding_like(rng: np.random.Generator, n: int, dim: int, centres: np.ndarray) -> np.ndarray:
     picked = centres[rng.integers(0, len(centres), n)]
-    return (picked + 0.6 * rng.standard_normal((n, dim), dtype=np.float32) / np.sqrt(dim)).astype(np.float32)
+    return (picked + 0.6 * rng.standard_normal((n, dim), dtype=np.float32) / np.sqrt(dim)).astype(
+        np.float32
+    )
 
 
 def build(path: Path, rows: int, dim: int, batch: int = 100_000) -> float:
@@ -67,10 +69,15 @@ def exact_vs_faiss(store: MmapVectorStore, queries: np.ndarray, batch: np.ndarra
     started = time.perf_counter()
     index.search(batch, K)
     faiss_batch = 1000 * (time.perf_counter() - started)
-    return {"exact_single_ms_p50": round(ours_ms, 2), "faiss_flatip_single_ms_p50": round(faiss_ms, 2),
-            "exact_vs_faiss_single": round(ours_ms / faiss_ms, 2),
-            "exact_batch64_ms": round(ours_batch, 1), "faiss_batch64_ms": round(faiss_batch, 1),
-            "rss_anon_mb_exact_search": round(rss_ours, 1), "rss_anon_mb_with_faiss_copy": round(rss_anon_mb(), 1)}
+    return {
+        "exact_single_ms_p50": round(ours_ms, 2),
+        "faiss_flatip_single_ms_p50": round(faiss_ms, 2),
+        "exact_vs_faiss_single": round(ours_ms / faiss_ms, 2),
+        "exact_batch64_ms": round(ours_batch, 1),
+        "faiss_batch64_ms": round(faiss_batch, 1),
+        "rss_anon_mb_exact_search": round(rss_ours, 1),
+        "rss_anon_mb_with_faiss_copy": round(rss_anon_mb(), 1),
+    }
 
 
 def hnsw(folder: Path, dim: int, queries: np.ndarray, exact: list) -> dict:
@@ -83,10 +90,17 @@ def hnsw(folder: Path, dim: int, queries: np.ndarray, exact: list) -> dict:
     reader = MmapVectorStore(folder, dim, readonly=True, ann=config)
     rss_before = rss_anon_mb()
     ms, results = timed(lambda q: reader.query(q, K), queries)
-    recall = np.mean([len({h.id for h in got} & {h.id for h in want}) / K for got, want in zip(results, exact)])
-    out = {"hnsw_build_s": round(build_s, 1), "hnsw_single_ms_p50": round(ms, 3), "hnsw_recall_at_10": round(float(recall), 4),
-           "hnsw_file_bytes": sum(p.stat().st_size for p in folder.glob("ann.*")),
-           "rss_anon_mb_hnsw_reader": round(rss_anon_mb() - rss_before, 1), "hnsw_config": config.__dict__}
+    recall = np.mean(
+        [len({h.id for h in got} & {h.id for h in want}) / K for got, want in zip(results, exact)]
+    )
+    out = {
+        "hnsw_build_s": round(build_s, 1),
+        "hnsw_single_ms_p50": round(ms, 3),
+        "hnsw_recall_at_10": round(float(recall), 4),
+        "hnsw_file_bytes": sum(p.stat().st_size for p in folder.glob("ann.*")),
+        "rss_anon_mb_hnsw_reader": round(rss_anon_mb() - rss_before, 1),
+        "hnsw_config": config.__dict__,
+    }
     reader.close()
     return out
 
@@ -102,16 +116,25 @@ def main() -> None:
     folder = Path(args.dir or tempfile.mkdtemp(prefix="smolrag-vec-"))
     build_s = build(folder, args.rows, args.dim)
     rng = np.random.default_rng(1)
-    centres = np.random.default_rng(0).standard_normal((2_000, args.dim)).astype(np.float32) / np.sqrt(args.dim)
+    centres = np.random.default_rng(0).standard_normal((2_000, args.dim)).astype(
+        np.float32
+    ) / np.sqrt(args.dim)
     queries = embedding_like(rng, args.queries, args.dim, centres)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     store = MmapVectorStore(folder, args.dim, readonly=True)
     exact = [store.query(q, K) for q in queries]
-    result = {"rows": args.rows, "dim": args.dim, "queries": args.queries, "build_s": round(build_s, 1),
-              **exact_vs_faiss(store, queries, embedding_like(rng, 64, args.dim, centres))}
+    result = {
+        "rows": args.rows,
+        "dim": args.dim,
+        "queries": args.queries,
+        "build_s": round(build_s, 1),
+        **exact_vs_faiss(store, queries, embedding_like(rng, 64, args.dim, centres)),
+    }
     store.close()
     result.update(hnsw(folder, args.dim, queries, exact))
-    result["hnsw_speedup_vs_exact"] = round(result["exact_single_ms_p50"] / result["hnsw_single_ms_p50"], 1)
+    result["hnsw_speedup_vs_exact"] = round(
+        result["exact_single_ms_p50"] / result["hnsw_single_ms_p50"], 1
+    )
     publish(result, args.out)
 
 

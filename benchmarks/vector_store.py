@@ -32,7 +32,9 @@ def build(path: Path, rows: int, dim: int, batch: int = 100_000) -> float:
     rng = np.random.default_rng(0)
     for start in range(len(store), rows, batch):
         n = min(batch, rows - start)
-        store.upsert([f"v{start + i}" for i in range(n)], rng.standard_normal((n, dim), dtype=np.float32))
+        store.upsert(
+            [f"v{start + i}" for i in range(n)], rng.standard_normal((n, dim), dtype=np.float32)
+        )
     store.close()
     return time.perf_counter() - started
 
@@ -58,11 +60,17 @@ def main() -> None:
     started = time.perf_counter()
     store.query_many(np.random.default_rng(2).standard_normal((64, args.dim), dtype=np.float32), 10)
     batch_ms = 1000 * (time.perf_counter() - started)
-    result = {"rows": args.rows, "dim": args.dim, "build_s": round(build_s, 1),
-              "matrix_bytes": args.rows * args.dim * 4,
-              "single_query_top10_ms_p50": round(statistics.median(latencies), 1),
-              "batch64_query_ms": round(batch_ms, 1), "batch64_ms_per_query": round(batch_ms / 64, 2),
-              "rss_anon_mb_before_open": round(rss_before, 1), "rss_anon_mb_after_search": round(rss_anon_mb(), 1)}
+    result = {
+        "rows": args.rows,
+        "dim": args.dim,
+        "build_s": round(build_s, 1),
+        "matrix_bytes": args.rows * args.dim * 4,
+        "single_query_top10_ms_p50": round(statistics.median(latencies), 1),
+        "batch64_query_ms": round(batch_ms, 1),
+        "batch64_ms_per_query": round(batch_ms / 64, 2),
+        "rss_anon_mb_before_open": round(rss_before, 1),
+        "rss_anon_mb_after_search": round(rss_anon_mb(), 1),
+    }
     store.close()
     if not args.dir:
         shutil.rmtree(folder, ignore_errors=True)

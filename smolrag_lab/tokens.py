@@ -8,7 +8,7 @@ the offline twin first so that nothing touches the network.
 from __future__ import annotations
 
 import functools
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import tiktoken
 
@@ -50,7 +50,9 @@ class TokenCounter:
         ids = self.encode(text)
         return text if len(ids) <= max_tokens else self.decode(ids[:max_tokens])
 
-    def take_within_budget(self, texts: Iterable[str], budget: int, separator_tokens: int = 0) -> int:
+    def take_within_budget(
+        self, texts: Iterable[str], budget: int, separator_tokens: int = 0
+    ) -> int:
         """How many leading items fit in ``budget`` tokens (upstream stops before the item that overflows)."""
         return self.fit(texts, budget, separator_tokens)[0]
 

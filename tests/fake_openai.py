@@ -13,6 +13,11 @@ fake_vector = hashed_vector
 
 class FakeOpenAIServer(SimulatedEndpoint):
     def __init__(self, dim: int = 16, latency_s: float = 0.0) -> None:
-        super().__init__(latency_ms=1000 * latency_s, dim=dim,
-                         embed=lambda texts: np.asarray([hashed_vector(t, dim) for t in texts], dtype=np.float32))
+        super().__init__(
+            latency_ms=1000 * latency_s,
+            dim=dim,
+            embed=lambda texts: np.asarray(
+                [hashed_vector(t, dim) for t in texts], dtype=np.float32
+            ),
+        )
         self.responder = lambda body: "echo: " + body["messages"][-1]["content"][:60]

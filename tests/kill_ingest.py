@@ -7,8 +7,15 @@ from smolrag_lab import Settings, SmolRag
 
 if __name__ == "__main__":
     data_dir, corpus, save_interval = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    rag = SmolRag(Settings(data_dir=data_dir, chunk_size=40, chunk_overlap=0, graph_save_interval_s=save_interval,
-                           ingest_concurrency=2))
+    rag = SmolRag(
+        Settings(
+            data_dir=data_dir,
+            chunk_size=40,
+            chunk_overlap=0,
+            graph_save_interval_s=save_interval,
+            ingest_concurrency=2,
+        )
+    )
     rag.providers.embedder.embed(["load the model before the clock starts"])
     print("ready", flush=True)
     report = rag.ingest(corpus, progress=False)

@@ -17,7 +17,9 @@ def clustered(n: int, seed: int) -> np.ndarray:
     """Vectors around 40 centres, like embeddings of a corpus on a few topics."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((40, DIM))
-    return (centres[rng.integers(0, 40, n)] + 0.35 * rng.standard_normal((n, DIM))).astype(np.float32)
+    return (centres[rng.integers(0, 40, n)] + 0.35 * rng.standard_normal((n, DIM))).astype(
+        np.float32
+    )
 
 
 def ids(n: int, start: int = 0) -> list[str]:
@@ -71,7 +73,9 @@ def test_rows_added_after_the_save_are_found_and_deleted_ones_never_are(stores, 
     extra = clustered(500, 4)
     ann.upsert(ids(500, 3000), extra)
     exact.upsert(ids(500, 3000), extra)
-    reader = MmapVectorStore(tmp_path / "ann", DIM, readonly=True, ann=CONFIG)  # its graph covers 3,000 rows
+    reader = MmapVectorStore(
+        tmp_path / "ann", DIM, readonly=True, ann=CONFIG
+    )  # its graph covers 3,000 rows
     assert reader.query(extra[7], 1)[0].id == "v3007"
     reader.close()
     assert ann.query(extra[7], 1)[0].id == "v3007"
@@ -99,7 +103,9 @@ def test_a_graph_saved_without_its_meta_is_caught_up_without_duplicates(stores, 
     ann.query(clustered(1, 2)[0], 5)
     ann.flush()
     meta = tmp_path / "ann" / "ann.0.json"
-    meta.write_text(json.dumps({**json.loads(meta.read_text()), "rows": 1000}))  # as if the meta lagged
+    meta.write_text(
+        json.dumps({**json.loads(meta.read_text()), "rows": 1000})
+    )  # as if the meta lagged
     ann.close()
     again = MmapVectorStore(tmp_path / "ann", DIM, ann=CONFIG)
     assert recall(again, exact, clustered(20, 7)) >= 0.95
@@ -107,11 +113,17 @@ def test_a_graph_saved_without_its_meta_is_caught_up_without_duplicates(stores, 
 
 
 def test_engine_with_the_hnsw_index(tmp_path):
-    from smolrag_lab import Settings, SmolRag
     from test_engine import write_corpus
 
-    settings = Settings(data_dir=tmp_path / "data", vector_index="hnsw", hnsw_min_rows=0, chunk_size=40,
-                        chunk_overlap=0)
+    from smolrag_lab import Settings, SmolRag
+
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        vector_index="hnsw",
+        hnsw_min_rows=0,
+        chunk_size=40,
+        chunk_overlap=0,
+    )
     with SmolRag(settings) as rag:
         rag.ingest(write_corpus(tmp_path / "corpus"), progress=False)
         answer = rag.retrieve("Which store keeps entities?", "mix")

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from killable_writer import vector_for
+
 from smolrag_lab.stores import MmapVectorStore, NetworkXGraphStore
 
 WRITER = Path(__file__).with_name("killable_writer.py")
@@ -20,10 +20,14 @@ WRITER = Path(__file__).with_name("killable_writer.py")
 def run_and_kill(kind: str, path: Path, seconds: float) -> None:
     """Start a writer, wait until its first batch is durable, let it write on for ``seconds``, kill it."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, str(WRITER), kind, str(path)], env=env, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), kind, str(path)], env=env, stdout=subprocess.PIPE
+    )
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 120)
-        assert ready and proc.stdout.readline().strip() == b"committed", "the writer never committed"
+        assert ready and proc.stdout.readline().strip() == b"committed", (
+            "the writer never committed"
+        )
         time.sleep(seconds)
     finally:
         proc.send_signal(signal.SIGKILL)

@@ -9,8 +9,8 @@ import sys
 import networkx as nx
 import numpy as np
 import pytest
-
 from conftest import SHARED
+
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.index import Index
 from smolrag_lab.lab.workspace import QUICK_DEMO_DOCUMENTS
@@ -39,7 +39,9 @@ def test_ingest_update_delete_and_query(backend, tmp_path):
         edited = docs / QUICK_DEMO_DOCUMENTS[0]
         edited.write_text(edited.read_text() + "\n\nZanzibar gateways relay every graph query.\n")
         assert rag.ingest(docs, progress=False).updated == [str(edited.resolve())]
-        assert any("Zanzibar" in s.text for s in rag.retrieve("Zanzibar gateways", "standard").sources)
+        assert any(
+            "Zanzibar" in s.text for s in rag.retrieve("Zanzibar gateways", "standard").sources
+        )
         entities = rag.index.graph.number_of_nodes()
         (docs / QUICK_DEMO_DOCUMENTS[1]).unlink()
         assert len(rag.ingest(docs, progress=False).removed) == 1
@@ -55,7 +57,9 @@ def test_a_reopened_index_answers_the_same(backend):
         graph = nx.to_dict_of_dicts(rag.index.graph.graph)
     with SmolRag(backend(query_cache=False)) as reopened:
         assert nx.to_dict_of_dicts(reopened.index.graph.graph) == graph
-        assert {mode: sources(reopened.retrieve("How does hybrid_kg work?", mode)) for mode in MODES} == before
+        assert {
+            mode: sources(reopened.retrieve("How does hybrid_kg work?", mode)) for mode in MODES
+        } == before
 
 
 def test_workspaces_are_isolated(backend):
@@ -64,7 +68,9 @@ def test_workspaces_are_isolated(backend):
     with SmolRag(backend(workspace="alpha")) as alpha, SmolRag(backend(workspace="beta")) as beta:
         alpha.ingest_text("Alpha teams build rockets in Lisbon.", "alpha.md")
         beta.ingest_text("Beta teams bake bread in Oslo.", "beta.md")
-        assert [s.document for s in alpha.retrieve("Who bakes bread?", "standard").sources] == ["alpha.md"]
+        assert [s.document for s in alpha.retrieve("Who bakes bread?", "standard").sources] == [
+            "alpha.md"
+        ]
         assert alpha.stats()["documents"] == beta.stats()["documents"] == 1
         assert beta.delete("alpha.md") is False and alpha.stats()["documents"] == 1
 
@@ -87,7 +93,11 @@ def test_postgres_document_commits_are_atomic(backend):
         rag.index.graph.persist = original
         assert report.failed and report.failed[0]["stage"] == "commit"
     with SmolRag(backend()) as reopened:
-        assert (reopened.stats()["entities"], reopened.stats()["vectors"], len(reopened.index.excerpts)) == state
+        assert (
+            reopened.stats()["entities"],
+            reopened.stats()["vectors"],
+            len(reopened.index.excerpts),
+        ) == state
         assert reopened.check().ok and not reopened.index.meta.get("writing")
 
 
@@ -96,13 +106,34 @@ def test_migrate_copies_a_file_index_into_postgres(tmp_path, postgres_dsn):
     with SmolRag(files) as rag:
         rag.ingest(CORPUS / QUICK_DEMO_DOCUMENTS[0], progress=False)
         expected = {mode: sources(rag.retrieve("What is SmolRAG?", mode)) for mode in MODES}
-        counts = {k: v for k, v in rag.stats().items() if k in ("documents", "excerpts", "entities", "relationships", "vectors")}
-    out = subprocess.run([sys.executable, "-m", "smolrag_lab.cli", "migrate", "--from", str(tmp_path / "files"),
-                          "--to", postgres_dsn, "--workspace", "migrated", "--json"],
-                         capture_output=True, text=True, timeout=300)
+        counts = {
+            k: v
+            for k, v in rag.stats().items()
+            if k in ("documents", "excerpts", "entities", "relationships", "vectors")
+        }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smolrag_lab.cli",
+            "migrate",
+            "--from",
+            str(tmp_path / "files"),
+            "--to",
+            postgres_dsn,
+            "--workspace",
+            "migrated",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["check"]["ok"] is True
-    with SmolRag(files.replace(database_url=postgres_dsn, workspace="migrated", query_cache=False)) as pg:
+    with SmolRag(
+        files.replace(database_url=postgres_dsn, workspace="migrated", query_cache=False)
+    ) as pg:
         assert {k: v for k, v in pg.stats().items() if k in counts} == counts
         assert {mode: sources(pg.retrieve("What is SmolRAG?", mode)) for mode in MODES} == expected
 
@@ -113,7 +144,10 @@ def test_postgres_stores_contracts(postgres_dsn, tmp_path):
     index = Index(tmp_path, 8, postgres=PostgresOptions(postgres_dsn, "contracts"))
     try:
         index.meta.set_many({"a": {"x": [1, 2]}, "b": 2})
-        assert index.meta.get_many(["a", "b", "c"]) == {"a": {"x": [1, 2]}, "b": 2} and len(index.meta) == 2
+        assert (
+            index.meta.get_many(["a", "b", "c"]) == {"a": {"x": [1, 2]}, "b": 2}
+            and len(index.meta) == 2
+        )
         assert index.meta.delete(["a", "zz"]) == 1 and index.meta.keys() == ["b"]
         rng = np.random.default_rng(0)
         data = rng.standard_normal((300, 8)).astype(np.float32)
@@ -122,16 +156,30 @@ def test_postgres_stores_contracts(postgres_dsn, tmp_path):
         truth = data @ data[5] / np.linalg.norm(data, axis=1) / np.linalg.norm(data[5])
         best = [f"v{i}" for i in np.argsort(-truth)[:5]]
         assert [h.id for h in store.exact_query(data[5], 5)] == best
-        assert [h.id for h in store.query(data[5], 5)][0] == "v5" and store.get_metadata(["v7"]) == {"v7": {"i": 7}}
-        assert store.delete(["v5", "nope"]) == 1 and "v5" not in {h.id for h in store.query(data[5], 5)}
-        np.testing.assert_allclose(store.get_vectors(["v9"])[0], data[9] / np.linalg.norm(data[9]), rtol=1e-5)
+        assert [h.id for h in store.query(data[5], 5)][0] == "v5" and store.get_metadata(
+            ["v7"]
+        ) == {"v7": {"i": 7}}
+        assert store.delete(["v5", "nope"]) == 1 and "v5" not in {
+            h.id for h in store.query(data[5], 5)
+        }
+        np.testing.assert_allclose(
+            store.get_vectors(["v9"])[0], data[9] / np.linalg.norm(data[9]), rtol=1e-5
+        )
         graph = index.graph
         graph.graph = nx.path_graph(["a", "b", "c", "d"])
-        nx.set_node_attributes(graph.graph, {n: {"name": n.upper(), "excerpt_ids": [n]} for n in "abcd"})
+        nx.set_node_attributes(
+            graph.graph, {n: {"name": n.upper(), "excerpt_ids": [n]} for n in "abcd"}
+        )
         index.save_graph()
         graph.reload()
-        assert sorted(tuple(sorted(e)) for e in graph.graph.edges) == [("a", "b"), ("b", "c"), ("c", "d")] and graph.node("a")["name"] == "A"
-        assert graph.neighbourhood("a", 2) == {"a", "b", "c"} == set(nx.ego_graph(graph.graph, "a", 2))
+        assert (
+            sorted(tuple(sorted(e)) for e in graph.graph.edges)
+            == [("a", "b"), ("b", "c"), ("c", "d")]
+            and graph.node("a")["name"] == "A"
+        )
+        assert (
+            graph.neighbourhood("a", 2) == {"a", "b", "c"} == set(nx.ego_graph(graph.graph, "a", 2))
+        )
         assert graph.neighbourhood("zz", 3) == set()
     finally:
         index.close()
@@ -144,8 +192,10 @@ def stores(request, tmp_path):
     from smolrag_lab.stores import MmapVectorStore, SqliteDatabase
 
     if request.param == "files":
-        yield (lambda: SqliteDatabase(tmp_path / "kv.sqlite"),
-               lambda name, dim: MmapVectorStore(tmp_path / name, dim))
+        yield (
+            lambda: SqliteDatabase(tmp_path / "kv.sqlite"),
+            lambda name, dim: MmapVectorStore(tmp_path / name, dim),
+        )
         return
     from smolrag_lab.stores.postgres import PostgresDatabase
     from smolrag_lab.stores.postgres_vectors import PostgresVectorStore
@@ -169,19 +219,22 @@ def test_kv_contract(stores):
     docs.set("d1", {"source": "a.md", "hash": "x"})
     excerpts.set_many({f"e{i}": {"text": f"t{i}"} for i in range(1200)})
     assert docs.get("d1")["source"] == "a.md" and docs.get("nope", 5) == 5
-    assert len(excerpts) == 1200 and excerpts.get_many(["e1", "e999", "zz"]) == {"e1": {"text": "t1"},
-                                                                                 "e999": {"text": "t999"}}
+    assert len(excerpts) == 1200 and excerpts.get_many(["e1", "e999", "zz"]) == {
+        "e1": {"text": "t1"},
+        "e999": {"text": "t999"},
+    }
     assert excerpts.delete(["e1", "e2", "zz"]) == 2 and "e1" not in excerpts
-    with pytest.raises(RuntimeError):
-        with db.transaction():
-            docs.set("d2", 1)
-            excerpts.set("e5000", 2)
-            raise RuntimeError("stage failed")
+    with pytest.raises(RuntimeError), db.transaction():
+        docs.set("d2", 1)
+        excerpts.set("e5000", 2)
+        raise RuntimeError("stage failed")
     assert docs.get("d2") is None and excerpts.get("e5000") is None
     db.close()
     again = open_db()
     assert again.namespace("documents").get("d1") == {"source": "a.md", "hash": "x"}
-    assert len(again.namespace("excerpts")) == 1198 and again.namespace("documents").keys() == ["d1"]
+    assert len(again.namespace("excerpts")) == 1198 and again.namespace("documents").keys() == [
+        "d1"
+    ]
 
 
 def test_vector_contract(stores):
@@ -198,7 +251,9 @@ def test_vector_contract(stores):
         store.upsert(["x"], np.array([[np.nan, 0, 0]], dtype=np.float32))
     store.close()
     reopened = open_vectors("vec", 3)
-    assert sorted(reopened.ids()) == ["a", "c"] and reopened.get_metadata(["a"]) == {"a": {"version": 2}}
+    assert sorted(reopened.ids()) == ["a", "c"] and reopened.get_metadata(["a"]) == {
+        "a": {"version": 2}
+    }
     assert np.allclose(reopened.get_vectors(["a"]), [[0, 0, 1]])
     with pytest.raises(KeyError):
         reopened.get_vectors(["b"])
@@ -207,7 +262,10 @@ def test_vector_contract(stores):
 def test_one_writer_at_a_time_per_index(backend):
     from smolrag_lab.stores.lock import IndexLockedError
 
-    with SmolRag(backend(write_lock_timeout_s=0.2)) as first, SmolRag(backend(write_lock_timeout_s=0.2)) as second:
+    with (
+        SmolRag(backend(write_lock_timeout_s=0.2)) as first,
+        SmolRag(backend(write_lock_timeout_s=0.2)) as second,
+    ):
         with first.writer_lock:
             with pytest.raises(IndexLockedError, match="being written by another ingestion"):
                 second.ingest_text("Blocked while the first writer works.", "blocked.md")
@@ -216,8 +274,13 @@ def test_one_writer_at_a_time_per_index(backend):
 
 def test_each_data_directory_is_its_own_postgres_workspace(postgres_dsn, tmp_path):
     """Without a workspace setting, separate data directories stay separate indexes, as with files."""
+
     def open_at(folder, **extra):
-        return SmolRag(Settings(data_dir=tmp_path / folder, database_url=postgres_dsn, log_to_file=False, **extra))
+        return SmolRag(
+            Settings(
+                data_dir=tmp_path / folder, database_url=postgres_dsn, log_to_file=False, **extra
+            )
+        )
 
     with open_at("a") as first:
         first.ingest_text("Widgets are made by Acme Corp in Paris.", "w.md")

@@ -6,18 +6,33 @@ import os
 import subprocess
 import sys
 
-from test_engine import DOCS, write_corpus
+from test_engine import write_corpus
 
 from smolrag_lab import Settings
 from smolrag_lab.eval import load_dataset, run_benchmark, write_reports
 
 QUERIES = [
-    {"id": "q1", "query": "Where does the QueryCache store answers?", "relevant": {"cache.md": 2, "search.md": 1},
-     "gold_span": "The QueryCache stores every answer under a hash of the question.", "match_f1": 1.0},
-    {"id": "q2", "query": "How are entities with the same name merged?", "relevant": {"graph.md": 1},
-     "gold_span": "Entities with the same name are merged by the GraphStore.", "match_f1": 0.9},
-    {"id": "q3", "query": "What ranks excerpts by cosine similarity?", "relevant": {"search.md": 1},
-     "gold_span": "an unmatched paraphrase", "match_f1": 0.4},
+    {
+        "id": "q1",
+        "query": "Where does the QueryCache store answers?",
+        "relevant": {"cache.md": 2, "search.md": 1},
+        "gold_span": "The QueryCache stores every answer under a hash of the question.",
+        "match_f1": 1.0,
+    },
+    {
+        "id": "q2",
+        "query": "How are entities with the same name merged?",
+        "relevant": {"graph.md": 1},
+        "gold_span": "Entities with the same name are merged by the GraphStore.",
+        "match_f1": 0.9,
+    },
+    {
+        "id": "q3",
+        "query": "What ranks excerpts by cosine similarity?",
+        "relevant": {"search.md": 1},
+        "gold_span": "an unmatched paraphrase",
+        "match_f1": 0.4,
+    },
 ]
 
 
@@ -48,14 +63,24 @@ def test_harness_reports_every_metric_and_is_repeatable(tmp_path):
     assert report["modes"]["standard"]["hit@5"] == 1.0
     assert report["ingest"]["documents"]["added"] == 3 and report["ingest"]["peak_memory_mb"] > 0
     assert report["ingest"]["disk_bytes"]["kv_bytes"] > 0
-    strip = lambda r: {g: {s: {k: v for k, v in m.items() if "latency" not in k} for s, m in r[g].items()}
-                       for g in ("modes", "baselines")}
+    strip = lambda r: {
+        g: {s: {k: v for k, v in m.items() if "latency" not in k} for s, m in r[g].items()}
+        for g in ("modes", "baselines")
+    }
     assert strip(report) == strip(second.report())
 
     files = write_reports(first, tmp_path / "out")
-    assert json.loads(files["report"].read_text())["modes"]["mix"]["hit@5"] == report["modes"]["mix"]["hit@5"]
+    assert (
+        json.loads(files["report"].read_text())["modes"]["mix"]["hit@5"]
+        == report["modes"]["mix"]["hit@5"]
+    )
     rows = list(csv.DictReader(files["per_query"].open()))
-    assert len(rows) == 3 * 4 and {r["system"] for r in rows} == {"standard", "mix", "bm25", "dense"}
+    assert len(rows) == 3 * 4 and {r["system"] for r in rows} == {
+        "standard",
+        "mix",
+        "bm25",
+        "dense",
+    }
     assert "| standard |" in files["summary"].read_text()
     for chart in ("precision_recall_at_k", "ndcg", "latency", "ingest_stages"):
         assert files[chart].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -64,22 +89,72 @@ def test_harness_reports_every_metric_and_is_repeatable(tmp_path):
 def test_bench_command_line(tmp_path):
     corpus, queries = make_dataset(tmp_path)
     out = tmp_path / "bench"
-    done = subprocess.run([sys.executable, "-m", "smolrag_lab.cli", "bench", "--corpus", str(corpus),
-                           "--dataset", str(queries), "--modes", "standard", "local_kg", "--k", "1,5,10",
-                           "--out", str(out), "--quiet", "--no-charts", "--data-dir", str(tmp_path / "idx")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smolrag_lab.cli",
+            "bench",
+            "--corpus",
+            str(corpus),
+            "--dataset",
+            str(queries),
+            "--modes",
+            "standard",
+            "local_kg",
+            "--k",
+            "1,5,10",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-charts",
+            "--data-dir",
+            str(tmp_path / "idx"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "| baseline: bm25 |" in done.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["ks"] == [1, 5, 10] and set(report["modes"]) == {"standard", "local_kg"}
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    temporary = subprocess.run([sys.executable, "-m", "smolrag_lab.cli", "bench", "--corpus", str(corpus),
-                                "--dataset", str(queries), "--modes", "standard", "--out", str(tmp_path / "again"),
-                                "--quiet", "--no-charts"], capture_output=True, text=True,
-                               env={**os.environ, "TMPDIR": str(scratch)})
+    temporary = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smolrag_lab.cli",
+            "bench",
+            "--corpus",
+            str(corpus),
+            "--dataset",
+            str(queries),
+            "--modes",
+            "standard",
+            "--out",
+            str(tmp_path / "again"),
+            "--quiet",
+            "--no-charts",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )
     assert temporary.returncode == 0, temporary.stderr
     assert not list(scratch.glob("smolrag-bench-*"))  # the temporary index is removed
-    bad = subprocess.run([sys.executable, "-m", "smolrag_lab.cli", "bench", "--corpus", str(tmp_path / "none"),
-                          "--dataset", str(queries)], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smolrag_lab.cli",
+            "bench",
+            "--corpus",
+            str(tmp_path / "none"),
+            "--dataset",
+            str(queries),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "corpus folder not found" in bad.stderr

@@ -2,13 +2,18 @@ from smolrag_lab.ingest.chunking import Chunker
 from smolrag_lab.tokens import TokenCounter
 
 COUNTER = TokenCounter()
-DOC = """# Title
+DOC = (
+    """# Title
 
 First paragraph about vector search. It has two sentences.
 
 ## Section
 
-""" + "\n\n".join(f"Paragraph {i} explains one more detail of the knowledge graph builder." for i in range(12)) + """
+"""
+    + "\n\n".join(
+        f"Paragraph {i} explains one more detail of the knowledge graph builder." for i in range(12)
+    )
+    + """
 
 ```python
 def chunk(text, size=2000, overlap=200):
@@ -17,6 +22,7 @@ def chunk(text, size=2000, overlap=200):
 
 Closing words after the code.
 """
+)
 
 
 def test_markdown_chunks_fit_keep_code_whole_and_never_end_on_a_heading():
@@ -33,7 +39,9 @@ def test_markdown_chunks_fit_keep_code_whole_and_never_end_on_a_heading():
 def test_overlap_is_whole_sentences_joined_by_a_paragraph_break():
     chunker = Chunker(COUNTER, size=40, overlap=20, strategy="markdown")
     excerpts = chunker.split(DOC)
-    carried = [e for e in excerpts[1:] if "\n\n" in e and e.split("\n\n")[0].startswith("Paragraph")]
+    carried = [
+        e for e in excerpts[1:] if "\n\n" in e and e.split("\n\n")[0].startswith("Paragraph")
+    ]
     assert carried, "no excerpt starts with overlap"
     for e in excerpts:
         assert "builder.Paragraph" not in e and "builder.##" not in e
@@ -53,7 +61,9 @@ def test_token_and_sentence_strategies():
     tail = COUNTER.decode(COUNTER.encode(windows[0])[-10:]).strip()
     assert windows[1].startswith(tail)
     sentences = Chunker(COUNTER, size=50, overlap=0, strategy="sentences").split(text)
-    assert all(s.endswith(".") for s in sentences) and all(COUNTER.count(s) <= 50 for s in sentences)
+    assert all(s.endswith(".") for s in sentences) and all(
+        COUNTER.count(s) <= 50 for s in sentences
+    )
 
 
 def test_a_paragraph_without_breaks_is_still_split():

@@ -62,7 +62,10 @@ def test_shortlists_follow_appends_deletes_and_compaction(tmp_path, exact, confi
     assert store.query(extra[7], 1)[0].id == "v3007"
     store.delete(ids(2500))
     assert not {h.id for h in store.query(clustered(1, 0)[0], 20)} & set(ids(2500))
-    assert len(list((tmp_path / "s").glob("matrix.*"))) == 1 and store.query(extra[9], 1)[0].id == "v3009"
+    assert (
+        len(list((tmp_path / "s").glob("matrix.*"))) == 1
+        and store.query(extra[9], 1)[0].id == "v3009"
+    )
     store.close()
 
 
@@ -114,14 +117,20 @@ def test_an_index_is_copied_with_its_vectors_in_another_precision(tmp_path):
     from smolrag_lab import Settings, SmolRag
 
     with SmolRag(Settings(data_dir=tmp_path / "a", log_to_file=False)) as rag:
-        rag.ingest_text("Vector stores map ids to embeddings. Int8 codes shrink them fourfold.", "notes.md")
+        rag.ingest_text(
+            "Vector stores map ids to embeddings. Int8 codes shrink them fourfold.", "notes.md"
+        )
         before = rag.retrieve("how do int8 codes shrink vectors?", "mix")
         rag.index.copy_to(tmp_path / "b", "float16")
         with pytest.raises(FileExistsError):
             rag.index.copy_to(tmp_path / "b")
-    with SmolRag(Settings(data_dir=tmp_path / "b", vector_storage="float16", log_to_file=False)) as copy:
+    with SmolRag(
+        Settings(data_dir=tmp_path / "b", vector_storage="float16", log_to_file=False)
+    ) as copy:
         after = copy.retrieve("how do int8 codes shrink vectors?", "mix")
-        assert copy.check().ok and [s.excerpt_id for s in after.sources] == [s.excerpt_id for s in before.sources]
+        assert copy.check().ok and [s.excerpt_id for s in after.sources] == [
+            s.excerpt_id for s in before.sources
+        ]
         assert next((tmp_path / "b" / "vectors" / "excerpts").glob("matrix.*")).suffix == ".f16"
 
 
@@ -136,6 +145,9 @@ def test_footprint_counts_only_the_configuration_in_use(tmp_path):
     assert MmapVectorStore(tmp_path / "s", DIM).footprint_bytes() == base
     reopened = MmapVectorStore(tmp_path / "s", DIM, ann=INT8)
     reopened.query(clustered(1, 1)[0], 5)
-    assert reopened.footprint_bytes() >= base + 3000 * DIM and reopened.size_bytes() >= reopened.footprint_bytes()
+    assert (
+        reopened.footprint_bytes() >= base + 3000 * DIM
+        and reopened.size_bytes() >= reopened.footprint_bytes()
+    )
     assert reopened.scan_bytes() == 3000 * DIM
     reopened.close()

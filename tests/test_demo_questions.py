@@ -4,15 +4,17 @@ retrieval puts the relevant document in its top 5 (the whole corpus is in benchm
 import json
 
 import pytest
-
 from conftest import SHARED
+
 from smolrag_lab import Settings, SmolRag
 
 SUBSET = ["01-project-overview.md", "04-similarity-search.md", "07-implementation-details.md"]
 from smolrag_lab.query.retrieval import MODES
 
-pytestmark = pytest.mark.skipif(not (SHARED / "eval" / "smolrag_docs_qa.jsonl").exists(),
-                                reason="../shared/eval is not beside this checkout")
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "eval" / "smolrag_docs_qa.jsonl").exists(),
+    reason="../shared/eval is not beside this checkout",
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,10 @@ def test_every_mode_answers_every_question_with_a_source(engine, questions):
 
 
 def test_standard_top5_holds_the_relevant_document(engine, questions):
-    hits = sum(any(s.document in q["relevant"] for s in engine.retrieve(q["query"], "standard").sources[:5])
-               for q in questions)
+    hits = sum(
+        any(
+            s.document in q["relevant"] for s in engine.retrieve(q["query"], "standard").sources[:5]
+        )
+        for q in questions
+    )
     assert hits / len(questions) >= 0.85

@@ -13,13 +13,13 @@ from smolrag_lab.prompts import COMPLETE_TAG
 
 DOCS = {
     "cache.md": "# Caching\n\nThe QueryCache stores every answer under a hash of the question. "
-                "The EmbeddingCache keeps vectors so that unchanged text is never embedded twice.\n\n"
-                "## Invalidation\n\nThe QueryCache is cleared whenever the index changes.",
+    "The EmbeddingCache keeps vectors so that unchanged text is never embedded twice.\n\n"
+    "## Invalidation\n\nThe QueryCache is cleared whenever the index changes.",
     "graph.md": "# Knowledge Graph\n\nThe GraphStore keeps entities and relationships extracted from excerpts. "
-                "Entities with the same name are merged by the GraphStore.\n\n"
-                "## Visualisation\n\nThe graph can be drawn with pyvis in a notebook.",
+    "Entities with the same name are merged by the GraphStore.\n\n"
+    "## Visualisation\n\nThe graph can be drawn with pyvis in a notebook.",
     "search.md": "# Similarity Search\n\nThe VectorStore ranks excerpts by cosine similarity. "
-                 "The QueryCache sits in front of the VectorStore.\n\nTop-k and a threshold limit the results.",
+    "The QueryCache sits in front of the VectorStore.\n\nTop-k and a threshold limit the results.",
 }
 from smolrag_lab.query.retrieval import MODES
 
@@ -79,9 +79,16 @@ def test_removing_a_file_removes_what_it_alone_contributed(rag, tmp_path):
     assert node_key("EmbeddingCache") not in graph  # only cache.md mentioned it
     assert entity_id(node_key("EmbeddingCache")) not in rag.index.entity_vectors
     shared = graph.nodes[node_key("QueryCache")]  # search.md mentions it too
-    assert all(eid.split(":")[0] in {d for d in rag.index.documents.keys()} for eid in shared["excerpt_ids"])
-    assert not any("hash of the question" in d for ds in shared["descriptions"].values() for d in ds)
-    assert all(e["source"] != str((corpus / "cache.md").resolve()) for _, e in rag.index.excerpts.items())
+    assert all(
+        eid.split(":")[0] in {d for d in rag.index.documents.keys()}
+        for eid in shared["excerpt_ids"]
+    )
+    assert not any(
+        "hash of the question" in d for ds in shared["descriptions"].values() for d in ds
+    )
+    assert all(
+        e["source"] != str((corpus / "cache.md").resolve()) for _, e in rag.index.excerpts.items()
+    )
     assert len(rag.index.excerpt_vectors) == len(rag.index.excerpts)
 
 
@@ -100,8 +107,14 @@ def test_every_mode_answers_with_cited_sources(rag, tmp_path):
 
 def test_context_respects_token_budgets(rag, tmp_path):
     rag.ingest(write_corpus(tmp_path / "corpus"), progress=False)
-    result = rag.retrieve("QueryCache VectorStore GraphStore", "mix", excerpt_token_budget=60,
-                          kg_excerpt_token_budget=50, entity_token_budget=80, relationship_token_budget=70)
+    result = rag.retrieve(
+        "QueryCache VectorStore GraphStore",
+        "mix",
+        excerpt_token_budget=60,
+        kg_excerpt_token_budget=50,
+        entity_token_budget=80,
+        relationship_token_budget=70,
+    )
     counts = result.token_counts
     assert counts["vector_excerpts"] <= 60 and counts["graph_excerpts"] <= 50
     assert counts["entities"] <= 80 and counts["relationships"] <= 70
@@ -120,7 +133,9 @@ def test_query_cache_hits_and_is_invalidated_by_changes(rag, tmp_path):
 
 
 def test_bad_files_are_skipped_with_reasons(rag, tmp_path):
-    corpus = write_corpus(tmp_path / "corpus", {"good.md": "# Good\n\nA readable document about caching."})
+    corpus = write_corpus(
+        tmp_path / "corpus", {"good.md": "# Good\n\nA readable document about caching."}
+    )
     (corpus / "binary.md").write_bytes(b"\x89PNG\x00\x00\x01")
     (corpus / "empty.txt").write_text("  \n")
     (corpus / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
@@ -143,24 +158,42 @@ def test_identical_text_in_two_sources_stays_two_documents(rag):
 
 def test_a_failing_document_leaves_nothing_and_others_land(openai_server, tmp_path):
     openai_server.fail_if = lambda body: 400 if "POISON" in json.dumps(body) else None
-    openai_server.responder = lambda body: COMPLETE_TAG if "-Goal-" in json.dumps(body) else "A summary."
-    settings = Settings(data_dir=tmp_path / "data", openai_api_key="sk-test",
-                        openai_base_url=openai_server.base_url, completion_model="test-chat",
-                        retry_base_delay_s=0.01, call_unit="excerpt")
-    corpus = write_corpus(tmp_path / "corpus", {"ok.md": "# Fine\n\nThe GraphStore works.",
-                                                "bad.md": "# Bad\n\nThis one is POISON for the model."})
+    openai_server.responder = lambda body: (
+        COMPLETE_TAG if "-Goal-" in json.dumps(body) else "A summary."
+    )
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        openai_api_key="sk-test",
+        openai_base_url=openai_server.base_url,
+        completion_model="test-chat",
+        retry_base_delay_s=0.01,
+        call_unit="excerpt",
+    )
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {
+            "ok.md": "# Fine\n\nThe GraphStore works.",
+            "bad.md": "# Bad\n\nThis one is POISON for the model.",
+        },
+    )
     with SmolRag(settings) as engine:
         report = engine.ingest(corpus, progress=False)
         assert [f["stage"] for f in report.failed] == ["summaries"]
-        assert report.failed[0]["source"].endswith("bad.md") and "rejected" in report.failed[0]["error"]
+        assert (
+            report.failed[0]["source"].endswith("bad.md")
+            and "rejected" in report.failed[0]["error"]
+        )
         assert len(report.added) == 1
         assert all(e["source"].endswith("ok.md") for _, e in engine.index.excerpts.items())
         assert len(engine.index.excerpt_vectors) == len(engine.index.excerpts)
 
 
 def run_cli(*args, data_dir):
-    return subprocess.run([sys.executable, "-m", "smolrag_lab.cli", *args, "--data-dir", str(data_dir)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "smolrag_lab.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_command_line_round_trip(tmp_path):
@@ -169,10 +202,15 @@ def test_command_line_round_trip(tmp_path):
     ingest = run_cli("ingest", str(corpus), "--json", data_dir=data)
     assert ingest.returncode == 0, ingest.stderr
     counts = json.loads(ingest.stdout)
-    assert counts["documents"]["added"] == 3 and counts["provider_calls"]["summary"] == counts["excerpts"]
+    assert (
+        counts["documents"]["added"] == 3
+        and counts["provider_calls"]["summary"] == counts["excerpts"]
+    )
     again = json.loads(run_cli("ingest", str(corpus), "--json", data_dir=data).stdout)
     assert again["documents"]["unchanged"] == 3 and sum(again["provider_calls"].values()) == 0
-    query = json.loads(run_cli("query", "What merges entities?", "--mode", "mix", "--json", data_dir=data).stdout)
+    query = json.loads(
+        run_cli("query", "What merges entities?", "--mode", "mix", "--json", data_dir=data).stdout
+    )
     assert query["mode"] == "mix" and query["sources"][0]["document"].endswith(".md")
     assert run_cli("delete", str(corpus / "graph.md"), data_dir=data).returncode == 0
     stats = json.loads(run_cli("stats", "--json", data_dir=data).stdout)
@@ -186,7 +224,10 @@ def test_a_graph_lagging_behind_the_records_is_rebuilt_from_stored_extractions(t
     with SmolRag(settings) as engine:
         engine.ingest(write_corpus(tmp_path / "corpus"), progress=False)
         before = {n: dict(a) for n, a in engine.index.graph.graph.nodes(data=True)}
-        edges = {tuple(sorted((u, v))): a["weight"] for u, v, a in engine.index.graph.graph.edges(data=True)}
+        edges = {
+            tuple(sorted((u, v))): a["weight"]
+            for u, v, a in engine.index.graph.graph.edges(data=True)
+        }
     (tmp_path / "data" / "graph.graphml").unlink()  # as if killed before the deferred save
     with SmolRag(settings) as engine:
         graph = engine.index.graph.graph

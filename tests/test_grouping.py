@@ -15,7 +15,9 @@ from smolrag_lab.tokens import TokenCounter
 
 LONG_DOC = "# Storage Guide\n\nIntro about the stores.\n\n" + "\n\n".join(
     f"## Part {i}\n\nThe Store{i} keeps data for the Service{i}. The Service{i} reads from the Store{i} "
-    f"every minute and reports to the Monitor." for i in range(12))
+    f"every minute and reports to the Monitor."
+    for i in range(12)
+)
 
 
 def test_groups_pack_consecutive_excerpts_up_to_the_budget():
@@ -34,22 +36,31 @@ def test_document_context_is_bounded_and_outlines_the_document():
 
 def test_attribution_follows_mentions():
     excerpts = ["The Store1 keeps data.", "The Service1 reads the Store1.", "Nothing here."]
-    extraction = Extraction([EntityRecord("Store1", "component", "keeps data"),
-                             EntityRecord("Service1", "component", "reads"),
-                             EntityRecord("Ghost Thing", "concept", "never named")],
-                            [RelationshipRecord("Service1", "Store1", "reads from", ["io"], 2.0)], ["data"])
+    extraction = Extraction(
+        [
+            EntityRecord("Store1", "component", "keeps data"),
+            EntityRecord("Service1", "component", "reads"),
+            EntityRecord("Ghost Thing", "concept", "never named"),
+        ],
+        [RelationshipRecord("Service1", "Store1", "reads from", ["io"], 2.0)],
+        ["data"],
+    )
     per = attribute(extraction, excerpts)
     assert [e.name for e in per[0].entities] == ["Store1"]
     assert sorted(e.name for e in per[1].entities) == ["Service1", "Store1"]
     assert [r.source for r in per[1].relationships] == ["Service1"] and not per[0].relationships
-    assert sum(len(p.entities) for p in per) == 4  # the unplaced entity still lands in exactly one excerpt
+    assert (
+        sum(len(p.entities) for p in per) == 4
+    )  # the unplaced entity still lands in exactly one excerpt
     assert per[0].content_keywords == ["data"]
 
 
 def test_group_output_parser_and_refusals():
-    text = (f'("summary"{TUPLE_SEP}E1{TUPLE_SEP}First part of the guide.){RECORD_SEP}'
-            f'("summary"{TUPLE_SEP}E2{TUPLE_SEP}Second part.){RECORD_SEP}'
-            f'("entity"{TUPLE_SEP}Store1{TUPLE_SEP}component{TUPLE_SEP}Keeps data.){COMPLETE_TAG}')
+    text = (
+        f'("summary"{TUPLE_SEP}E1{TUPLE_SEP}First part of the guide.){RECORD_SEP}'
+        f'("summary"{TUPLE_SEP}E2{TUPLE_SEP}Second part.){RECORD_SEP}'
+        f'("entity"{TUPLE_SEP}Store1{TUPLE_SEP}component{TUPLE_SEP}Keeps data.){COMPLETE_TAG}'
+    )
     summaries, extraction, report = parse_group_output(text, 2)
     assert summaries == {1: "First part of the guide.", 2: "Second part."}
     assert [e.name for e in extraction.entities] == ["Store1"] and report.skipped == 0
@@ -61,10 +72,21 @@ def test_group_output_parser_and_refusals():
 
 
 def _grouped_settings(server, tmp_path, **kw):
-    return Settings(data_dir=tmp_path / "data", openai_api_key="sk-test", openai_base_url=server.base_url,
-                    completion_backend="openai", embedding_backend="openai", embedding_model="test-embed",
-                    completion_model="test-chat", call_unit="group", group_tokens=120, chunk_size=40,
-                    chunk_overlap=0, retry_base_delay_s=0.01, **kw)
+    return Settings(
+        data_dir=tmp_path / "data",
+        openai_api_key="sk-test",
+        openai_base_url=server.base_url,
+        completion_backend="openai",
+        embedding_backend="openai",
+        embedding_model="test-embed",
+        completion_model="test-chat",
+        call_unit="group",
+        group_tokens=120,
+        chunk_size=40,
+        chunk_overlap=0,
+        retry_base_delay_s=0.01,
+        **kw,
+    )
 
 
 def test_engine_groups_calls_and_an_edit_costs_only_its_group(openai_server, tmp_path):
@@ -84,14 +106,19 @@ def test_engine_groups_calls_and_an_edit_costs_only_its_group(openai_server, tmp
         new_calls = openai_server.count("/chat/completions") - chats
         assert len(again.updated) == 1 and 1 <= new_calls <= 2
         texts = [e["text"] for _, e in rag.index.excerpts.items()]
-        assert any("quickly reads" in t for t in texts) and not any("Service7 reads" in t for t in texts)
+        assert any("quickly reads" in t for t in texts) and not any(
+            "Service7 reads" in t for t in texts
+        )
         assert rag.check().ok
 
 
 def test_a_summary_the_model_left_out_is_filled_locally(openai_server, tmp_path):
     def reply(body):
         text = simulated_reply(body["messages"])
-        return text.split(RECORD_SEP, 1)[1] if "<excerpts>" in json.dumps(body) else text  # drop E1's summary
+        return (
+            text.split(RECORD_SEP, 1)[1] if "<excerpts>" in json.dumps(body) else text
+        )  # drop E1's summary
+
     openai_server.responder = reply
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -105,16 +132,28 @@ def test_a_summary_the_model_left_out_is_filled_locally(openai_server, tmp_path)
 def test_a_group_with_unusable_output_fails_its_document_only(openai_server, tmp_path):
     def reply(body):
         text = json.dumps(body)
-        return "Sorry, I cannot do that." if "GARBLED" in text else simulated_reply(body["messages"])
+        return (
+            "Sorry, I cannot do that." if "GARBLED" in text else simulated_reply(body["messages"])
+        )
+
     openai_server.responder = reply
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "guide.md").write_text(LONG_DOC, encoding="utf-8")
-    (corpus / "bad.md").write_text("# Bad\n\nThe model answers GARBLED text for this document.", encoding="utf-8")
+    (corpus / "bad.md").write_text(
+        "# Bad\n\nThe model answers GARBLED text for this document.", encoding="utf-8"
+    )
     with SmolRag(_grouped_settings(openai_server, tmp_path, max_retries=1)) as rag:
         report = rag.ingest(corpus, progress=False)
-        assert [(f["source"].rsplit("/", 1)[-1], f["stage"]) for f in report.failed] == [("bad.md", "grouped_calls")]
-        assert not any(e["source"].endswith("bad.md") for _, e in rag.index.excerpts.items()) and rag.check().ok
+        assert [(f["source"].rsplit("/", 1)[-1], f["stage"]) for f in report.failed] == [
+            ("bad.md", "grouped_calls")
+        ]
+        assert (
+            not any(e["source"].endswith("bad.md") for _, e in rag.index.excerpts.items())
+            and rag.check().ok
+        )
         openai_server.responder = lambda body: simulated_reply(body["messages"])
         again = rag.ingest(corpus, progress=False)
-        assert [s.rsplit("/", 1)[-1] for s in again.added] == ["bad.md"] and len(again.unchanged) == 1
+        assert [s.rsplit("/", 1)[-1] for s in again.added] == ["bad.md"] and len(
+            again.unchanged
+        ) == 1

@@ -5,13 +5,13 @@ import re
 
 import matplotlib
 import pytest
+from test_engine import DOCS, write_corpus
 
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.eval import load_dataset
 from smolrag_lab.eval.sweep import sweep_matrix, tuning_sweep
 from smolrag_lab.lab import graph_view, plots, render, tables, workspace
 from smolrag_lab.lab.widgets import GraphExplorer, IngestPanel, QueryExplorer
-from test_engine import DOCS, write_corpus
 
 matplotlib.use("Agg")
 QUESTION = "Which store keeps entities and relationships?"
@@ -24,7 +24,9 @@ def corpus(tmp_path):
 
 @pytest.fixture
 def rag(tmp_path, corpus):
-    engine = SmolRag(Settings(data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0, query_cache=False))
+    engine = SmolRag(
+        Settings(data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0, query_cache=False)
+    )
     engine.ingest(corpus, progress=False)
     yield engine
     engine.close()
@@ -40,7 +42,9 @@ def test_tables_describe_the_index(rag):
     assert len(entities) == rag.index.graph.number_of_nodes()
     assert list(entities["degree"]) == sorted(entities["degree"], reverse=True)
     relationships = tables.relationships_table(rag, limit=3)
-    assert len(relationships) == 3 and list(relationships["weight"]) == sorted(relationships["weight"], reverse=True)
+    assert len(relationships) == 3 and list(relationships["weight"]) == sorted(
+        relationships["weight"], reverse=True
+    )
 
 
 def test_ingest_panel_keeps_one_index_per_chunking_setup(tmp_path, corpus, monkeypatch):
@@ -100,7 +104,9 @@ def test_graph_filters_and_offline_page(rag):
     connected = graph_view.filter_graph(rag, min_degree=2)
     assert all(graph.degree(k) >= 2 for k in connected.nodes)
     one_doc = graph_view.filter_graph(rag, document="graph.md")
-    keys = next(d for _, d in rag.index.documents.items() if d["source"].endswith("graph.md"))["entity_keys"]
+    keys = next(d for _, d in rag.index.documents.items() if d["source"].endswith("graph.md"))[
+        "entity_keys"
+    ]
     assert set(one_doc.nodes) <= set(keys) and one_doc.number_of_nodes() > 0
     assert graph_view.filter_graph(rag, max_nodes=3).number_of_nodes() == 3
     some_type = graph_view.entity_types(rag)[0]
@@ -109,17 +115,23 @@ def test_graph_filters_and_offline_page(rag):
     page = graph_view.graph_html(rag, one_doc)
     assert not re.search(r"<(?:script|link)[^>]+(?:src|href)=\"(?:https?:)?//", page)
     assert "smolrag-graph-status" in page and "vis.Network" in page
-    drawn = json.loads(re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", page, re.DOTALL).group(1))
+    drawn = json.loads(
+        re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", page, re.DOTALL).group(1)
+    )
     assert len(drawn) == one_doc.number_of_nodes()
 
 
 def test_query_subgraph_highlights_what_reached_the_context(rag):
     result = rag.retrieve(QUESTION, "hybrid_kg")
     sub, nodes, edges = graph_view.query_subgraph(rag, result, neighbours=1)
-    assert nodes == {e["key"] for e in result.entities} | {k for r in result.relationships for k in r["pair"]}
+    assert nodes == {e["key"] for e in result.entities} | {
+        k for r in result.relationships for k in r["pair"]
+    }
     assert nodes <= set(sub.nodes)
     page = graph_view.graph_html(rag, sub, nodes, edges)
-    drawn = json.loads(re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", page, re.DOTALL).group(1))
+    drawn = json.loads(
+        re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", page, re.DOTALL).group(1)
+    )
     red = {n["id"] for n in drawn if n["color"] == graph_view.HIGHLIGHT}
     assert red == nodes
 
@@ -149,10 +161,21 @@ def test_lab_settings_name_the_index_after_the_chunking(tmp_path, monkeypatch):
 
 
 def _dataset(tmp_path, corpus):
-    rows = [{"id": "q1", "query": "Which store keeps entities and relationships?", "relevant": {"graph.md": 2},
-             "gold_span": "The GraphStore keeps entities and relationships extracted from excerpts.", "match_f1": 1.0},
-            {"id": "q2", "query": "What is cleared whenever the index changes?", "relevant": {"cache.md": 1}},
-            {"id": "q3", "query": "How are excerpts ranked?", "relevant": {"search.md": 1}}]
+    rows = [
+        {
+            "id": "q1",
+            "query": "Which store keeps entities and relationships?",
+            "relevant": {"graph.md": 2},
+            "gold_span": "The GraphStore keeps entities and relationships extracted from excerpts.",
+            "match_f1": 1.0,
+        },
+        {
+            "id": "q2",
+            "query": "What is cleared whenever the index changes?",
+            "relevant": {"cache.md": 1},
+        },
+        {"id": "q3", "query": "How are excerpts ranked?", "relevant": {"search.md": 1}},
+    ]
     path = tmp_path / "qa.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     return load_dataset(path, corpus)
@@ -162,7 +185,10 @@ def test_dataset_slices(tmp_path, corpus):
     dataset = _dataset(tmp_path, corpus)
     assert dataset.name == tmp_path.name  # "qa.jsonl" is a generic name: the folder names the set
     small = dataset.restricted_to(["graph.md", "cache.md"])
-    assert [i.id for i in small.items] == ["q1", "q2"] and [p.name for p in small.paths] == ["cache.md", "graph.md"]
+    assert [i.id for i in small.items] == ["q1", "q2"] and [p.name for p in small.paths] == [
+        "cache.md",
+        "graph.md",
+    ]
     sampled = dataset.sample(1, extra_documents=1, seed=3)
     assert len(sampled.items) == 1 and len(sampled.paths) == 2
     assert set(sampled.items[0].relevant) <= {p.name for p in sampled.paths}
@@ -171,8 +197,15 @@ def test_dataset_slices(tmp_path, corpus):
 
 def test_tuning_sweep_grid(tmp_path, corpus):
     dataset = _dataset(tmp_path, corpus)
-    sweep = tuning_sweep(dataset, Settings(data_dir=tmp_path / "base"), "chunk_size", [24, 64],
-                         "excerpt_top_k", [1, 3], data_root=tmp_path / "sweeps")
+    sweep = tuning_sweep(
+        dataset,
+        Settings(data_dir=tmp_path / "base"),
+        "chunk_size",
+        [24, 64],
+        "excerpt_top_k",
+        [1, 3],
+        data_root=tmp_path / "sweeps",
+    )
     assert len(sweep) == 4 and set(sweep["cutoff"]) == {1, 3}
     for size in (24, 64):
         rows = sweep[sweep["chunk_size"] == size].set_index("excerpt_top_k")
@@ -183,4 +216,6 @@ def test_tuning_sweep_grid(tmp_path, corpus):
     ax = plots.plot_heatmap(matrix, "recall")
     assert len(ax.texts) == 4
     with pytest.raises(ValueError, match="changes the index"):
-        tuning_sweep(dataset, Settings(data_dir=tmp_path / "b"), "chunk_size", [24], "chunk_overlap", [0])
+        tuning_sweep(
+            dataset, Settings(data_dir=tmp_path / "b"), "chunk_size", [24], "chunk_overlap", [0]
+        )

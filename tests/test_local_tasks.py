@@ -1,9 +1,8 @@
 import asyncio
 
 from smolrag_lab.providers import LocalTasks
-from smolrag_lab.providers.local_tasks import EXTRACTIVE_NOTE
+from smolrag_lab.providers.local_tasks import EXTRACTIVE_NOTE, summarize
 from smolrag_lab.providers.records import normalise_name, parse_extraction, parse_keywords
-from smolrag_lab.providers.local_tasks import summarize
 from smolrag_lab.text import document_title, headings
 
 DOC = """# Caching in SmolRAG
@@ -40,14 +39,21 @@ def test_extraction_finds_identifiers_names_and_co_occurrence():
 
 
 def test_query_keywords_split_specific_and_general():
-    keywords = asyncio.run(tasks.keywords("How does the QueryCache store answers for top_k queries?"))
+    keywords = asyncio.run(
+        tasks.keywords("How does the QueryCache store answers for top_k queries?")
+    )
     assert "QueryCache" in keywords.low_level and "top_k" in keywords.low_level
     assert "answers" in keywords.high_level
 
 
 def test_extractive_answer_cites_and_says_so():
-    sources = ["Cats are not covered here.", "The QueryCache stores every answer under a hash of the question."]
-    answer = asyncio.run(tasks.answer("Where does the QueryCache store an answer?", "", sources, "standard"))
+    sources = [
+        "Cats are not covered here.",
+        "The QueryCache stores every answer under a hash of the question.",
+    ]
+    answer = asyncio.run(
+        tasks.answer("Where does the QueryCache store an answer?", "", sources, "standard")
+    )
     assert answer.startswith(EXTRACTIVE_NOTE) and "[2]" in answer and "[1]" not in answer
     nothing = asyncio.run(tasks.answer("What do penguins eat?", "", sources, "standard"))
     assert "do not appear to answer" in nothing
@@ -60,18 +66,25 @@ def test_names_are_normalised_before_merging():
 
 
 def test_extraction_parser_is_lenient_and_counts_skips():
-    text = ('("entity"<|>"Graph Store"<|>interface<|>Holds nodes.)\n'
-            '("relationship"<|>graph store<|>NetworkX<|>Built on it<|>storage<|>high)+|+'
-            '(garbage without fields)+|+("entity"<|>only two)')
+    text = (
+        '("entity"<|>"Graph Store"<|>interface<|>Holds nodes.)\n'
+        '("relationship"<|>graph store<|>NetworkX<|>Built on it<|>storage<|>high)+|+'
+        '(garbage without fields)+|+("entity"<|>only two)'
+    )
     extraction, report = parse_extraction(text)
     assert [e.name for e in extraction.entities] == ["Graph Store"]
-    assert extraction.relationships[0].source == "Graph Store" and extraction.relationships[0].weight == 1.0
+    assert (
+        extraction.relationships[0].source == "Graph Store"
+        and extraction.relationships[0].weight == 1.0
+    )
     assert (report.records, report.skipped) == (2, 2)
 
 
 def test_keyword_parser_handles_junk():
     assert parse_keywords("no json here").low_level == []
-    assert parse_keywords('{"high_level_keywords": "one", "low_level_keywords": [1, "x"]}').low_level == ["1", "x"]
+    assert parse_keywords(
+        '{"high_level_keywords": "one", "low_level_keywords": [1, "x"]}'
+    ).low_level == ["1", "x"]
     assert parse_keywords("{broken").high_level == []
 
 

@@ -4,8 +4,15 @@ import math
 
 import pytest
 
-from smolrag_lab.eval.metrics import (hit_at_k, latency_summary, ndcg_at_k, precision_at_k, recall_at_k,
-                                      reciprocal_rank, span_at_k)
+from smolrag_lab.eval.metrics import (
+    hit_at_k,
+    latency_summary,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+    reciprocal_rank,
+    span_at_k,
+)
 
 RANKING = ["a.md", "x.md", "a.md", "b.md", "y.md"]  # excerpts' documents, best first
 RELEVANT = {"a.md": 3, "b.md": 1, "c.md": 2}
@@ -47,7 +54,11 @@ def test_span_is_found_inside_one_excerpt_ignoring_markdown_and_case():
 
 def test_latency_summary():
     summary = latency_summary(list(range(1, 101)))
-    assert summary["p50"] == pytest.approx(50.5) and summary["max"] == 100 and summary["p95"] == pytest.approx(95.05)
+    assert (
+        summary["p50"] == pytest.approx(50.5)
+        and summary["max"] == 100
+        and summary["p95"] == pytest.approx(95.05)
+    )
 
 
 def test_reciprocal_rank_fusion_by_hand():
@@ -62,8 +73,14 @@ def test_reciprocal_rank_fusion_by_hand():
 def test_bm25_ranks_exact_terms_and_ignores_stop_words():
     from smolrag_lab.query.lexical import LexicalIndex
 
-    index = LexicalIndex(["e1", "e2", "e3"], ["The query cache stores answers.", "Graphs of entities.",
-                                              "Caching answers in the query cache, cached queries."])
+    index = LexicalIndex(
+        ["e1", "e2", "e3"],
+        [
+            "The query cache stores answers.",
+            "Graphs of entities.",
+            "Caching answers in the query cache, cached queries.",
+        ],
+    )
     assert {i for i, _ in index.search("cached queries", 3)} == {"e1", "e3"}
     assert index.search("cached queries", 3)[0][0] == "e3"
     assert index.search("the of in", 3) == []

@@ -4,9 +4,10 @@ import asyncio
 import logging
 import time
 
+from test_engine import write_corpus
+
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.monitor import MAX_RECORDS, PerformanceMonitor
-from test_engine import write_corpus
 
 
 def test_measure_and_track_record_wall_cpu_memory_and_provider_calls():
@@ -57,13 +58,22 @@ def test_engine_monitors_stages_and_queries(tmp_path):
         rag.query("Which store keeps entities?", "mix")
         rag.query("Which store keeps entities?", "standard")
         summary = rag.monitor.summary()
-    assert {"ingest", "ingest.grouped_calls", "ingest.embeddings", "ingest.commit", "ingest.graph_embeddings",
-            "query.mix", "query.standard"} <= set(summary)
+    assert {
+        "ingest",
+        "ingest.grouped_calls",
+        "ingest.embeddings",
+        "ingest.commit",
+        "ingest.graph_embeddings",
+        "query.mix",
+        "query.standard",
+    } <= set(summary)
     assert summary["ingest.grouped_calls"]["count"] == 3 and summary["ingest"]["provider_calls"] > 0
 
 
 def test_log_file_rotates_at_its_size_cap(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", log_level="INFO", log_max_bytes=2_000, log_backups=2)
+    settings = Settings(
+        data_dir=tmp_path / "data", log_level="INFO", log_max_bytes=2_000, log_backups=2
+    )
     with SmolRag(settings):
         log = logging.getLogger("smolrag_lab.test")
         for i in range(200):

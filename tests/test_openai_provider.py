@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 import pytest
-
 from fake_openai import fake_vector
+
 from smolrag_lab.providers import OpenAIClient, ProviderError, Providers
 from smolrag_lab.providers.openai_client import OpenAIEmbedder
 
@@ -24,7 +24,11 @@ def test_chat_round_trip_and_accounting(openai_server, server_settings):
     assert (stats.calls, stats.requests, stats.retries, stats.errors) == (1, 1, 0, 0)
     assert stats.prompt_tokens == 4 and stats.completion_tokens == 3 and stats.latency_s > 0
     path, body = openai_server.requests[0]
-    assert path == "/v1/chat/completions" and body["model"] == "test-chat" and body["messages"] == MESSAGES
+    assert (
+        path == "/v1/chat/completions"
+        and body["model"] == "test-chat"
+        and body["messages"] == MESSAGES
+    )
 
 
 def test_429_is_retried_after_the_retry_after_delay(openai_server, server_settings):
@@ -38,8 +42,9 @@ def test_429_is_retried_after_the_retry_after_delay(openai_server, server_settin
 
 
 def test_500s_and_malformed_bodies_are_retried(openai_server, server_settings):
-    openai_server.faults.extend([{"status": 500}, {"body": "{not json"}, {"json": {"choices": []}},
-                                 {"status": 503}])
+    openai_server.faults.extend(
+        [{"status": 500}, {"body": "{not json"}, {"json": {"choices": []}}, {"status": 503}]
+    )
     client = client_for(server_settings)
     assert client.chat_sync(MESSAGES) == "echo: hello there"
     assert client.stats.get("chat").retries == 4
@@ -75,17 +80,23 @@ def test_concurrency_is_bounded(openai_server, server_settings):
     client = client_for(server_settings, max_concurrent_requests=2)
 
     async def many():
-        return await asyncio.gather(*(client.chat([{"role": "user", "content": f"q{i}"}]) for i in range(8)))
+        return await asyncio.gather(
+            *(client.chat([{"role": "user", "content": f"q{i}"}]) for i in range(8))
+        )
 
     assert len(asyncio.run(many())) == 8
     assert openai_server.max_in_flight == 2
 
 
 def test_requests_per_minute_limit_holds_back_the_excess(openai_server, server_settings):
-    client = client_for(server_settings, requests_per_minute=60)  # a burst of 60, then one per second
+    client = client_for(
+        server_settings, requests_per_minute=60
+    )  # a burst of 60, then one per second
 
     async def many():
-        await asyncio.gather(*(client.chat([{"role": "user", "content": f"r{i}"}]) for i in range(62)))
+        await asyncio.gather(
+            *(client.chat([{"role": "user", "content": f"r{i}"}]) for i in range(62))
+        )
 
     started = time.perf_counter()
     asyncio.run(many())
@@ -134,8 +145,10 @@ def test_second_identical_run_sends_zero_requests(openai_server, server_settings
 
 
 def test_cache_key_covers_system_prompt_and_model(openai_server, server_settings):
-    client = OpenAIClient(server_settings, cache=Providers(server_settings.replace(embedding_backend="local"))
-                          .client.cache)
+    client = OpenAIClient(
+        server_settings,
+        cache=Providers(server_settings.replace(embedding_backend="local")).client.cache,
+    )
     client.chat_sync(MESSAGES)
     client.chat_sync(MESSAGES)
     client.chat_sync([{"role": "system", "content": "be verbose"}, MESSAGES[1]])
@@ -146,25 +159,33 @@ def test_cache_key_covers_system_prompt_and_model(openai_server, server_settings
 def test_extraction_and_keywords_parse_model_output(openai_server, server_settings):
     replies = {
         "extract": '("entity"<|>smolrag<|>feature<|>A small RAG system.)+|+'
-                   '("relationship"<|>SmolRAG<|>LightRAG<|>Inspired by it.<|>lineage, design<|>7)<|COMPLETE|>',
+        '("relationship"<|>SmolRAG<|>LightRAG<|>Inspired by it.<|>lineage, design<|>7)<|COMPLETE|>',
         "keywords": 'Sure: {"high_level_keywords": ["caching"], "low_level_keywords": ["cache key"]}',
     }
-    openai_server.responder = lambda body: replies["extract" if "-Goal-" in body["messages"][0]["content"]
-                                                    else "keywords"]
+    openai_server.responder = lambda body: replies[
+        "extract" if "-Goal-" in body["messages"][0]["content"] else "keywords"
+    ]
     providers = Providers(server_settings.replace(embedding_backend="local"))
     extraction = asyncio.run(providers.tasks.extract("SmolRAG was inspired by LightRAG."))
     assert [e.name for e in extraction.entities] == ["Smolrag"]
-    assert extraction.relationships[0].weight == 7.0 and extraction.relationships[0].keywords == ["lineage", "design"]
+    assert extraction.relationships[0].weight == 7.0 and extraction.relationships[0].keywords == [
+        "lineage",
+        "design",
+    ]
     keywords = asyncio.run(providers.tasks.keywords("How is the cache keyed?"))
     assert keywords.high_level == ["caching"] and keywords.low_level == ["cache key"]
 
 
 def test_tokens_per_minute_limit_holds_back_the_excess(openai_server, server_settings):
-    client = client_for(server_settings, tokens_per_minute=6000)  # a burst of 6000 tokens, then 100/s
+    client = client_for(
+        server_settings, tokens_per_minute=6000
+    )  # a burst of 6000 tokens, then 100/s
     prompt = " ".join(["token"] * 99)  # 100 prompt tokens a request with its counter
 
     async def many():
-        await asyncio.gather(*(client.chat([{"role": "user", "content": f"{i} {prompt}"}]) for i in range(62)))
+        await asyncio.gather(
+            *(client.chat([{"role": "user", "content": f"{i} {prompt}"}]) for i in range(62))
+        )
 
     assert client.tokens.count(f"1 {prompt}") == 100
     started = time.perf_counter()

@@ -23,13 +23,19 @@ def env_pip_entries():
 
 
 def test_environment_yml_installs_the_project_with_its_extras():
-    python = next(d for d in ENVIRONMENT["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    python = next(
+        d for d in ENVIRONMENT["dependencies"] if isinstance(d, str) and d.startswith("python=")
+    )
     version = python.split("=", 1)[1]
     assert SpecifierSet(PYPROJECT["requires-python"]).contains(version + ".0")
     entries = env_pip_entries()
-    assert len(entries) == 1, "environment.yml must defer to pyproject.toml, not list packages itself"
+    assert len(entries) == 1, (
+        "environment.yml must defer to pyproject.toml, not list packages itself"
+    )
     extras = re.fullmatch(r"-e \.\[([a-z,]+)\]", entries[0]).group(1).split(",")
-    assert set(extras) == set(PYPROJECT["optional-dependencies"]), "extras differ from pyproject.toml"
+    assert set(extras) == set(PYPROJECT["optional-dependencies"]), (
+        "extras differ from pyproject.toml"
+    )
 
 
 def test_makefile_installs_extras_that_exist():
@@ -39,10 +45,14 @@ def test_makefile_installs_extras_that_exist():
 
 
 def test_every_dependency_is_pinned_to_a_range():
-    declared = PYPROJECT["dependencies"] + [r for rs in PYPROJECT["optional-dependencies"].values() for r in rs]
+    declared = PYPROJECT["dependencies"] + [
+        r for rs in PYPROJECT["optional-dependencies"].values() for r in rs
+    ]
     for line in declared:
         spec = Requirement(line).specifier
-        assert any(s.operator in ("==", "<", "<=", "~=") for s in spec), f"{line} has no upper bound"
+        assert any(s.operator in ("==", "<", "<=", "~=") for s in spec), (
+            f"{line} has no upper bound"
+        )
 
 
 def test_default_install_pulls_no_torch_or_cuda():
@@ -66,5 +76,9 @@ def test_committed_notebooks_carry_no_outputs():
     assert len(notebooks) >= 5
     for path in notebooks:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        stale = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])]
+        stale = [
+            i
+            for i, c in enumerate(cells)
+            if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])
+        ]
         assert not stale, f"{path.name}: cells {stale} have outputs; clear them before committing"

@@ -12,10 +12,34 @@ from smolrag_lab.providers.records import check_extraction, parse_extraction, pa
 from smolrag_lab.tokens import TokenCounter
 
 COUNTER = TokenCounter()
-MARKDOWN_BITS = st.sampled_from(["\n", "\n\n", "# ", "## ", "```", "```python\n", "- ", "1. ", ". ", "? ", "|", "*",
-                                 "`", "    ", "\t", "é", "日本", "🙂", "\r\n", "http://x.y/z"])
+MARKDOWN_BITS = st.sampled_from(
+    [
+        "\n",
+        "\n\n",
+        "# ",
+        "## ",
+        "```",
+        "```python\n",
+        "- ",
+        "1. ",
+        ". ",
+        "? ",
+        "|",
+        "*",
+        "`",
+        "    ",
+        "\t",
+        "é",
+        "日本",
+        "🙂",
+        "\r\n",
+        "http://x.y/z",
+    ]
+)
 WORDS = st.from_regex(r"[A-Za-z][a-z]{0,12}", fullmatch=True)
-DOCUMENTS = st.lists(st.one_of(WORDS, MARKDOWN_BITS, st.text(max_size=20)), max_size=300).map(" ".join)
+DOCUMENTS = st.lists(st.one_of(WORDS, MARKDOWN_BITS, st.text(max_size=20)), max_size=300).map(
+    " ".join
+)
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -24,9 +48,15 @@ def _squashed(text: str) -> str:
 
 
 @FAST
-@given(text=DOCUMENTS, size=st.integers(16, 120), overlap_share=st.floats(0, 0.5),
-       strategy=st.sampled_from(["markdown", "tokens", "sentences"]))
-def test_any_text_chunks_into_bounded_non_empty_excerpts_that_lose_no_word(text, size, overlap_share, strategy):
+@given(
+    text=DOCUMENTS,
+    size=st.integers(16, 120),
+    overlap_share=st.floats(0, 0.5),
+    strategy=st.sampled_from(["markdown", "tokens", "sentences"]),
+)
+def test_any_text_chunks_into_bounded_non_empty_excerpts_that_lose_no_word(
+    text, size, overlap_share, strategy
+):
     overlap = int(size * overlap_share)
     excerpts = Chunker(COUNTER, size=size, overlap=overlap, strategy=strategy).split(text)
     assert all(isinstance(e, str) and e.strip() for e in excerpts)
@@ -37,26 +67,41 @@ def test_any_text_chunks_into_bounded_non_empty_excerpts_that_lose_no_word(text,
     limit = size + overlap + 8  # a piece may carry its overlap and a heading or fence line
     if strategy != "markdown":  # code blocks are kept whole in markdown mode, whatever their size
         assert max(COUNTER.count(e) for e in excerpts) <= limit
-    if strategy == "tokens":  # overlapping token windows can each hold only part of a word: check the
-        excerpts = Chunker(COUNTER, size=size, overlap=0, strategy=strategy).split(text)  # plain split
+    if (
+        strategy == "tokens"
+    ):  # overlapping token windows can each hold only part of a word: check the
+        excerpts = Chunker(COUNTER, size=size, overlap=0, strategy=strategy).split(
+            text
+        )  # plain split
     joined = "".join(_squashed(e) for e in excerpts)
     for word in re.findall(r"[A-Za-z]{3,}", text):
         assert word in joined
 
 
 RECORD_FIELDS = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30)
-RECORDS = st.lists(st.tuples(st.sampled_from(["entity", "relationship", "content_keywords", "junk", ""]),
-                             st.lists(RECORD_FIELDS, max_size=6)), max_size=8)
+RECORDS = st.lists(
+    st.tuples(
+        st.sampled_from(["entity", "relationship", "content_keywords", "junk", ""]),
+        st.lists(RECORD_FIELDS, max_size=6),
+    ),
+    max_size=8,
+)
 
 
 def _render(records) -> str:
-    return RECORD_SEP.join(f'("{kind}"{TUPLE_SEP}' + TUPLE_SEP.join(fields) + ")" for kind, fields in records)
+    return RECORD_SEP.join(
+        f'("{kind}"{TUPLE_SEP}' + TUPLE_SEP.join(fields) + ")" for kind, fields in records
+    )
 
 
 @FAST
-@given(body=st.one_of(RECORDS.map(_render), st.text(max_size=400)), tag=st.booleans(), cut=st.integers(0, 50))
+@given(
+    body=st.one_of(RECORDS.map(_render), st.text(max_size=400)),
+    tag=st.booleans(),
+    cut=st.integers(0, 50),
+)
 def test_any_model_output_parses_into_valid_records_or_is_refused_clearly(body, tag, cut):
-    text = body[:len(body) - cut] if cut and len(body) > cut else body
+    text = body[: len(body) - cut] if cut and len(body) > cut else body
     text = text + (COMPLETE_TAG if tag else "")
     extraction, report = parse_extraction(text)
     assert report.records >= len(extraction.entities) + len(extraction.relationships)
@@ -72,15 +117,25 @@ def test_any_model_output_parses_into_valid_records_or_is_refused_clearly(body, 
         check_extraction(text, report)
     except ProviderError as exc:
         assert "extraction output" in str(exc)
-        assert (report.skipped and not report.records) or (report.last_skipped and not report.complete)
+        assert (report.skipped and not report.records) or (
+            report.last_skipped and not report.complete
+        )
 
 
 @FAST
-@given(text=st.one_of(st.text(max_size=200), st.builds(
-    lambda h, low: '{"high_level_keywords": %s, "low_level_keywords": %s}' % (h, low),
-    st.sampled_from(['["a", "b"]', '"one"', "3", "null", "[1, null]", "{}"]),
-    st.sampled_from(['["x"]', "[]", '"y"', "false"]))))
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.builds(
+            lambda h, low: '{"high_level_keywords": %s, "low_level_keywords": %s}' % (h, low),
+            st.sampled_from(['["a", "b"]', '"one"', "3", "null", "[1, null]", "{}"]),
+            st.sampled_from(['["x"]', "[]", '"y"', "false"]),
+        ),
+    )
+)
 def test_any_keyword_output_gives_two_lists_of_strings(text):
     keywords = parse_keywords(text)
     for values in (keywords.high_level, keywords.low_level):
-        assert isinstance(values, list) and all(isinstance(v, str) and v == v.strip() and v for v in values)
+        assert isinstance(values, list) and all(
+            isinstance(v, str) and v == v.strip() and v for v in values
+        )

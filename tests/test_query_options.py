@@ -6,26 +6,32 @@ from concurrent.futures import ThreadPoolExecutor
 
 import networkx as nx
 import pytest
-
 from conftest import SHARED
+
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.lab.workspace import QUICK_DEMO_DOCUMENTS
 from smolrag_lab.query import planner
 from smolrag_lab.query.retrieval import MODES
 
-pytestmark = pytest.mark.skipif(not (SHARED / "corpus" / "smolrag_docs").is_dir(), reason="needs ../shared")
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "corpus" / "smolrag_docs").is_dir(), reason="needs ../shared"
+)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     corpus = SHARED / "corpus" / "smolrag_docs"
-    with SmolRag(Settings(data_dir=tmp_path_factory.mktemp("demo"), query_cache=False, log_to_file=False)) as rag:
+    with SmolRag(
+        Settings(data_dir=tmp_path_factory.mktemp("demo"), query_cache=False, log_to_file=False)
+    ) as rag:
         rag.ingest([corpus / name for name in QUICK_DEMO_DOCUMENTS], progress=False)
         yield rag
 
 
 def questions() -> list[str]:
-    return [json.loads(line)["query"] for line in (SHARED / "eval" / "smolrag_docs_qa.jsonl").open()][:12]
+    return [
+        json.loads(line)["query"] for line in (SHARED / "eval" / "smolrag_docs_qa.jsonl").open()
+    ][:12]
 
 
 def ranked(result) -> list[str]:
@@ -35,10 +41,16 @@ def ranked(result) -> list[str]:
 def test_entity_names_are_spotted_longest_first():
     graph = nx.Graph([("Vector Store", "SmolRAG"), ("Knowledge Graph", "SmolRAG")])
     names = planner.EntityNames(graph)
-    assert names.named_in("How does the vector store relate to SmolRAG?") == ["vector store", "smolrag"]
+    assert names.named_in("How does the vector store relate to SmolRAG?") == [
+        "vector store",
+        "smolrag",
+    ]
     assert planner.choose_mode("How does the vector store relate to SmolRAG?", names).mode == "mix"
     assert planner.choose_mode("What is a vector store?", names).mode == "standard"
-    assert planner.choose_mode("Tell me about cats and dogs and how they relate", names).mode == "standard"
+    assert (
+        planner.choose_mode("Tell me about cats and dogs and how they relate", names).mode
+        == "standard"
+    )
 
 
 def test_auto_runs_the_chosen_mode_and_says_why(demo):
@@ -77,21 +89,33 @@ def test_concurrent_queries_match_one_at_a_time(demo, parallel):
     jobs = [(q, mode) for q in questions() for mode in (*MODES, "auto")]
     expected = {job: demo.query(*job, parallel_retrieval=parallel) for job in jobs}
     with ThreadPoolExecutor(8) as pool:
-        got = dict(zip(jobs, pool.map(lambda job: demo.query(*job, parallel_retrieval=parallel), jobs * 2)))
+        got = dict(
+            zip(jobs, pool.map(lambda job: demo.query(*job, parallel_retrieval=parallel), jobs * 2))
+        )
     for job, result in got.items():
         assert ranked(result) == ranked(expected[job]) and result.answer == expected[job].answer
 
 
 def test_option_comparison_and_load_test_report_every_option(demo, tmp_path):
     from smolrag_lab.eval.dataset import load_dataset
-    from smolrag_lab.eval.options import (Option, compare_options, load_table, load_test, options_summary_table,
-                                          options_table)
+    from smolrag_lab.eval.options import (
+        Option,
+        compare_options,
+        load_table,
+        load_test,
+        options_summary_table,
+        options_table,
+    )
 
-    dataset = load_dataset(SHARED / "eval" / "smolrag_docs_qa.jsonl",
-                           SHARED / "corpus" / "smolrag_docs").restricted_to(list(QUICK_DEMO_DOCUMENTS), limit=4)
-    options = [Option("float16", {"vector_storage": "float16"}, ("standard",)),
-               Option("int8 raw", {"vector_index": "int8", "vector_rescore": False}, ("standard",)),
-               Option("prune", {"prune_min_degree": 3}, ("local_kg",)), Option("auto", modes=("auto",))]
+    dataset = load_dataset(
+        SHARED / "eval" / "smolrag_docs_qa.jsonl", SHARED / "corpus" / "smolrag_docs"
+    ).restricted_to(list(QUICK_DEMO_DOCUMENTS), limit=4)
+    options = [
+        Option("float16", {"vector_storage": "float16"}, ("standard",)),
+        Option("int8 raw", {"vector_index": "int8", "vector_rescore": False}, ("standard",)),
+        Option("prune", {"prune_min_degree": 3}, ("local_kg",)),
+        Option("auto", modes=("auto",)),
+    ]
     rows = compare_options(dataset, Settings(data_dir=tmp_path / "idx", log_to_file=False), options)
     assert [r["option"] for r in rows] == ["default"] * 5 + ["float16", "int8 raw", "prune", "auto"]
     by_option = {r["option"]: r for r in rows[5:]}
@@ -115,5 +139,9 @@ def test_query_cache_tells_vector_settings_apart(tmp_path):
         rag.ingest([corpus / QUICK_DEMO_DOCUMENTS[0]], progress=False)
         rag.retrieve(questions()[0], "standard")
         assert rag.retrieve(questions()[0], "standard").cached
-    with SmolRag(Settings(data_dir=tmp_path / "d", log_to_file=False, vector_index="int8", vector_rescore=False)) as rag:
+    with SmolRag(
+        Settings(
+            data_dir=tmp_path / "d", log_to_file=False, vector_index="int8", vector_rescore=False
+        )
+    ) as rag:
         assert not rag.retrieve(questions()[0], "standard").cached

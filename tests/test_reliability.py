@@ -28,7 +28,8 @@ def corpus_docs(version: int, n: int = 10) -> dict[str, str]:
             f"# Topic {i}\n\nThe Component{i} service talks to the Registry{i % 4} through the Gateway. "
             f"Component{i} caches answers in the Store{i % 3}.\n\n"
             f"## Details\n\nThe Registry{i % 4} keeps versions; {'edited text about Scheduler' + str(i) if edited else 'the Gateway routes calls'}. "
-            f"Every Store{i % 3} is replicated by the Replicator.\n")
+            f"Every Store{i % 3} is replicated by the Replicator.\n"
+        )
     return docs
 
 
@@ -49,13 +50,15 @@ def settings(data_dir: Path, **kw) -> Settings:
 def final_state(rag: SmolRag) -> dict:
     """Everything a re-run must reproduce (graph descriptions may differ in order, not in content)."""
     graph = rag.index.graph.graph
-    return {"documents": sorted((d["source"], d["hash"]) for _, d in rag.index.documents.items()),
-            "excerpts": sorted(rag.index.excerpts.keys()),
-            "excerpt_vectors": sorted(rag.index.excerpt_vectors.ids()),
-            "entity_vectors": sorted(rag.index.entity_vectors.ids()),
-            "relationship_vectors": sorted(rag.index.relationship_vectors.ids()),
-            "nodes": {k: sorted(a["excerpt_ids"]) for k, a in graph.nodes(data=True)},
-            "edges": {tuple(sorted(p)): sorted(graph.edges[p]["excerpt_ids"]) for p in graph.edges}}
+    return {
+        "documents": sorted((d["source"], d["hash"]) for _, d in rag.index.documents.items()),
+        "excerpts": sorted(rag.index.excerpts.keys()),
+        "excerpt_vectors": sorted(rag.index.excerpt_vectors.ids()),
+        "entity_vectors": sorted(rag.index.entity_vectors.ids()),
+        "relationship_vectors": sorted(rag.index.relationship_vectors.ids()),
+        "nodes": {k: sorted(a["excerpt_ids"]) for k, a in graph.nodes(data=True)},
+        "edges": {tuple(sorted(p)): sorted(graph.edges[p]["excerpt_ids"]) for p in graph.edges},
+    }
 
 
 @pytest.fixture
@@ -80,11 +83,22 @@ def test_an_edit_reaches_the_same_state_as_a_fresh_ingest(tmp_path, corpus, refe
         assert rag.check().ok
 
 
-def _run_child(data_dir: Path, corpus: Path, save_interval: float, kill_after: float | None) -> tuple[bool, float]:
+def _run_child(
+    data_dir: Path, corpus: Path, save_interval: float, kill_after: float | None
+) -> tuple[bool, float]:
     """Run the ingesting child; SIGKILL it ``kill_after`` seconds after it is ready (None: let it
     finish). Returns (killed, seconds from ready to exit)."""
-    child = subprocess.Popen([sys.executable, str(HERE / "kill_ingest.py"), str(data_dir), str(corpus),
-                              str(save_interval)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "kill_ingest.py"),
+            str(data_dir),
+            str(corpus),
+            str(save_interval),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "ready"
     ready = time.perf_counter()
     if kill_after is None:
@@ -98,21 +112,30 @@ def _run_child(data_dir: Path, corpus: Path, save_interval: float, kill_after: f
     return child.returncode == -signal.SIGKILL, took
 
 
-def test_sigkill_at_random_points_then_recovery_reaches_the_uninterrupted_state(tmp_path, corpus, reference,
-                                                                                 request):
-    points = int(os.environ.get("SMOLRAG_KILL_POINTS", 30 if request.config.getoption("--runslow") else 6))
+def test_sigkill_at_random_points_then_recovery_reaches_the_uninterrupted_state(
+    tmp_path, corpus, reference, request
+):
+    points = int(
+        os.environ.get("SMOLRAG_KILL_POINTS", 30 if request.config.getoption("--runslow") else 6)
+    )
     rng = random.Random(1234)
-    window = _run_child(tmp_path / "timing", corpus, 30.0, None)[1]  # how long an uninterrupted run takes
+    window = _run_child(tmp_path / "timing", corpus, 30.0, None)[
+        1
+    ]  # how long an uninterrupted run takes
     outcomes = {"killed": 0, "finished first": 0, "needed repair": 0}
     for point in range(points):
         data_dir = tmp_path / f"run{point}"
-        edit = point % 2 == 1  # every other run is killed while applying edits to an ingested corpus
+        edit = (
+            point % 2 == 1
+        )  # every other run is killed while applying edits to an ingested corpus
         if edit:
             write_docs(corpus, corpus_docs(1))
             with SmolRag(settings(data_dir)) as rag:
                 rag.ingest(corpus, progress=False)
             write_docs(corpus, corpus_docs(2))
-        killed, _ = _run_child(data_dir, corpus, 0.0 if point % 4 < 2 else 30.0, rng.uniform(0, window))
+        killed, _ = _run_child(
+            data_dir, corpus, 0.0 if point % 4 < 2 else 30.0, rng.uniform(0, window)
+        )
         outcomes["killed" if killed else "finished first"] += 1
         with SmolRag(settings(data_dir), recover=False) as raw:
             found = raw.check()  # loads; may show what the kill left half-done
@@ -132,10 +155,18 @@ def test_sigkill_at_random_points_then_recovery_reaches_the_uninterrupted_state(
 def test_second_writer_fails_clearly_and_the_lock_dies_with_its_holder(tmp_path, corpus):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from smolrag_lab.stores.lock import WriterLock\n"
-        f"lock = WriterLock({str(data_dir)!r}); lock.acquire(); print('held', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from smolrag_lab.stores.lock import WriterLock\n"
+                f"lock = WriterLock({str(data_dir)!r}); lock.acquire(); print('held', flush=True); time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with SmolRag(settings(data_dir, write_lock_timeout_s=0.3)) as rag:
@@ -150,10 +181,12 @@ def test_second_writer_fails_clearly_and_the_lock_dies_with_its_holder(tmp_path,
 
 
 def test_two_engines_in_one_process_do_not_interleave(tmp_path, corpus):
-    with SmolRag(settings(tmp_path / "d")) as first, SmolRag(settings(tmp_path / "d", write_lock_timeout_s=0)) as second:
-        with first.writer_lock:
-            with pytest.raises(IndexLockedError):
-                second.delete("nothing.md")
+    with (
+        SmolRag(settings(tmp_path / "d")) as first,
+        SmolRag(settings(tmp_path / "d", write_lock_timeout_s=0)) as second,
+    ):
+        with first.writer_lock, pytest.raises(IndexLockedError):
+            second.delete("nothing.md")
         assert WriterLock(tmp_path / "d").try_acquire()
 
 
@@ -162,12 +195,17 @@ def test_readers_during_ingestion_see_a_consistent_state(tmp_path, corpus):
     first = write_docs(tmp_path / "first", corpus_docs(1, n=4))
     with SmolRag(settings(data_dir)) as rag:
         rag.ingest(first, progress=False)
-    writer = subprocess.Popen([sys.executable, str(HERE / "kill_ingest.py"), str(data_dir), str(corpus), "0"],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, str(HERE / "kill_ingest.py"), str(data_dir), str(corpus), "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     queries = 0
     try:
         assert writer.stdout.readline().strip() == "ready"
-        with SmolRag(settings(data_dir, query_cache=False)) as reader:  # opened mid-ingestion: no repair
+        with SmolRag(
+            settings(data_dir, query_cache=False)
+        ) as reader:  # opened mid-ingestion: no repair
             while writer.poll() is None and queries < 400:
                 for mode in ("standard", "local_kg", "mix"):
                     result = reader.retrieve("Which registry keeps versions?", mode)
@@ -186,7 +224,9 @@ def test_check_finds_and_repair_fixes_damage(tmp_path, corpus, capsys):
         rag.ingest(corpus, progress=False)
         some_excerpt = sorted(rag.index.excerpts.keys())[0]
         rag.index.excerpt_vectors.delete([some_excerpt])
-        rag.index.excerpt_vectors.upsert(["ghost:0000"], rag.providers.embedder.embed(["ghost"]), [{}])
+        rag.index.excerpt_vectors.upsert(
+            ["ghost:0000"], rag.providers.embedder.embed(["ghost"]), [{}]
+        )
         key = next(iter(rag.index.graph.graph.nodes))
         rag.index.entity_vectors.delete([entity_id(key)])
         rag.index.graph.graph.remove_node(key)
@@ -202,4 +242,7 @@ def test_check_finds_and_repair_fixes_damage(tmp_path, corpus, capsys):
     assert "after repair: consistent" in capsys.readouterr().out
     with SmolRag(settings(data_dir)) as rag:
         assert rag.check().ok and key in rag.index.graph.graph
-        assert some_excerpt in rag.index.excerpt_vectors and "ghost:0000" not in rag.index.excerpt_vectors
+        assert (
+            some_excerpt in rag.index.excerpt_vectors
+            and "ghost:0000" not in rag.index.excerpt_vectors
+        )

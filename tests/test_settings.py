@@ -14,9 +14,15 @@ def test_defaults_are_offline_and_valid():
 
 
 def test_environment_variables_are_read_and_coerced():
-    env = {"SMOLRAG_CHUNK_SIZE": "120", "SMOLRAG_EXCERPT_THRESHOLD": "0.3", "SMOLRAG_QUERY_CACHE": "false",
-           "SMOLRAG_ENTITY_TYPES": "person, place", "OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://h/v1",
-           "SMOLRAG_DATA_DIR": "/tmp/somewhere"}
+    env = {
+        "SMOLRAG_CHUNK_SIZE": "120",
+        "SMOLRAG_EXCERPT_THRESHOLD": "0.3",
+        "SMOLRAG_QUERY_CACHE": "false",
+        "SMOLRAG_ENTITY_TYPES": "person, place",
+        "OPENAI_API_KEY": "sk-x",
+        "OPENAI_BASE_URL": "http://h/v1",
+        "SMOLRAG_DATA_DIR": "/tmp/somewhere",
+    }
     s = Settings.load(env=env)
     assert s.chunk_size == 120 and s.excerpt_threshold == 0.3 and s.query_cache is False
     assert s.entity_types == ("person", "place")
@@ -34,14 +40,17 @@ def test_precedence_toml_then_env_then_kwargs(tmp_path):
     assert via_env.chunk_size == 150
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"chunk_size": 5}, ["chunk_size", "16"]),
-    ({"excerpt_threshold": 1.5}, ["excerpt_threshold", "1.0"]),
-    ({"chunk_strategy": "paragraphs"}, ["chunk_strategy", "markdown"]),
-    ({"chunk_size": 100, "chunk_overlap": 100}, ["chunk_overlap", "chunk_size"]),
-    ({"max_concurrent_requests": "many"}, ["max_concurrent_requests", "int"]),
-    ({"no_such_knob": 1}, ["no_such_knob"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"chunk_size": 5}, ["chunk_size", "16"]),
+        ({"excerpt_threshold": 1.5}, ["excerpt_threshold", "1.0"]),
+        ({"chunk_strategy": "paragraphs"}, ["chunk_strategy", "markdown"]),
+        ({"chunk_size": 100, "chunk_overlap": 100}, ["chunk_overlap", "chunk_size"]),
+        ({"max_concurrent_requests": "many"}, ["max_concurrent_requests", "int"]),
+        ({"no_such_knob": 1}, ["no_such_knob"]),
+    ],
+)
 def test_invalid_values_name_the_setting_and_range(kwargs, words):
     with pytest.raises(SettingsError) as info:
         Settings.load(env={}, **kwargs)

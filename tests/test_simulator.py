@@ -3,14 +3,13 @@
 import socket
 import subprocess
 import sys
-import time
 
 import openai
 import pytest
+from test_engine import write_corpus
 
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.simulator import SimulatedEndpoint
-from test_engine import write_corpus
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +20,17 @@ def endpoint():
 
 
 def test_engine_on_the_simulated_endpoint_gets_well_formed_output(endpoint, tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", openai_api_key="sk-sim", openai_base_url=endpoint.base_url,
-                        completion_backend="openai", embedding_backend="openai", embedding_model="sim-embed",
-                        completion_model="sim-chat", chunk_size=40, chunk_overlap=0)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        openai_api_key="sk-sim",
+        openai_base_url=endpoint.base_url,
+        completion_backend="openai",
+        embedding_backend="openai",
+        embedding_model="sim-embed",
+        completion_model="sim-chat",
+        chunk_size=40,
+        chunk_overlap=0,
+    )
     with SmolRag(settings) as rag:
         report = rag.ingest(write_corpus(tmp_path / "corpus"), progress=False)
         assert report.failed == [] and len(report.added) == 3
@@ -41,9 +48,17 @@ def test_engine_on_the_simulated_endpoint_gets_well_formed_output(endpoint, tmp_
 def test_error_rate_is_absorbed_by_retries(tmp_path):
     server = SimulatedEndpoint(error_rate=0.3, seed=7).start()
     try:
-        settings = Settings(data_dir=tmp_path / "data", openai_api_key="sk-sim", openai_base_url=server.base_url,
-                            completion_backend="openai", retry_base_delay_s=0.001, retry_max_delay_s=0.01,
-                            max_retries=8, chunk_size=40, chunk_overlap=0)
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            openai_api_key="sk-sim",
+            openai_base_url=server.base_url,
+            completion_backend="openai",
+            retry_base_delay_s=0.001,
+            retry_max_delay_s=0.01,
+            max_retries=8,
+            chunk_size=40,
+            chunk_overlap=0,
+        )
         with SmolRag(settings) as rag:
             assert rag.ingest(write_corpus(tmp_path / "corpus"), progress=False).failed == []
             assert rag.providers.stats()["chat"]["retries"] > 0
@@ -55,15 +70,36 @@ def test_command_line_server(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "smolrag_lab.cli", "simulate-endpoint", "--port", str(port),
-                                "--latency-ms", "1"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smolrag_lab.cli",
+            "simulate-endpoint",
+            "--port",
+            str(port),
+            "--latency-ms",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "listening on" in process.stdout.readline()
-        client = openai.OpenAI(api_key="sk-sim", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+        client = openai.OpenAI(
+            api_key="sk-sim", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
+        )
         assert client.models.list().data[0].id == "simulated"
-        reply = client.chat.completions.create(model="m", messages=[
-            {"role": "system", "content": "You extract search keywords... \"high_level_keywords\""},
-            {"role": "user", "content": "Question: How does the QueryCache work?\nJSON:"}])
+        reply = client.chat.completions.create(
+            model="m",
+            messages=[
+                {
+                    "role": "system",
+                    "content": 'You extract search keywords... "high_level_keywords"',
+                },
+                {"role": "user", "content": "Question: How does the QueryCache work?\nJSON:"},
+            ],
+        )
         assert "low_level_keywords" in reply.choices[0].message.content
     finally:
         process.terminate()

@@ -31,7 +31,9 @@ def test_top_k_matches_brute_force_across_blocks(tmp_path, monkeypatch):
     queries = random_vectors(5, 24, seed=1)
     batched = store.query_many(queries, top_k=10)
     for query, hits in zip(queries, batched):
-        expected_ids, expected_scores = brute_force(vectors[live], [ids[i] for i in live], query, 10)
+        expected_ids, expected_scores = brute_force(
+            vectors[live], [ids[i] for i in live], query, 10
+        )
         assert [h.id for h in hits] == expected_ids
         assert np.allclose([h.score for h in hits], expected_scores, atol=1e-5)
         assert hits[0].metadata == {"n": int(hits[0].id[1:])}
@@ -90,11 +92,10 @@ def test_namespace_names_are_checked(tmp_path):
 def test_kv_transaction_commits_all_or_nothing(tmp_path):
     db = SqliteDatabase(tmp_path / "kv.sqlite")
     a, b = db.namespace("a"), db.namespace("b")
-    with pytest.raises(RuntimeError):
-        with db.transaction():
-            a.set("k", 1)
-            b.set("k", 2)
-            raise RuntimeError("stage failed")
+    with pytest.raises(RuntimeError), db.transaction():
+        a.set("k", 1)
+        b.set("k", 2)
+        raise RuntimeError("stage failed")
     assert a.get("k") is None and b.get("k") is None
     with db.transaction():
         a.set("k", 1)
@@ -106,16 +107,22 @@ def test_kv_transaction_commits_all_or_nothing(tmp_path):
 # Graph store ----------------------------------------------------------------------------------
 def test_graph_round_trip_keeps_lists_and_numbers(tmp_path):
     store = NetworkXGraphStore(tmp_path / "kg.graphml")
-    store.upsert_node("SmolRAG", entity_type="feature", descriptions=["small", "fast"], excerpt_ids=["e1"])
+    store.upsert_node(
+        "SmolRAG", entity_type="feature", descriptions=["small", "fast"], excerpt_ids=["e1"]
+    )
     store.upsert_node("LightRAG", entity_type="feature", descriptions=["[bracketed] text"])
-    store.upsert_edge("LightRAG", "SmolRAG", weight=2.5, keywords=["lineage"], descriptions=["inspired"])
+    store.upsert_edge(
+        "LightRAG", "SmolRAG", weight=2.5, keywords=["lineage"], descriptions=["inspired"]
+    )
     store.save()
     loaded = NetworkXGraphStore(tmp_path / "kg.graphml")
     assert loaded.node("SmolRAG")["descriptions"] == ["small", "fast"]
     assert loaded.node("LightRAG")["descriptions"] == ["[bracketed] text"]
     assert loaded.edge("SmolRAG", "LightRAG")["weight"] == 2.5
     assert loaded.degree("SmolRAG") == 1 and loaded.neighbours("SmolRAG") == ["LightRAG"]
-    assert isinstance(nx.read_graphml(tmp_path / "kg.graphml"), nx.Graph)  # plain GraphML for other tools
+    assert isinstance(
+        nx.read_graphml(tmp_path / "kg.graphml"), nx.Graph
+    )  # plain GraphML for other tools
     loaded.remove_node("LightRAG")
     assert loaded.edge("SmolRAG", "LightRAG") is None
 
@@ -123,9 +130,8 @@ def test_graph_round_trip_keeps_lists_and_numbers(tmp_path):
 def test_failed_atomic_write_keeps_previous_file(tmp_path):
     target = tmp_path / "file.json"
     target.write_text(json.dumps({"v": 1}))
-    with pytest.raises(RuntimeError):
-        with atomic_writer(target, "w") as handle:
-            handle.write('{"v": 2, "trunc')
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_writer(target, "w") as handle:
+        handle.write('{"v": 2, "trunc')
+        raise RuntimeError("killed")
     assert json.loads(target.read_text()) == {"v": 1}
     assert list(tmp_path.iterdir()) == [target]

@@ -28,7 +28,11 @@ def test_local_embedder_matches_the_original_fp32_model():
 
 def test_batching_by_length_does_not_change_vectors():
     embedder = LocalEmbedder(batch_size=2)
-    texts = ["short", "a much longer sentence about knowledge graphs and vector search " * 3, "mid length text"]
+    texts = [
+        "short",
+        "a much longer sentence about knowledge graphs and vector search " * 3,
+        "mid length text",
+    ]
     together = embedder.embed(texts)
     alone = np.stack([embedder.embed([t])[0] for t in texts])
     assert np.allclose(together, alone, atol=1e-4)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 
@@ -24,10 +25,21 @@ from . import schemas
 from .security import BodyLimit, RateLimiter, install_error_handlers, make_guard
 
 log = logging.getLogger(__name__)
-ERRORS = {status: {"model": schemas.ErrorBody, "description": text} for status, text in (
-    (400, "empty text, unknown query type, malformed JSON, or a path outside the documents root"),
-    (401, "missing or wrong bearer token"), (404, "no such document"), (409, "another writer holds the index"),
-    (413, "request body too large"), (422, "the body does not match the schema"), (429, "rate limit reached"))}
+ERRORS = {
+    status: {"model": schemas.ErrorBody, "description": text}
+    for status, text in (
+        (
+            400,
+            "empty text, unknown query type, malformed JSON, or a path outside the documents root",
+        ),
+        (401, "missing or wrong bearer token"),
+        (404, "no such document"),
+        (409, "another writer holds the index"),
+        (413, "request body too large"),
+        (422, "the body does not match the schema"),
+        (429, "rate limit reached"),
+    )
+}
 
 
 class ServerConfigError(RuntimeError):
@@ -47,12 +59,18 @@ def create_app(settings: Settings, engine: SmolRag | None = None) -> FastAPI:
             if engine is None:
                 app.state.rag.close()
 
-    app = FastAPI(title="smolrag_lab", version="1", lifespan=lifespan,
-                  description="Graph-plus-vector retrieval over one index. Every route but /health needs "
-                              "`Authorization: Bearer <token>` unless the server runs with auth off.")
+    app = FastAPI(
+        title="smolrag_lab",
+        version="1",
+        lifespan=lifespan,
+        description="Graph-plus-vector retrieval over one index. Every route but /health needs "
+        "`Authorization: Bearer <token>` unless the server runs with auth off.",
+    )
     install_error_handlers(app)
-    guard = make_guard(settings.api_token if settings.api_auth else None,
-                       RateLimiter(settings.api_rate_limit_per_minute))
+    guard = make_guard(
+        settings.api_token if settings.api_auth else None,
+        RateLimiter(settings.api_rate_limit_per_minute),
+    )
     router = APIRouter(dependencies=[Depends(guard)], responses=ERRORS)
     _query_routes(router)
     _document_routes(router, settings)
@@ -68,7 +86,9 @@ def create_app(settings: Settings, engine: SmolRag | None = None) -> FastAPI:
 
 def check_config(settings: Settings, host: str) -> None:
     if settings.api_auth and not settings.api_token:
-        raise ServerConfigError("set an API token (SMOLRAG_API_TOKEN) or turn auth off for local use (--no-auth)")
+        raise ServerConfigError(
+            "set an API token (SMOLRAG_API_TOKEN) or turn auth off for local use (--no-auth)"
+        )
     if not settings.api_auth and not _is_loopback(host):
         raise ServerConfigError(f"auth can only be off on a loopback address, not {host}")
 
@@ -87,11 +107,15 @@ def _rag(request: Request) -> SmolRag:
 def _mode(query_type: str) -> str:
     mode = query_type.strip().lower()
     if mode not in QUERY_TYPES:
-        raise HTTPException(400, f"unknown query_type {query_type[:40]!r}; choose one of: {', '.join(QUERY_TYPES)}")
+        raise HTTPException(
+            400, f"unknown query_type {query_type[:40]!r}; choose one of: {', '.join(QUERY_TYPES)}"
+        )
     return mode
 
 
-async def _run_query(request: Request, text: str, query_type: str, answer: bool, **overrides: Any) -> QueryResult:
+async def _run_query(
+    request: Request, text: str, query_type: str, answer: bool, **overrides: Any
+) -> QueryResult:
     if not text.strip():
         raise HTTPException(400, "text is empty")
     rag = _rag(request)
@@ -100,8 +124,18 @@ async def _run_query(request: Request, text: str, query_type: str, answer: bool,
 
 
 def _sources(result: QueryResult) -> list[schemas.SourceOut]:
-    return [schemas.SourceOut(number=s.number, document=s.document, excerpt_id=s.excerpt_id, score=s.score,
-                              origin=s.origin, text=s.text, summary=s.summary) for s in result.sources]
+    return [
+        schemas.SourceOut(
+            number=s.number,
+            document=s.document,
+            excerpt_id=s.excerpt_id,
+            score=s.score,
+            origin=s.origin,
+            text=s.text,
+            summary=s.summary,
+        )
+        for s in result.sources
+    ]
 
 
 def _query_routes(router: APIRouter) -> None:
@@ -111,8 +145,13 @@ def _query_routes(router: APIRouter) -> None:
         result = await _run_query(request, body.text, body.query_type, answer=True)
         if not body.include_sources:
             return schemas.QueryResponse(result=result.answer)
-        return schemas.QueryResponse(result=result.answer, mode=result.mode, plan=result.plan or None,
-                                     sources=_sources(result), timings_ms=result.timings_ms)
+        return schemas.QueryResponse(
+            result=result.answer,
+            mode=result.mode,
+            plan=result.plan or None,
+            sources=_sources(result),
+            timings_ms=result.timings_ms,
+        )
 
     @router.post("/retrieve", response_model=schemas.RetrieveResponse)
     async def retrieve(body: schemas.RetrieveRequest, request: Request) -> schemas.RetrieveResponse:
@@ -120,9 +159,15 @@ def _query_routes(router: APIRouter) -> None:
         overrides = {"excerpt_top_k": body.top_k} if body.top_k else {}
         result = await _run_query(request, body.text, body.query_type, answer=False, **overrides)
         return schemas.RetrieveResponse(
-            mode=result.mode, plan=result.plan or None, context=result.context, sources=_sources(result),
-            entities=[_public(e) for e in result.entities], relationships=[_public(r) for r in result.relationships],
-            token_counts=result.token_counts, timings_ms=result.timings_ms)
+            mode=result.mode,
+            plan=result.plan or None,
+            context=result.context,
+            sources=_sources(result),
+            entities=[_public(e) for e in result.entities],
+            relationships=[_public(r) for r in result.relationships],
+            token_counts=result.token_counts,
+            timings_ms=result.timings_ms,
+        )
 
     @router.get("/stats")
     async def stats(request: Request) -> dict[str, Any]:
@@ -138,7 +183,11 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _document_routes(router: APIRouter, settings: Settings) -> None:
-    root = Path(settings.api_documents_root).expanduser().resolve() if settings.api_documents_root else None
+    root = (
+        Path(settings.api_documents_root).expanduser().resolve()
+        if settings.api_documents_root
+        else None
+    )
 
     def shown(source: str) -> str:
         """A stored source as clients see it: relative to the documents root, never a server path."""
@@ -160,9 +209,16 @@ def _document_routes(router: APIRouter, settings: Settings) -> None:
     async def documents(request: Request) -> list[schemas.DocumentOut]:
         """Every indexed document."""
         records = [r for _, r in _rag(request).index.documents.items()]
-        return [schemas.DocumentOut(source=shown(r["source"]), title=r.get("title", ""), excerpts=len(r["excerpt_ids"]),
-                                    chars=r.get("chars", 0), ingested_at=r.get("ingested_at", 0.0))
-                for r in sorted(records, key=lambda r: r["source"])]
+        return [
+            schemas.DocumentOut(
+                source=shown(r["source"]),
+                title=r.get("title", ""),
+                excerpts=len(r["excerpt_ids"]),
+                chars=r.get("chars", 0),
+                ingested_at=r.get("ingested_at", 0.0),
+            )
+            for r in sorted(records, key=lambda r: r["source"])
+        ]
 
     @router.post("/documents", response_model=schemas.IngestResponse)
     async def ingest(body: schemas.DocumentIn, request: Request) -> schemas.IngestResponse:
@@ -173,13 +229,26 @@ def _document_routes(router: APIRouter, settings: Settings) -> None:
                 raise HTTPException(400, "text is empty")
             report = await _writing(asyncio.to_thread(rag.ingest_text, body.text, body.source))
         else:
-            report = await _writing(asyncio.to_thread(rag.ingest, [_inside_root(root, body.path)], progress=False,
-                                                      confine_to=root))
-        counts = {k: [shown(s) for s in getattr(report, k)] for k in ("added", "updated", "unchanged", "removed")}
+            report = await _writing(
+                asyncio.to_thread(
+                    rag.ingest, [_inside_root(root, body.path)], progress=False, confine_to=root
+                )
+            )
+        counts = {
+            k: [shown(s) for s in getattr(report, k)]
+            for k in ("added", "updated", "unchanged", "removed")
+        }
         return schemas.IngestResponse(
-            **counts, skipped=[{"source": shown(s["source"]), "reason": s["reason"]} for s in report.skipped],
-            failed=[{"source": shown(f["source"]), "stage": f["stage"], "error": f["error"]} for f in report.failed],
-            excerpts=report.excerpts, entities=report.entities, relationships=report.relationships)
+            **counts,
+            skipped=[{"source": shown(s["source"]), "reason": s["reason"]} for s in report.skipped],
+            failed=[
+                {"source": shown(f["source"]), "stage": f["stage"], "error": f["error"]}
+                for f in report.failed
+            ],
+            excerpts=report.excerpts,
+            entities=report.entities,
+            relationships=report.relationships,
+        )
 
     @router.delete("/documents/{source:path}", status_code=204, response_class=Response)
     async def delete(source: str, request: Request) -> Response:
@@ -215,5 +284,9 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     """Run the API with uvicorn until interrupted."""
     import uvicorn
 
-    settings = settings.replace(api_host=host or settings.api_host, api_port=port or settings.api_port)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+    settings = settings.replace(
+        api_host=host or settings.api_host, api_port=port or settings.api_port
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning"
+    )

@@ -12,15 +12,21 @@ LABEL = re.compile(r"^[\w][\w .\-/]{0,199}$")
 
 class QueryRequest(BaseModel):
     text: str = Field(description="the question")
-    query_type: str = Field("standard", description="standard | local_kg | global_kg | hybrid_kg | mix | auto "
-                                                    "(any case)")
-    include_sources: bool = Field(False, description="also return the numbered sources, timings and mode")
+    query_type: str = Field(
+        "standard",
+        description="standard | local_kg | global_kg | hybrid_kg | mix | auto (any case)",
+    )
+    include_sources: bool = Field(
+        False, description="also return the numbered sources, timings and mode"
+    )
 
 
 class RetrieveRequest(BaseModel):
     text: str
     query_type: str = "standard"
-    top_k: int | None = Field(None, ge=1, le=100, description="excerpts wanted (default: the server's setting)")
+    top_k: int | None = Field(
+        None, ge=1, le=100, description="excerpts wanted (default: the server's setting)"
+    )
 
 
 class SourceOut(BaseModel):
@@ -54,23 +60,28 @@ class RetrieveResponse(BaseModel):
 
 class DocumentIn(BaseModel):
     """Either ``text`` (with a ``source`` label) or ``path`` (a file or folder inside the server's
-    documents root)."""
+    documents root).
+    """
 
     model_config = ConfigDict(extra="forbid")
     source: str | None = Field(None, description="label of uploaded text, e.g. notes/setup.md")
     text: str | None = Field(None, description="document text to ingest")
-    path: str | None = Field(None, description="file or folder relative to the server's documents root")
+    path: str | None = Field(
+        None, description="file or folder relative to the server's documents root"
+    )
 
     @field_validator("source")
     @classmethod
     def _safe_label(cls, value: str | None) -> str | None:
         if value is not None and (not LABEL.match(value) or ".." in value.split("/")):
-            raise ValueError("source must be a relative name of letters, digits, spaces, '.', '-', '_' and '/' "
-                             "(no '..'), at most 200 characters")
+            raise ValueError(
+                "source must be a relative name of letters, digits, spaces, '.', '-', '_' and '/' "
+                "(no '..'), at most 200 characters"
+            )
         return value
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "DocumentIn":
+    def _one_kind(self) -> DocumentIn:
         if (self.text is None) == (self.path is None):
             raise ValueError("give either text (with source) or path")
         if self.text is not None and self.source is None:

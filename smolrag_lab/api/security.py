@@ -1,5 +1,6 @@
 """What stands between a request and the engine: bearer authentication, a body-size limit, a
-per-client rate limit, and error bodies that never carry a stack trace or a file-system path."""
+per-client rate limit, and error bodies that never carry a stack trace or a file-system path.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,13 +29,16 @@ def scrub(message: str) -> str:
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"status": status, "message": scrub(message)}}, status, headers=headers)
+    return JSONResponse(
+        {"error": {"status": status, "message": scrub(message)}}, status, headers=headers
+    )
 
 
 class BodyLimit:
     """ASGI middleware: 413 for a body over ``max_bytes``, by its Content-Length or, when streamed, as
     soon as the bytes received pass the limit (the rest is never read). The body is read here, at
-    most ``max_bytes`` of it, and handed on whole."""
+    most ``max_bytes`` of it, and handed on whole.
+    """
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -66,7 +71,9 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _reject(self, scope: dict, receive: Callable, send: Callable) -> None:
-        await error(413, f"request body over the limit of {self.max_bytes} bytes")(scope, receive, send)
+        await error(413, f"request body over the limit of {self.max_bytes} bytes")(
+            scope, receive, send
+        )
 
 
 class RateLimiter:
@@ -97,19 +104,31 @@ bearer = HTTPBearer(auto_error=False, description="the server's API token (SMOLR
 
 def make_guard(token: str | None, limiter: RateLimiter) -> Callable[..., Awaitable[None]]:
     """The dependency every protected route runs: the token check (unless ``token`` is None: auth
-    off), then the client's rate limit (clients are told apart by token, else by address)."""
+    off), then the client's rate limit (clients are told apart by token, else by address).
+    """
     expected = token.encode() if token else None
 
-    async def guard(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    async def guard(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> None:
         if expected is not None:
             given = (credentials.credentials if credentials else "").encode()
             if not hmac.compare_digest(given, expected):
-                raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-        client = (hashlib.sha256(credentials.credentials.encode()).hexdigest()[:16] if credentials
-                  else request.client.host if request.client else "unknown")
+                raise HTTPException(
+                    401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+                )
+        client = (
+            hashlib.sha256(credentials.credentials.encode()).hexdigest()[:16]
+            if credentials
+            else request.client.host
+            if request.client
+            else "unknown"
+        )
         wait = limiter.retry_after(client)
         if wait:
-            raise HTTPException(429, "rate limit reached", headers={"Retry-After": str(max(1, round(wait)))})
+            raise HTTPException(
+                429, "rate limit reached", headers={"Retry-After": str(max(1, round(wait)))}
+            )
 
     return guard
 
@@ -124,8 +143,10 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = exc.errors()
         if any(p.get("type") == "json_invalid" for p in problems):
             return error(400, "the request body is not valid JSON")
-        described = "; ".join(f"{'.'.join(str(x) for x in p.get('loc', ()) if x != 'body') or 'body'}: {p.get('msg')}"
-                              for p in problems[:5])
+        described = "; ".join(
+            f"{'.'.join(str(x) for x in p.get('loc', ()) if x != 'body') or 'body'}: {p.get('msg')}"
+            for p in problems[:5]
+        )
         return error(422, described)
 
     @app.exception_handler(Exception)

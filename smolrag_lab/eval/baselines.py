@@ -19,7 +19,9 @@ class Baselines:
         self.documents = {k: v["source"] for k, v in items}
         self.embedder = rag.providers.embedder
         self.bm25 = LexicalIndex(self.ids, [v["text"] for _, v in items])
-        self.matrix = self.embedder.embed([v["text"] for _, v in items]) if items else np.zeros((0, 1))
+        self.matrix = (
+            self.embedder.embed([v["text"] for _, v in items]) if items else np.zeros((0, 1))
+        )
 
     def search(self, system: str, query: str, k: int) -> list[str]:
         """Excerpt ids, best first."""

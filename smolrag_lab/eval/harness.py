@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -34,8 +35,15 @@ class BenchmarkRun:
         systems: dict[str, dict[str, Any]] = {}
         for row in self.rows:
             systems.setdefault(row["system"], []).append(row)
-        summary: dict[str, Any] = {"dataset": self.dataset, "ks": list(self.ks), "queries": 0,
-                                   "modes": {}, "baselines": {}, "ingest": self.ingest, "settings": self.settings}
+        summary: dict[str, Any] = {
+            "dataset": self.dataset,
+            "ks": list(self.ks),
+            "queries": 0,
+            "modes": {},
+            "baselines": {},
+            "ingest": self.ingest,
+            "settings": self.settings,
+        }
         for system, rows in systems.items():
             group = "baselines" if system in BASELINES else "modes"
             summary[group][system] = _aggregate(rows)
@@ -57,14 +65,27 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def run_benchmark(dataset: Dataset, settings: Settings, modes: Sequence[str] = MODES,
-                  ks: Sequence[int] = DEFAULT_KS, answer: bool = True, baselines: bool = True,
-                  progress: bool = True) -> BenchmarkRun:
+def run_benchmark(
+    dataset: Dataset,
+    settings: Settings,
+    modes: Sequence[str] = MODES,
+    ks: Sequence[int] = DEFAULT_KS,
+    answer: bool = True,
+    baselines: bool = True,
+    progress: bool = True,
+) -> BenchmarkRun:
     ks = tuple(sorted(set(ks)))
     depth = max(ks) * 2  # enough excerpts for max(k) distinct documents in nearly every case
-    run = BenchmarkRun(dataset.name, ks, settings={"excerpt_top_k_for_eval": depth, "fusion": settings.fusion,
-                                                   "chunk_size": settings.chunk_size,
-                                                   "chunk_strategy": settings.chunk_strategy})
+    run = BenchmarkRun(
+        dataset.name,
+        ks,
+        settings={
+            "excerpt_top_k_for_eval": depth,
+            "fusion": settings.fusion,
+            "chunk_size": settings.chunk_size,
+            "chunk_strategy": settings.chunk_strategy,
+        },
+    )
     with SmolRag(settings.replace(query_cache=False)) as rag:
         run.ingest = profiled_ingest(rag, dataset.paths, progress=progress)
         for mode in modes:
@@ -78,24 +99,42 @@ def run_benchmark(dataset: Dataset, settings: Settings, modes: Sequence[str] = M
     return run
 
 
-def _engine_row(rag: SmolRag, item: EvalItem, mode: str, depth: int, ks: tuple[int, ...],
-                answer: bool) -> dict[str, Any]:
+def _engine_row(
+    rag: SmolRag, item: EvalItem, mode: str, depth: int, ks: tuple[int, ...], answer: bool
+) -> dict[str, Any]:
     result = run_sync(rag.aquery(item.query, mode, answer=answer, excerpt_top_k=depth))
     documents = [Path(s.source).name for s in result.sources]
     timings = result.timings_ms
-    return {"system": mode, "id": item.id, "query": item.query, "n_sources": len(result.sources),
-            "top_documents": "|".join(documents[:5]), "context_tokens": result.token_counts.get("total", 0),
-            "retrieval_ms": timings.get("retrieval_ms", 0.0), "answer_ms": timings.get("answer_ms", 0.0),
-            "total_ms": timings.get("total_ms", 0.0),
-            **score_ranking(documents, [s.text for s in result.sources], item.relevant, ks, item.span)}
+    return {
+        "system": mode,
+        "id": item.id,
+        "query": item.query,
+        "n_sources": len(result.sources),
+        "top_documents": "|".join(documents[:5]),
+        "context_tokens": result.token_counts.get("total", 0),
+        "retrieval_ms": timings.get("retrieval_ms", 0.0),
+        "answer_ms": timings.get("answer_ms", 0.0),
+        "total_ms": timings.get("total_ms", 0.0),
+        **score_ranking(documents, [s.text for s in result.sources], item.relevant, ks, item.span),
+    }
 
 
-def _baseline_row(base: Baselines, system: str, item: EvalItem, depth: int, ks: tuple[int, ...]) -> dict[str, Any]:
+def _baseline_row(
+    base: Baselines, system: str, item: EvalItem, depth: int, ks: tuple[int, ...]
+) -> dict[str, Any]:
     started = time.perf_counter()
     ids = base.search(system, item.query, depth)
     elapsed = 1000 * (time.perf_counter() - started)
     documents = [Path(base.documents[i]).name for i in ids]
-    return {"system": system, "id": item.id, "query": item.query, "n_sources": len(ids),
-            "top_documents": "|".join(documents[:5]), "context_tokens": 0,
-            "retrieval_ms": elapsed, "answer_ms": 0.0, "total_ms": elapsed,
-            **score_ranking(documents, [base.texts[i] for i in ids], item.relevant, ks, item.span)}
+    return {
+        "system": system,
+        "id": item.id,
+        "query": item.query,
+        "n_sources": len(ids),
+        "top_documents": "|".join(documents[:5]),
+        "context_tokens": 0,
+        "retrieval_ms": elapsed,
+        "answer_ms": 0.0,
+        "total_ms": elapsed,
+        **score_ranking(documents, [base.texts[i] for i in ids], item.relevant, ks, item.span),
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -55,12 +55,21 @@ def latency_summary(values_ms: Sequence[float]) -> dict[str, float]:
     if not len(values_ms):
         return {"p50": 0.0, "p95": 0.0, "max": 0.0, "mean": 0.0}
     arr = np.asarray(values_ms, dtype=float)
-    return {"p50": round(float(np.percentile(arr, 50)), 3), "p95": round(float(np.percentile(arr, 95)), 3),
-            "max": round(float(arr.max()), 3), "mean": round(float(arr.mean()), 3)}
+    return {
+        "p50": round(float(np.percentile(arr, 50)), 3),
+        "p95": round(float(np.percentile(arr, 95)), 3),
+        "max": round(float(arr.max()), 3),
+        "mean": round(float(arr.mean()), 3),
+    }
 
 
-def score_ranking(ranking: Sequence[str], excerpts: Sequence[str], relevant: Mapping[str, int], ks: Sequence[int],
-                  gold_span: str | None = None) -> dict[str, float]:
+def score_ranking(
+    ranking: Sequence[str],
+    excerpts: Sequence[str],
+    relevant: Mapping[str, int],
+    ks: Sequence[int],
+    gold_span: str | None = None,
+) -> dict[str, float]:
     """Every metric for one query: precision/recall/hit/ndcg at each k, mrr, and span at each k."""
     scores: dict[str, float] = {"mrr": reciprocal_rank(ranking, relevant)}
     for k in ks:

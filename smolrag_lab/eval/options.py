@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..engine import SmolRag
 from ..query.retrieval import MODES
@@ -35,22 +36,49 @@ class Option:
 
 
 def default_options() -> tuple[Option, ...]:
-    vector = [Option("float16 storage", {"vector_storage": "float16"}),
-              Option("int8 shortlist", {"vector_index": "int8"}),
-              Option("int8, no re-scoring", {"vector_index": "int8", "vector_rescore": False}),
-              *(Option(f"PCA {d}", {"vector_index": "pca", "vector_pca_dims": d}) for d in (64, 128, 256)),
-              Option("PCA 128, no re-scoring", {"vector_index": "pca", "vector_pca_dims": 128, "vector_rescore": False})]
-    graph = [Option("prune degree < 2", {"prune_min_degree": 2, "prune_orphans": True}, modes=GRAPH_MODES),
-             Option("prune mentions < 2", {"prune_min_mentions": 2, "prune_orphans": True}, modes=GRAPH_MODES),
-             Option("prune weight < 2", {"prune_min_weight": 2.0, "prune_orphans": True}, modes=GRAPH_MODES)]
-    return (*vector, *graph, Option("parallel retrieval", {"parallel_retrieval": True}, modes=("hybrid_kg", "mix")),
-            Option("auto query type", modes=("auto",)))
+    vector = [
+        Option("float16 storage", {"vector_storage": "float16"}),
+        Option("int8 shortlist", {"vector_index": "int8"}),
+        Option("int8, no re-scoring", {"vector_index": "int8", "vector_rescore": False}),
+        *(
+            Option(f"PCA {d}", {"vector_index": "pca", "vector_pca_dims": d})
+            for d in (64, 128, 256)
+        ),
+        Option(
+            "PCA 128, no re-scoring",
+            {"vector_index": "pca", "vector_pca_dims": 128, "vector_rescore": False},
+        ),
+    ]
+    graph = [
+        Option(
+            "prune degree < 2", {"prune_min_degree": 2, "prune_orphans": True}, modes=GRAPH_MODES
+        ),
+        Option(
+            "prune mentions < 2",
+            {"prune_min_mentions": 2, "prune_orphans": True},
+            modes=GRAPH_MODES,
+        ),
+        Option(
+            "prune weight < 2", {"prune_min_weight": 2.0, "prune_orphans": True}, modes=GRAPH_MODES
+        ),
+    ]
+    return (
+        *vector,
+        *graph,
+        Option("parallel retrieval", {"parallel_retrieval": True}, modes=("hybrid_kg", "mix")),
+        Option("auto query type", modes=("auto",)),
+    )
 
 
-def compare_options(dataset: Dataset, settings: Settings, options: Sequence[Option] | None = None,
-                    progress: bool = False) -> list[dict[str, Any]]:
+def compare_options(
+    dataset: Dataset,
+    settings: Settings,
+    options: Sequence[Option] | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
     """One row per option and mode (the default first), with the change in each metric against the
-    default's same mode (``auto`` is compared with ``standard``)."""
+    default's same mode (``auto`` is compared with ``standard``).
+    """
     options = default_options() if options is None else options
     # Query embeddings are computed in every run: with the cache, runs after the first would skip them
     # and look faster than the default for that reason alone.
@@ -76,30 +104,49 @@ def _copy_for(base: Settings, option: Settings) -> Path:
     return target
 
 
-def _measure(name: str, dataset: Dataset, s: Settings, modes: Sequence[str], progress: bool) -> list[dict[str, Any]]:
+def _measure(
+    name: str, dataset: Dataset, s: Settings, modes: Sequence[str], progress: bool
+) -> list[dict[str, Any]]:
     run = run_benchmark(dataset, s, modes, answer=False, baselines=False, progress=progress)
     report = run.report()["modes"]
     with SmolRag(s, log_to_file=False, query_cache=False) as rag:
         rag.retrieve(dataset.items[0].query, "mix")  # shortlists are built on first use
         footprint = _footprint(rag, s)
-    return [{"option": name, "mode": mode, **{m: report[mode][m] for m in METRICS},
-             "p50_ms": report[mode]["latency_ms"]["p50"], "p95_ms": report[mode]["latency_ms"]["p95"], **footprint}
-            for mode in modes]
+    return [
+        {
+            "option": name,
+            "mode": mode,
+            **{m: report[mode][m] for m in METRICS},
+            "p50_ms": report[mode]["latency_ms"]["p50"],
+            "p95_ms": report[mode]["latency_ms"]["p95"],
+            **footprint,
+        }
+        for mode in modes
+    ]
 
 
 def _footprint(rag: SmolRag, s: Settings) -> dict[str, Any]:
     index, graph = rag.index, rag.query_graph(s)
     stores = (index.excerpt_vectors, index.entity_vectors, index.relationship_vectors)
-    return {"vector_disk_bytes": sum(store.footprint_bytes() for store in stores),
-            "vector_scan_bytes": sum(store.scan_bytes() for store in stores),
-            "graph_nodes": graph.number_of_nodes(), "graph_edges": graph.number_of_edges(),
-            "graph_bytes": len(pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL))}
+    return {
+        "vector_disk_bytes": sum(store.footprint_bytes() for store in stores),
+        "vector_scan_bytes": sum(store.scan_bytes() for store in stores),
+        "graph_nodes": graph.number_of_nodes(),
+        "graph_edges": graph.number_of_edges(),
+        "graph_bytes": len(pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL)),
+    }
 
 
-def load_test(rag: SmolRag, questions: Sequence[str], levels: Sequence[int] = (1, 2, 4, 8, 16),
-              queries_per_level: int = 160, modes: Sequence[str] = MODES) -> list[dict[str, Any]]:
+def load_test(
+    rag: SmolRag,
+    questions: Sequence[str],
+    levels: Sequence[int] = (1, 2, 4, 8, 16),
+    queries_per_level: int = 160,
+    modes: Sequence[str] = MODES,
+) -> list[dict[str, Any]]:
     """Concurrent clients (threads) sending full queries (retrieval and answer, no query cache). Each
-    answer's sources are compared with the same query run alone first: any difference is a race."""
+    answer's sources are compared with the same query run alone first: any difference is a race.
+    """
     jobs = [(q, m) for q in questions for m in modes]
     reference = {job: _sources(rag.query(*job, query_cache=False)) for job in jobs}
     rows = []
@@ -110,7 +157,11 @@ def load_test(rag: SmolRag, questions: Sequence[str], levels: Sequence[int] = (1
         def one(job: tuple[str, str]) -> None:
             started = time.perf_counter()
             try:
-                status = "ok" if _sources(rag.query(*job, query_cache=False)) == reference[job] else "mismatch"
+                status = (
+                    "ok"
+                    if _sources(rag.query(*job, query_cache=False)) == reference[job]
+                    else "mismatch"
+                )
             except Exception as exc:  # counted: the load test reports failures instead of stopping
                 status = f"error: {type(exc).__name__}"
             outcomes.append((1000 * (time.perf_counter() - started), status))
@@ -121,10 +172,19 @@ def load_test(rag: SmolRag, questions: Sequence[str], levels: Sequence[int] = (1
         wall = time.perf_counter() - started
         latency = latency_summary([ms for ms, _ in outcomes])
         errors = sum(status.startswith("error") for _, status in outcomes)
-        rows.append({"clients": level, "queries": len(work), "wall_s": round(wall, 2),
-                     "throughput_qps": round(len(work) / wall, 1), "p50_ms": latency["p50"], "p95_ms": latency["p95"],
-                     "errors": errors, "error_rate": round(errors / len(work), 4),
-                     "mismatches": sum(status == "mismatch" for _, status in outcomes)})
+        rows.append(
+            {
+                "clients": level,
+                "queries": len(work),
+                "wall_s": round(wall, 2),
+                "throughput_qps": round(len(work) / wall, 1),
+                "p50_ms": latency["p50"],
+                "p95_ms": latency["p95"],
+                "errors": errors,
+                "error_rate": round(errors / len(work), 4),
+                "mismatches": sum(status == "mismatch" for _, status in outcomes),
+            }
+        )
     return rows
 
 
@@ -134,43 +194,64 @@ def _sources(result: Any) -> list[str]:
 
 def options_table(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown: each option and mode with its metrics, their change against the default, latency and
-    footprint (MB) — what the README and ``smolrag-lab bench --options`` show."""
-    head = ("| option | mode | ndcg@10 | Δ ndcg@10 | recall@10 | Δ recall@10 | p50 ms | p95 ms | vectors on disk MB "
-            "| vectors scanned MB | graph nodes / edges |")
+    footprint (MB) — what the README and ``smolrag-lab bench --options`` show.
+    """
+    head = (
+        "| option | mode | ndcg@10 | Δ ndcg@10 | recall@10 | Δ recall@10 | p50 ms | p95 ms | vectors on disk MB "
+        "| vectors scanned MB | graph nodes / edges |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        lines.append(f"| {r['option']} | {r['mode']} | {r['ndcg@10']:.3f} | {r.get('delta_ndcg@10', 0):+.3f} "
-                     f"| {r['recall@10']:.3f} | {r.get('delta_recall@10', 0):+.3f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
-                     f"| {r['vector_disk_bytes'] / 2**20:.2f} | {r['vector_scan_bytes'] / 2**20:.2f} | {r['graph_nodes']} / {r['graph_edges']} |")
+        lines.append(
+            f"| {r['option']} | {r['mode']} | {r['ndcg@10']:.3f} | {r.get('delta_ndcg@10', 0):+.3f} "
+            f"| {r['recall@10']:.3f} | {r.get('delta_recall@10', 0):+.3f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+            f"| {r['vector_disk_bytes'] / 2**20:.2f} | {r['vector_scan_bytes'] / 2**20:.2f} | {r['graph_nodes']} / {r['graph_edges']} |"
+        )
     return "\n".join(lines)
 
 
 def load_table(rows: Sequence[dict[str, Any]]) -> str:
-    lines = ["| clients | queries | queries/s | p50 ms | p95 ms | errors | results differing from a lone run |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['clients']} | {r['queries']} | {r['throughput_qps']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
-              f"| {r['errors']} ({r['error_rate']:.1%}) | {r['mismatches']} |" for r in rows]
+    lines = [
+        "| clients | queries | queries/s | p50 ms | p95 ms | errors | results differing from a lone run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['clients']} | {r['queries']} | {r['throughput_qps']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+        f"| {r['errors']} ({r['error_rate']:.1%}) | {r['mismatches']} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
 def options_summary_table(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown, one row per option: the change in ndcg@10 for each mode it was run in ("·" where it
-    was not), p50 latency of ``standard`` and ``mix`` (or ``auto``), and its footprint. The README's table."""
+    was not), p50 latency of ``standard`` and ``mix`` (or ``auto``), and its footprint. The README's table.
+    """
     by_option: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
         by_option.setdefault(r["option"], {})[r["mode"]] = r
-    head = ("| option | Δ ndcg@10 " + " / ".join(MODES) + " | p50 ms standard / mix | vectors on disk / scanned MB "
-            "| graph nodes / edges / MB |")
+    head = (
+        "| option | Δ ndcg@10 "
+        + " / ".join(MODES)
+        + " | p50 ms standard / mix | vectors on disk / scanned MB "
+        "| graph nodes / edges / MB |"
+    )
     lines = [head, "|---|---|---|---|---|"]
     for name, modes in by_option.items():
         if "auto" in modes:
             delta = f"auto vs standard {modes['auto'].get('delta_ndcg@10', 0):+.3f}"
             latency = f"{modes['auto']['p50_ms']:.1f} (auto)"
         else:
-            delta = " / ".join(f"{modes[m].get('delta_ndcg@10', 0):+.3f}" if m in modes else "·" for m in MODES)
-            latency = " / ".join(f"{modes[m]['p50_ms']:.1f}" if m in modes else "·" for m in ("standard", "mix"))
+            delta = " / ".join(
+                f"{modes[m].get('delta_ndcg@10', 0):+.3f}" if m in modes else "·" for m in MODES
+            )
+            latency = " / ".join(
+                f"{modes[m]['p50_ms']:.1f}" if m in modes else "·" for m in ("standard", "mix")
+            )
         any_row = next(iter(modes.values()))
-        lines.append(f"| {name} | {delta} | {latency} "
-                     f"| {any_row['vector_disk_bytes'] / 2**20:.1f} / {any_row['vector_scan_bytes'] / 2**20:.1f} "
-                     f"| {any_row['graph_nodes']} / {any_row['graph_edges']} / {any_row['graph_bytes'] / 2**20:.1f} |")
+        lines.append(
+            f"| {name} | {delta} | {latency} "
+            f"| {any_row['vector_disk_bytes'] / 2**20:.1f} / {any_row['vector_scan_bytes'] / 2**20:.1f} "
+            f"| {any_row['graph_nodes']} / {any_row['graph_edges']} / {any_row['graph_bytes'] / 2**20:.1f} |"
+        )
     return "\n".join(lines)

@@ -16,7 +16,11 @@ def write_reports(run: BenchmarkRun, out_dir: str | Path, charts: bool = True) -
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = run.report()
-    files = {"report": out / "report.json", "per_query": out / "per_query.csv", "summary": out / "summary.md"}
+    files = {
+        "report": out / "report.json",
+        "per_query": out / "per_query.csv",
+        "summary": out / "summary.md",
+    }
     files["report"].write_text(json.dumps(report, indent=2, default=str) + "\n")
     with files["per_query"].open("w", newline="", encoding="utf-8") as handle:
         fields = list(dict.fromkeys(k for row in run.rows for k in row))
@@ -33,36 +37,47 @@ def write_reports(run: BenchmarkRun, out_dir: str | Path, charts: bool = True) -
 
 def results_table(report: dict[str, Any]) -> str:
     """One Markdown row per mode and baseline with the headline metrics and retrieval latency."""
-    columns = [m for m in HEADLINE if any(m in v and v[m] is not None
-                                          for v in {**report["modes"], **report["baselines"]}.values())]
-    lines = ["| system | " + " | ".join(columns) + " | p50 ms | p95 ms |",
-             "|---" * (len(columns) + 3) + "|"]
+    columns = [
+        m
+        for m in HEADLINE
+        if any(
+            m in v and v[m] is not None for v in {**report["modes"], **report["baselines"]}.values()
+        )
+    ]
+    lines = [
+        "| system | " + " | ".join(columns) + " | p50 ms | p95 ms |",
+        "|---" * (len(columns) + 3) + "|",
+    ]
     for group in ("modes", "baselines"):
         for name, values in report[group].items():
             label = name if group == "modes" else f"baseline: {name}"
             cells = [f"{values[m]:.3f}" if values.get(m) is not None else "" for m in columns]
             lat = values["latency_ms"]
-            lines.append(f"| {label} | " + " | ".join(cells) + f" | {lat['p50']:.1f} | {lat['p95']:.1f} |")
+            lines.append(
+                f"| {label} | " + " | ".join(cells) + f" | {lat['p50']:.1f} | {lat['p95']:.1f} |"
+            )
     return "\n".join(lines)
 
 
 def markdown_summary(report: dict[str, Any]) -> str:
     ingest = report["ingest"]
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in ingest.get("stage_seconds", {}).items())
-    return "\n".join([
-        f"# Benchmark: {report['dataset']}",
-        "",
-        f"{report['queries']} queries; cut-offs {report['ks']}; settings {json.dumps(report['settings'])}.",
-        "",
-        results_table(report),
-        "",
-        "## Ingestion",
-        "",
-        f"- documents: {ingest['documents']}",
-        f"- excerpts {ingest['excerpts']}, entities {ingest['entities']}, relationships {ingest['relationships']}",
-        f"- wall {ingest['wall_seconds']:.1f}s; by stage: {stages}",
-        f"- peak memory {ingest['peak_memory_mb']} MB ({ingest['memory_source']}); "
-        f"disk {sum(ingest['disk_bytes'].values()) / 1e6:.1f} MB",
-        f"- provider calls: {ingest['provider_calls']}; estimated API cost: {ingest['estimated_cost_usd']}",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# Benchmark: {report['dataset']}",
+            "",
+            f"{report['queries']} queries; cut-offs {report['ks']}; settings {json.dumps(report['settings'])}.",
+            "",
+            results_table(report),
+            "",
+            "## Ingestion",
+            "",
+            f"- documents: {ingest['documents']}",
+            f"- excerpts {ingest['excerpts']}, entities {ingest['entities']}, relationships {ingest['relationships']}",
+            f"- wall {ingest['wall_seconds']:.1f}s; by stage: {stages}",
+            f"- peak memory {ingest['peak_memory_mb']} MB ({ingest['memory_source']}); "
+            f"disk {sum(ingest['disk_bytes'].values()) / 1e6:.1f} MB",
+            f"- provider calls: {ingest['provider_calls']}; estimated API cost: {ingest['estimated_cost_usd']}",
+            "",
+        ]
+    )

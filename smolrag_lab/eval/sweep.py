@@ -1,11 +1,13 @@
 """Tuning sweeps: one index per value of an ingestion setting (chunk size, overlap, strategy), every
-value of a query setting (top-k, a token budget, a threshold) run against it, scored per cell."""
+value of a query setting (top-k, a token budget, a threshold) run against it, scored per cell.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -15,12 +17,29 @@ from .dataset import Dataset
 from .metrics import score_ranking
 
 INDEX_SETTINGS = ("chunk_size", "chunk_overlap", "chunk_strategy")
-SWEEP_METRICS = ("precision", "recall", "hit", "ndcg", "span", "mrr", "context_tokens", "latency_ms")
+SWEEP_METRICS = (
+    "precision",
+    "recall",
+    "hit",
+    "ndcg",
+    "span",
+    "mrr",
+    "context_tokens",
+    "latency_ms",
+)
 
 
-def tuning_sweep(dataset: Dataset, settings: Settings, index_setting: str, index_values: Sequence[Any],
-                 query_setting: str, query_values: Sequence[Any], mode: str = "standard",
-                 cutoff: int | None = None, data_root: str | Path | None = None) -> pd.DataFrame:
+def tuning_sweep(
+    dataset: Dataset,
+    settings: Settings,
+    index_setting: str,
+    index_values: Sequence[Any],
+    query_setting: str,
+    query_values: Sequence[Any],
+    mode: str = "standard",
+    cutoff: int | None = None,
+    data_root: str | Path | None = None,
+) -> pd.DataFrame:
     """One row per (index value, query value) with the mean of each metric over the dataset.
 
     Metrics are taken at ``cutoff`` excerpts; when sweeping ``excerpt_top_k`` without a cutoff, at the
@@ -34,19 +53,35 @@ def tuning_sweep(dataset: Dataset, settings: Settings, index_setting: str, index
     root = Path(data_root) if data_root else settings.data_dir.parent / "sweeps"
     rows = []
     for index_value in index_values:
-        tuned = settings.replace(**{index_setting: index_value, "query_cache": False,
-                                    "data_dir": root / f"{dataset.name}-{index_setting}-{index_value}"})
+        tuned = settings.replace(
+            **{
+                index_setting: index_value,
+                "query_cache": False,
+                "data_dir": root / f"{dataset.name}-{index_setting}-{index_value}",
+            }
+        )
         with SmolRag(tuned) as rag:
             rag.ingest(dataset.paths, progress=False)
             for query_value in query_values:
                 k = cutoff or (int(query_value) if query_setting == "excerpt_top_k" else 5)
-                scores = [_score_item(rag, item, mode, k, {query_setting: query_value}) for item in dataset.items]
-                rows.append({index_setting: index_value, query_setting: query_value, "cutoff": k,
-                             **_mean(scores)})
+                scores = [
+                    _score_item(rag, item, mode, k, {query_setting: query_value})
+                    for item in dataset.items
+                ]
+                rows.append(
+                    {
+                        index_setting: index_value,
+                        query_setting: query_value,
+                        "cutoff": k,
+                        **_mean(scores),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def _score_item(rag: SmolRag, item: Any, mode: str, k: int, overrides: dict[str, Any]) -> dict[str, float]:
+def _score_item(
+    rag: SmolRag, item: Any, mode: str, k: int, overrides: dict[str, Any]
+) -> dict[str, float]:
     depth = max(k, int(overrides.get("excerpt_top_k", rag.settings.excerpt_top_k)))
     started = time.perf_counter()
     result = rag.retrieve(item.query, mode, **{"excerpt_top_k": depth, **overrides})
@@ -54,7 +89,11 @@ def _score_item(rag: SmolRag, item: Any, mode: str, k: int, overrides: dict[str,
     documents = [Path(s.source).name for s in result.sources]
     raw = score_ranking(documents, [s.text for s in result.sources], item.relevant, [k], item.span)
     scores = {name.split("@")[0]: value for name, value in raw.items()}
-    return {**scores, "context_tokens": float(result.token_counts.get("total", 0)), "latency_ms": latency}
+    return {
+        **scores,
+        "context_tokens": float(result.token_counts.get("total", 0)),
+        "latency_ms": latency,
+    }
 
 
 def _mean(scores: list[dict[str, float]]) -> dict[str, float]:

@@ -9,7 +9,7 @@ code fences kept whole where they fit), ``tokens`` (a sliding token window with 
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from ..text import split_sentences
 from ..tokens import TokenCounter
@@ -19,12 +19,17 @@ _HEADING_ONLY = re.compile(r"^\s{0,3}#{1,6}\s+\S.*$")
 
 
 class Chunker:
-    def __init__(self, counter: TokenCounter, size: int, overlap: int, strategy: str = "markdown") -> None:
+    def __init__(
+        self, counter: TokenCounter, size: int, overlap: int, strategy: str = "markdown"
+    ) -> None:
         self.counter = counter
         self.size = size
         self.overlap = overlap
         self.strategy: Callable[[str], list[str]] = {
-            "markdown": self._markdown, "tokens": self._tokens, "sentences": self._sentences}[strategy]
+            "markdown": self._markdown,
+            "tokens": self._tokens,
+            "sentences": self._sentences,
+        }[strategy]
 
     def split(self, text: str) -> list[str]:
         pieces = [p.strip() for p in self.strategy(text)]
@@ -34,7 +39,10 @@ class Chunker:
     def _tokens(self, text: str) -> list[str]:
         ids = self.counter.encode(text)
         step = self.size - self.overlap
-        return [self.counter.decode(ids[i:i + self.size]) for i in range(0, max(len(ids) - self.overlap, 1), step)]
+        return [
+            self.counter.decode(ids[i : i + self.size])
+            for i in range(0, max(len(ids) - self.overlap, 1), step)
+        ]
 
     def _sentences(self, text: str) -> list[str]:
         return self._pack(self._fit(split_sentences(text)), joiner=" ")
@@ -61,7 +69,10 @@ class Chunker:
                 out.extend(self._fit(sentences))
             else:
                 ids = self.counter.encode(unit)
-                out.extend(self.counter.decode(ids[i:i + self.size]) for i in range(0, len(ids), self.size))
+                out.extend(
+                    self.counter.decode(ids[i : i + self.size])
+                    for i in range(0, len(ids), self.size)
+                )
         return out
 
     def _split_code(self, block: str) -> list[str]:
@@ -71,10 +82,17 @@ class Chunker:
         opener, body = lines[0], lines[1:-1]
         pieces, current = [], []
         for line in body:
-            if current and self.counter.count("\n".join([opener, *current, line, "```"])) > self.size:
+            if (
+                current
+                and self.counter.count("\n".join([opener, *current, line, "```"])) > self.size
+            ):
                 pieces.append("\n".join([opener, *current, "```"]))
                 current = []
-            current.append(line if self.counter.count(line) < self.size else self.counter.truncate(line, self.size // 2))
+            current.append(
+                line
+                if self.counter.count(line) < self.size
+                else self.counter.truncate(line, self.size // 2)
+            )
         if current:
             pieces.append("\n".join([opener, *current, "```"]))
         return pieces

@@ -10,8 +10,9 @@ disagreement; ``repair`` re-derives the lagging parts, so no model call but embe
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -19,17 +20,28 @@ from ..aio import run_sync
 from ..index import Index
 from ..providers.base import Embedder, EntityRecord, Extraction, RelationshipRecord
 from ..settings import Settings
-from .graph_merge import (GraphEdit, Touched, entity_id, entity_text, entity_view, merge_extraction, relationship_id,
-                          relationship_text, relationship_view)
+from .graph_merge import (
+    GraphEdit,
+    Touched,
+    entity_id,
+    entity_text,
+    entity_view,
+    merge_extraction,
+    relationship_id,
+    relationship_text,
+    relationship_view,
+)
 
 EXAMPLES = 5  # ids shown per problem
 
 
 @dataclass
 class CheckReport:
-    problems: dict[str, list[str]] = field(default_factory=dict)  # kind -> offending ids (first few)
-    counts: dict[str, int] = field(default_factory=dict)          # kind -> how many
-    interrupted: bool = False                                     # a writer stopped mid-run
+    problems: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # kind -> offending ids (first few)
+    counts: dict[str, int] = field(default_factory=dict)  # kind -> how many
+    interrupted: bool = False  # a writer stopped mid-run
     seconds: float = 0.0
 
     @property
@@ -44,7 +56,10 @@ class CheckReport:
     def summary(self) -> str:
         if self.ok:
             return "consistent"
-        lines = [f"{kind}: {n} (e.g. {', '.join(self.problems[kind])})" for kind, n in self.counts.items()]
+        lines = [
+            f"{kind}: {n} (e.g. {', '.join(self.problems[kind])})"
+            for kind, n in self.counts.items()
+        ]
         if self.interrupted:
             lines.insert(0, "an ingestion or deletion was interrupted")
         return "\n".join(lines)
@@ -60,8 +75,13 @@ def check(index: Index, settings: Settings) -> CheckReport:
     report.add("document excerpts missing", listed - excerpt_ids)
     report.add("excerpts without stored extraction", excerpt_ids - set(index.extractions.keys()))
     sources = dict(index.sources.items())
-    report.add("sources pointing at no document", {s for s, d in sources.items() if d not in documents})
-    report.add("documents without a source entry", {d for d, r in documents.items() if sources.get(r["source"]) != d})
+    report.add(
+        "sources pointing at no document", {s for s, d in sources.items() if d not in documents}
+    )
+    report.add(
+        "documents without a source entry",
+        {d for d, r in documents.items() if sources.get(r["source"]) != d},
+    )
     vector_ids = set(index.excerpt_vectors.ids())
     report.add("excerpt vectors without excerpt", vector_ids - excerpt_ids)
     report.add("excerpts without vector", excerpt_ids - vector_ids)
@@ -73,38 +93,54 @@ def check(index: Index, settings: Settings) -> CheckReport:
 def _check_graph(index: Index, excerpt_ids: set[str], report: CheckReport) -> None:
     graph = index.graph.graph
     if index.graph_is_stale():
-        report.add("graph behind the records (index version)", {f"graph {graph.graph.get('index_version', 0)} "
-                                                                f"vs index {index.version}"})
-    report.add("entities citing missing excerpts",
-               {k for k, a in graph.nodes(data=True) if set(a.get("excerpt_ids", [])) - excerpt_ids})
-    report.add("relationships citing missing excerpts",
-               {f"{a}|{b}" for a, b, d in graph.edges(data=True) if set(d.get("excerpt_ids", [])) - excerpt_ids})
+        report.add(
+            "graph behind the records (index version)",
+            {f"graph {graph.graph.get('index_version', 0)} vs index {index.version}"},
+        )
+    report.add(
+        "entities citing missing excerpts",
+        {k for k, a in graph.nodes(data=True) if set(a.get("excerpt_ids", [])) - excerpt_ids},
+    )
+    report.add(
+        "relationships citing missing excerpts",
+        {
+            f"{a}|{b}"
+            for a, b, d in graph.edges(data=True)
+            if set(d.get("excerpt_ids", [])) - excerpt_ids
+        },
+    )
     expected_entities = {entity_id(k) for k in graph.nodes}
     expected_relationships = {relationship_id(_pair(p)) for p in graph.edges}
-    for name, store, expected in (("entity", index.entity_vectors, expected_entities),
-                                  ("relationship", index.relationship_vectors, expected_relationships)):
+    for name, store, expected in (
+        ("entity", index.entity_vectors, expected_entities),
+        ("relationship", index.relationship_vectors, expected_relationships),
+    ):
         stored = set(store.ids())
         report.add(f"{name} vectors without graph item", stored - expected)
         report.add(f"{name} graph items without vector", expected - stored)
 
 
 def _pair(edge: tuple[str, str]) -> tuple[str, str]:
-    """networkx yields an edge's ends in either order; the stores key it by the sorted pair."""
+    """Networkx yields an edge's ends in either order; the stores key it by the sorted pair."""
     return tuple(sorted(edge))  # type: ignore[return-value]
 
 
 def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
     """Bring every derived store in line with the records; returns what was done, by kind."""
-
     done: dict[str, int] = {}
     excerpts = dict(index.excerpts.items())
     orphans = set(index.excerpt_vectors.ids()) - set(excerpts)
-    done["excerpt vectors deleted"] = index.excerpt_vectors.delete(sorted(orphans)) if orphans else 0
+    done["excerpt vectors deleted"] = (
+        index.excerpt_vectors.delete(sorted(orphans)) if orphans else 0
+    )
     missing = sorted(set(excerpts) - set(index.excerpt_vectors.ids()))
     if missing:
         texts = [f"{excerpts[i]['text']}\n\n{excerpts[i]['summary']}" for i in missing]
-        index.excerpt_vectors.upsert(missing, run_sync(embedder.aembed(texts)),
-                                     [{"doc_id": excerpts[i]["doc_id"]} for i in missing])
+        index.excerpt_vectors.upsert(
+            missing,
+            run_sync(embedder.aembed(texts)),
+            [{"doc_id": excerpts[i]["doc_id"]} for i in missing],
+        )
     done["excerpt vectors embedded"] = len(missing)
     before = check(index, settings)
     graph_kinds = ("graph behind the records", "entities citing", "relationships citing")
@@ -118,7 +154,8 @@ def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, in
 @dataclass
 class GraphVectorPlan:
     """What bringing some graph items' vectors in line with the graph takes: per store, the ids of
-    items gone from the graph, and the (metadata, text) of items whose text changed or is new."""
+    items gone from the graph, and the (metadata, text) of items whose text changed or is new.
+    """
 
     gone: dict[str, list[str]] = field(default_factory=dict)
     stale: dict[str, dict[str, tuple[dict, str]]] = field(default_factory=dict)
@@ -127,23 +164,44 @@ class GraphVectorPlan:
         return [text for items in self.stale.values() for _, text in items.values()]
 
 
-def plan_graph_vectors(index: Index, settings: Settings, keys: Iterable[str],
-                       pairs: Iterable[tuple[str, str]]) -> GraphVectorPlan:
+def plan_graph_vectors(
+    index: Index, settings: Settings, keys: Iterable[str], pairs: Iterable[tuple[str, str]]
+) -> GraphVectorPlan:
     from .pipeline import content_hash
 
     graph, s, plan = index.graph.graph, settings, GraphVectorPlan()
     keys, pairs = sorted(set(keys)), sorted(set(map(_pair, pairs)))
     wanted = {
-        "entity": ([entity_id(k) for k in keys if k not in graph], {
-            entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap)))
-            for k in keys if k in graph}),
-        "relationship": ([relationship_id(p) for p in pairs if not graph.has_edge(*p)], {
-            relationship_id(p): ({"pair": list(p)}, relationship_text(
-                relationship_view(graph, p, s.description_cap, s.keywords_cap))) for p in pairs if graph.has_edge(*p)})}
+        "entity": (
+            [entity_id(k) for k in keys if k not in graph],
+            {
+                entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap)))
+                for k in keys
+                if k in graph
+            },
+        ),
+        "relationship": (
+            [relationship_id(p) for p in pairs if not graph.has_edge(*p)],
+            {
+                relationship_id(p): (
+                    {"pair": list(p)},
+                    relationship_text(
+                        relationship_view(graph, p, s.description_cap, s.keywords_cap)
+                    ),
+                )
+                for p in pairs
+                if graph.has_edge(*p)
+            },
+        ),
+    }
     for name, (gone, items) in wanted.items():
         stored = _graph_store(index, name).get_metadata(list(items))
         plan.gone[name] = gone
-        plan.stale[name] = {i: v for i, v in items.items() if stored.get(i, {}).get("text_hash") != content_hash(v[1])}
+        plan.stale[name] = {
+            i: v
+            for i, v in items.items()
+            if stored.get(i, {}).get("text_hash") != content_hash(v[1])
+        }
     return plan
 
 
@@ -155,8 +213,11 @@ def apply_graph_vectors(index: Index, plan: GraphVectorPlan, vectors: np.ndarray
         store = _graph_store(index, name)
         done[f"{name} vectors deleted"] = store.delete(plan.gone[name]) if plan.gone[name] else 0
         if items:
-            store.upsert(list(items), vectors[start:start + len(items)],
-                         [{**meta, "text_hash": content_hash(text)} for meta, text in items.values()])
+            store.upsert(
+                list(items),
+                vectors[start : start + len(items)],
+                [{**meta, "text_hash": content_hash(text)} for meta, text in items.values()],
+            )
         done[f"{name} vectors embedded"] = len(items)
         start += len(items)
     return done
@@ -166,20 +227,33 @@ def _graph_store(index: Index, name: str) -> Any:
     return index.entity_vectors if name == "entity" else index.relationship_vectors
 
 
-async def sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder,
-                             keys: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[str, int]:
+async def sync_graph_vectors(
+    index: Index,
+    settings: Settings,
+    embedder: Embedder,
+    keys: Iterable[str],
+    pairs: Iterable[tuple[str, str]],
+) -> dict[str, int]:
     """For the given entities and relationships: drop the vectors of those no longer in the graph and
-    embed those whose text changed (or that have no vector). Shared by ingestion and repair."""
+    embed those whose text changed (or that have no vector). Shared by ingestion and repair.
+    """
     plan = plan_graph_vectors(index, settings, keys, pairs)
     texts = plan.texts()
-    vectors = await embedder.aembed(texts) if texts else np.zeros((0, index.entity_vectors.dim), dtype=np.float32)
+    vectors = (
+        await embedder.aembed(texts)
+        if texts
+        else np.zeros((0, index.entity_vectors.dim), dtype=np.float32)
+    )
     return apply_graph_vectors(index, plan, vectors)
 
 
 def _sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
     """Every graph item's vector in line with the graph; vectors of items not in the graph deleted."""
     graph = index.graph.graph
-    expected = ({entity_id(k) for k in graph.nodes}, {relationship_id(_pair(p)) for p in graph.edges})
+    expected = (
+        {entity_id(k) for k in graph.nodes},
+        {relationship_id(_pair(p)) for p in graph.edges},
+    )
     orphans = 0
     for store, ids in zip((index.entity_vectors, index.relationship_vectors), expected):
         gone = sorted(set(store.ids()) - ids)
@@ -190,9 +264,11 @@ def _sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder) ->
 
 
 def extraction_from_dict(data: dict) -> Extraction:
-    return Extraction([EntityRecord(**e) for e in data.get("entities", [])],
-                      [RelationshipRecord(**r) for r in data.get("relationships", [])],
-                      list(data.get("content_keywords", [])))
+    return Extraction(
+        [EntityRecord(**e) for e in data.get("entities", [])],
+        [RelationshipRecord(**r) for r in data.get("relationships", [])],
+        list(data.get("content_keywords", [])),
+    )
 
 
 def rebuild_graph(index: Index, settings: Settings) -> int:
@@ -204,7 +280,14 @@ def rebuild_graph(index: Index, settings: Settings) -> int:
         stored = index.extractions.get_many(record["excerpt_ids"])
         for excerpt_id in record["excerpt_ids"]:
             if excerpt_id in stored:
-                merge_extraction(edit, record["doc_id"], excerpt_id, extraction_from_dict(stored[excerpt_id]),
-                                 settings.description_cap, settings.keywords_cap, touched)
+                merge_extraction(
+                    edit,
+                    record["doc_id"],
+                    excerpt_id,
+                    extraction_from_dict(stored[excerpt_id]),
+                    settings.description_cap,
+                    settings.keywords_cap,
+                    touched,
+                )
     index.save_graph()
     return len(records)

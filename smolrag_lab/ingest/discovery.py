@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 
 @dataclass(frozen=True)
@@ -21,27 +21,36 @@ class Document:
     text: str
 
 
-def discover(paths: Iterable[str | Path], extensions: Sequence[str],
-             confine_to: Path | None = None) -> tuple[list[Path], list[Skipped]]:
+def discover(
+    paths: Iterable[str | Path], extensions: Sequence[str], confine_to: Path | None = None
+) -> tuple[list[Path], list[Skipped]]:
     """Files under ``paths`` (folders walked recursively, symlinked folders not followed) with one of
     ``extensions``; what cannot be walked or resolved is reported, never raised. With ``confine_to``,
-    a file whose resolved path (symlinks followed) leaves that folder is skipped."""
+    a file whose resolved path (symlinks followed) leaves that folder is skipped.
+    """
     wanted = {e.lower() for e in extensions}
     found: list[Path] = []
     skipped: list[Skipped] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            walk_errors = lambda exc: skipped.append(Skipped(str(exc.filename), f"unreadable folder: {exc.strerror}"))
+            walk_errors = lambda exc: skipped.append(
+                Skipped(str(exc.filename), f"unreadable folder: {exc.strerror}")
+            )
             for folder, dirs, files in os.walk(path, followlinks=False, onerror=walk_errors):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(Path(folder) / name for name in sorted(files)
-                             if not name.startswith(".") and Path(name).suffix.lower() in wanted)
+                found.extend(
+                    Path(folder) / name
+                    for name in sorted(files)
+                    if not name.startswith(".") and Path(name).suffix.lower() in wanted
+                )
         elif path.is_file():
             if path.suffix.lower() in wanted:
                 found.append(path)
             else:
-                skipped.append(Skipped(str(path), f"extension {path.suffix or '(none)'} is not ingested"))
+                skipped.append(
+                    Skipped(str(path), f"extension {path.suffix or '(none)'} is not ingested")
+                )
         elif path.is_symlink():
             skipped.append(Skipped(str(path), "broken or looping symlink"))
         else:
@@ -62,13 +71,16 @@ def discover(paths: Iterable[str | Path], extensions: Sequence[str],
 
 def read_document(path: Path, max_bytes: int | None = None) -> Document | Skipped:
     """The file's text, or the reason it cannot be ingested: not a regular file (a FIFO would block
-    the read forever), too large, unreadable, binary, not UTF-8, or empty."""
+    the read forever), too large, unreadable, binary, not UTF-8, or empty.
+    """
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             return Skipped(str(path), "not a regular file")
         if max_bytes is not None and info.st_size > max_bytes:
-            return Skipped(str(path), f"too large: {info.st_size:,} bytes > max_file_bytes {max_bytes:,}")
+            return Skipped(
+                str(path), f"too large: {info.st_size:,} bytes > max_file_bytes {max_bytes:,}"
+            )
         data = path.read_bytes()
     except OSError as exc:
         return Skipped(str(path), f"unreadable: {exc.strerror or exc}")

@@ -25,7 +25,8 @@ from .discovery import Document, Skipped, read_document
 class ProcessPool(Executor):
     """A process pool of ``workers`` (spawned, not forked: the parent runs an event-loop thread and ONNX
     Runtime threads), started on the first task, so an ingestion that never has enough work for it
-    (one note, a small edit) pays nothing for spawning workers and loading the model in each."""
+    (one note, a small edit) pays nothing for spawning workers and loading the model in each.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -35,7 +36,9 @@ class ProcessPool(Executor):
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn")
+                )
         return self._pool.submit(fn, *args, **kwargs)
 
     @property
@@ -51,7 +54,8 @@ class ProcessPool(Executor):
 
 def make_executor(settings: Settings) -> tuple[Executor | None, Any]:
     """(the executor ``settings.ingest_executor`` names, or None for inline; an object to close with it).
-    ``auto`` is a process pool on a machine with two or more cores, else inline."""
+    ``auto`` is a process pool on a machine with two or more cores, else inline.
+    """
     cores = os.cpu_count() or 1
     workers = settings.ingest_workers or cores
     if settings.ingest_executor == "process" or (settings.ingest_executor == "auto" and cores > 1):
@@ -62,8 +66,13 @@ def make_executor(settings: Settings) -> tuple[Executor | None, Any]:
         if settings.dask_scheduler:
             client = Client(settings.dask_scheduler)
             return client.get_executor(), client
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                               processes=True)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+            processes=True,
+        )
         client = Client(cluster)
         return client.get_executor(), (client, cluster)
     return None, None
@@ -71,7 +80,8 @@ def make_executor(settings: Settings) -> tuple[Executor | None, Any]:
 
 def worker_threads(executor: Executor, threads: int) -> int:
     """ONNX threads per worker: the setting if given; for a pool on this machine its share of the cores
-    (two workers with a thread per core each would fight over them); else the worker's own core count."""
+    (two workers with a thread per core each would fight over them); else the worker's own core count.
+    """
     if threads or not isinstance(executor, ProcessPool):
         return threads
     return max(1, (os.cpu_count() or 1) // executor.workers)
@@ -80,12 +90,14 @@ def worker_threads(executor: Executor, threads: int) -> int:
 def close_executor(executor: Executor | None, owner: Any) -> None:
     if executor is not None and owner is None:
         executor.shutdown(wait=True, cancel_futures=True)
-    for part in (owner if isinstance(owner, tuple) else (owner,)):
+    for part in owner if isinstance(owner, tuple) else (owner,):
         if part is not None:
             part.close()
 
 
-def read_and_split(path: Path, max_bytes: int, chunking: tuple) -> tuple[Document | Skipped, list[str]]:
+def read_and_split(
+    path: Path, max_bytes: int, chunking: tuple
+) -> tuple[Document | Skipped, list[str]]:
     """Read one file and cut it into excerpts (``chunking``: encoding, size, overlap, strategy)."""
     read = read_document(path, max_bytes)
     return read, ([] if isinstance(read, Skipped) else split(read.text, chunking))

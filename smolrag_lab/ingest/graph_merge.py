@@ -35,7 +35,9 @@ def relationship_id(pair: tuple[str, str]) -> str:
     return "rel-" + hashlib.sha1("\x1f".join(pair).encode("utf-8")).hexdigest()[:20]
 
 
-EMBED_WORDS = 32  # entity/relationship texts are cut here: the name and gist embed, the rest is context
+EMBED_WORDS = (
+    32  # entity/relationship texts are cut here: the name and gist embed, the rest is context
+)
 
 
 def _words(text: str, limit: int = EMBED_WORDS) -> str:
@@ -59,7 +61,9 @@ class GraphEdit:
         if (kind, key) in self._saved:
             return
         if kind == "node":
-            self._saved[(kind, key)] = copy.deepcopy(dict(self.graph.nodes[key])) if key in self.graph else None
+            self._saved[(kind, key)] = (
+                copy.deepcopy(dict(self.graph.nodes[key])) if key in self.graph else None
+            )
         else:
             attrs = self.graph.edges[key] if self.graph.has_edge(*key) else None
             self._saved[(kind, key)] = copy.deepcopy(dict(attrs)) if attrs is not None else None
@@ -73,7 +77,9 @@ class GraphEdit:
     def edge(self, pair: tuple[str, str]) -> dict:
         self._remember("edge", pair)
         if not self.graph.has_edge(*pair):
-            self.graph.add_edge(*pair, descriptions={}, keywords={}, weights={}, excerpt_ids=[], weight=0.0)
+            self.graph.add_edge(
+                *pair, descriptions={}, keywords={}, weights={}, excerpt_ids=[], weight=0.0
+            )
         return self.graph.edges[pair]
 
     def remove_node(self, key: str) -> None:
@@ -88,8 +94,10 @@ class GraphEdit:
 
     def touched(self) -> tuple[set[str], set[tuple[str, str]]]:
         """The nodes and edges this edit changed (added, updated or removed)."""
-        return ({key for kind, key in self._saved if kind == "node"},
-                {key for kind, key in self._saved if kind == "edge"})
+        return (
+            {key for kind, key in self._saved if kind == "node"},
+            {key for kind, key in self._saved if kind == "edge"},
+        )
 
     def rollback(self) -> None:
         for (kind, key), attrs in self._saved.items():
@@ -113,8 +121,15 @@ def _append_capped(bucket: dict[str, list], doc_id: str, value: str, cap: int) -
         del values[:-cap]
 
 
-def merge_extraction(edit: GraphEdit, doc_id: str, excerpt_id: str, extraction: Extraction,
-                     description_cap: int, keywords_cap: int, touched: Touched) -> None:
+def merge_extraction(
+    edit: GraphEdit,
+    doc_id: str,
+    excerpt_id: str,
+    extraction: Extraction,
+    description_cap: int,
+    keywords_cap: int,
+    touched: Touched,
+) -> None:
     for entity in extraction.entities:
         key = node_key(entity.name)
         if not key:
@@ -146,8 +161,9 @@ def merge_extraction(edit: GraphEdit, doc_id: str, excerpt_id: str, extraction: 
         touched.relationships.add(pair)
 
 
-def remove_document(edit: GraphEdit, doc_id: str, entity_keys: list[str],
-                    pairs: list[tuple[str, str]]) -> tuple[Touched, Touched]:
+def remove_document(
+    edit: GraphEdit, doc_id: str, entity_keys: list[str], pairs: list[tuple[str, str]]
+) -> tuple[Touched, Touched]:
     """Take out what ``doc_id`` contributed. Returns (changed, removed) nodes and edges."""
     changed, removed = Touched(), Touched()
     prefix = doc_id + ":"
@@ -183,28 +199,45 @@ def entity_view(graph: Any, key: str, description_cap: int) -> dict[str, Any]:
     attrs = graph.nodes[key]
     types = Counter({t: c for t, c in attrs.get("types", {}).items() if t != "unknown"})
     descriptions = [d for values in attrs.get("descriptions", {}).values() for d in values]
-    return {"key": key, "name": attrs.get("name", key), "type": types.most_common(1)[0][0] if types else "unknown",
-            "description": " ".join(descriptions[-description_cap:]), "gist": _words(" ".join(descriptions)),
-            "excerpt_ids": list(attrs.get("excerpt_ids", [])), "degree": int(graph.degree(key))}
+    return {
+        "key": key,
+        "name": attrs.get("name", key),
+        "type": types.most_common(1)[0][0] if types else "unknown",
+        "description": " ".join(descriptions[-description_cap:]),
+        "gist": _words(" ".join(descriptions)),
+        "excerpt_ids": list(attrs.get("excerpt_ids", [])),
+        "degree": int(graph.degree(key)),
+    }
 
 
-def relationship_view(graph: Any, pair: tuple[str, str], description_cap: int, keywords_cap: int) -> dict[str, Any]:
+def relationship_view(
+    graph: Any, pair: tuple[str, str], description_cap: int, keywords_cap: int
+) -> dict[str, Any]:
     attrs = graph.edges[pair]
     descriptions = [d for values in attrs.get("descriptions", {}).values() for d in values]
-    keywords = list(dict.fromkeys(k for values in attrs.get("keywords", {}).values() for k in values))
+    keywords = list(
+        dict.fromkeys(k for values in attrs.get("keywords", {}).values() for k in values)
+    )
     names = [graph.nodes[p].get("name", p) for p in pair]
     gist = _words(", ".join(keywords[:5]) + ". " + " ".join(descriptions))
     keywords = keywords[-keywords_cap:]
-    return {"pair": pair, "source": names[0], "target": names[1],
-            "description": " ".join(descriptions[-description_cap:]), "gist": gist,
-            "keywords": keywords, "weight": float(attrs.get("weight", 0.0)),
-            "excerpt_ids": list(attrs.get("excerpt_ids", [])),
-            "rank": int(graph.degree(pair[0]) + graph.degree(pair[1]))}
+    return {
+        "pair": pair,
+        "source": names[0],
+        "target": names[1],
+        "description": " ".join(descriptions[-description_cap:]),
+        "gist": gist,
+        "keywords": keywords,
+        "weight": float(attrs.get("weight", 0.0)),
+        "excerpt_ids": list(attrs.get("excerpt_ids", [])),
+        "rank": int(graph.degree(pair[0]) + graph.degree(pair[1])),
+    }
 
 
 def entity_text(view: dict[str, Any]) -> str:
     """What is embedded for an entity: its name and the gist of its earliest descriptions. Using the
-    earliest (not the latest) keeps the text stable as mentions accrue, so it is embedded once."""
+    earliest (not the latest) keeps the text stable as mentions accrue, so it is embedded once.
+    """
     return _words(f"{view['name']}: {view['gist']}")
 
 

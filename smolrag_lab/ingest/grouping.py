@@ -12,7 +12,7 @@ document is edited, so the completion cache answers it again.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..providers.base import EntityRecord, Extraction, RelationshipRecord
 from ..text import clean_markdown, document_title, headings
@@ -36,16 +36,22 @@ def group_excerpts(token_counts: Sequence[int], group_tokens: int) -> list[list[
 def document_context(document: str, budget_tokens: int, counter: TokenCounter) -> str:
     """Title, outline of headings and the document's opening (its first paragraph, at most a third of
     the budget), within ``budget_tokens``. Only the title, the headings and the opening paragraph
-    shape it, so editing the body leaves every other group's prompt, and its cached answer, intact."""
+    shape it, so editing the body leaves every other group's prompt, and its cached answer, intact.
+    """
     title = document_title(document)
     found = headings(document)
     top = min((level for _, level, _ in found), default=1)
     outline = [f"{'  ' * (level - top)}- {clean_markdown(text)}" for _, level, text in found]
-    paragraphs = [p for p in document.split("\n\n")  # prose only: no headings, rules or title lines
-                  if not p.lstrip().startswith(("#", "```")) and len(p.split()) >= 8]
+    paragraphs = [
+        p
+        for p in document.split("\n\n")  # prose only: no headings, rules or title lines
+        if not p.lstrip().startswith(("#", "```")) and len(p.split()) >= 8
+    ]
     opening = " ".join(clean_markdown(paragraphs[0]).split()) if paragraphs else ""
-    opening = counter.decode(counter.encode(opening)[:max(budget_tokens // 3, 0)])
-    text = "\n".join([f"Title: {title}", *(["Outline:", *outline] if outline else []), f"Opening: {opening}"])
+    opening = counter.decode(counter.encode(opening)[: max(budget_tokens // 3, 0)])
+    text = "\n".join(
+        [f"Title: {title}", *(["Outline:", *outline] if outline else []), f"Opening: {opening}"]
+    )
     if counter.count(text) <= budget_tokens:
         return text
     return counter.decode(counter.encode(text)[:budget_tokens])
@@ -65,8 +71,11 @@ class _Mentions:
     def of(self, name: str) -> frozenset[int]:
         if name not in self._found:
             pattern = _word_pattern(name) if name else None
-            self._found[name] = frozenset(i for i, text in enumerate(self.folded)
-                                          if pattern and name in text and pattern.search(text))
+            self._found[name] = frozenset(
+                i
+                for i, text in enumerate(self.folded)
+                if pattern and name in text and pattern.search(text)
+            )
         return self._found[name]
 
     def places(self, names: Sequence[str]) -> list[int]:
@@ -86,7 +95,8 @@ class _Mentions:
 
 def attribute(extraction: Extraction, excerpts: Sequence[str]) -> list[Extraction]:
     """Split one group's extraction into per-excerpt extractions by where each record is mentioned,
-    so provenance stays per excerpt (what the graph, deletion and repair rely on)."""
+    so provenance stays per excerpt (what the graph, deletion and repair rely on).
+    """
     folded = [e.casefold() for e in excerpts]
     mentions = _Mentions(folded)
     out = [Extraction() for _ in excerpts]
@@ -95,8 +105,13 @@ def attribute(extraction: Extraction, excerpts: Sequence[str]) -> list[Extractio
             out[i].entities.append(EntityRecord(entity.name, entity.type, entity.description))
     for rel in extraction.relationships:
         for i in mentions.places([rel.source, rel.target]):
-            out[i].relationships.append(RelationshipRecord(rel.source, rel.target, rel.description,
-                                                           list(rel.keywords), rel.weight))
+            out[i].relationships.append(
+                RelationshipRecord(
+                    rel.source, rel.target, rel.description, list(rel.keywords), rel.weight
+                )
+            )
     for i in range(len(folded)):
-        out[i].content_keywords = [k for k in extraction.content_keywords if i in mentions.of(k.casefold())]
+        out[i].content_keywords = [
+            k for k in extraction.content_keywords if i in mentions.of(k.casefold())
+        ]
     return out

@@ -11,9 +11,10 @@ import asyncio
 import hashlib
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -25,11 +26,16 @@ from ..settings import Settings
 from ..text import document_title
 from ..tokens import TokenCounter
 from .chunking import Chunker
-from .consistency import GraphVectorPlan, apply_graph_vectors, plan_graph_vectors, sync_graph_vectors
+from .consistency import (
+    GraphVectorPlan,
+    apply_graph_vectors,
+    plan_graph_vectors,
+    sync_graph_vectors,
+)
 from .discovery import Document, Skipped, discover, read_document
 from .executors import read_and_split
-from .grouping import document_context, group_excerpts
 from .graph_merge import GraphEdit, Touched, merge_extraction, remove_document
+from .grouping import document_context, group_excerpts
 
 
 class StageError(RuntimeError):
@@ -52,15 +58,23 @@ class IngestReport:
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     wall_seconds: float = 0.0
     provider_calls: dict[str, int] = field(default_factory=dict)
-    stage_spans: list[tuple[str, float, float]] = field(default_factory=list)  # (stage, start, end), epoch s
+    stage_spans: list[tuple[str, float, float]] = field(
+        default_factory=list
+    )  # (stage, start, end), epoch s
 
     def counts(self) -> dict[str, Any]:
-        return {"documents": {k: len(getattr(self, k)) for k in
-                              ("added", "updated", "unchanged", "removed", "skipped", "failed")},
-                "excerpts": self.excerpts, "entities": self.entities, "relationships": self.relationships,
-                "provider_calls": self.provider_calls,
-                "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-                "wall_seconds": round(self.wall_seconds, 3)}
+        return {
+            "documents": {
+                k: len(getattr(self, k))
+                for k in ("added", "updated", "unchanged", "removed", "skipped", "failed")
+            },
+            "excerpts": self.excerpts,
+            "entities": self.entities,
+            "relationships": self.relationships,
+            "provider_calls": self.provider_calls,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "wall_seconds": round(self.wall_seconds, 3),
+        }
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -85,39 +99,57 @@ def content_hash(text: str) -> str:
 
 def make_doc_id(source: str, digest: str) -> str:
     # Scoped by source as well as content, so two files with the same text stay two documents.
-    return "doc-" + hashlib.sha256(f"{source}\x00{digest}".encode("utf-8")).hexdigest()[:16]
+    return "doc-" + hashlib.sha256(f"{source}\x00{digest}".encode()).hexdigest()[:16]
 
 
 class Ingestor:
-    def __init__(self, index: Index, providers: Providers, settings: Settings,
-                 monitor: PerformanceMonitor | None = None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        providers: Providers,
+        settings: Settings,
+        monitor: PerformanceMonitor | None = None,
+    ) -> None:
         self.monitor = monitor or PerformanceMonitor(providers.stats)
         self.index = index
         self.providers = providers
         self.settings = settings
-        self.chunker = Chunker(TokenCounter(settings.tokenizer_encoding), settings.chunk_size,
-                               settings.chunk_overlap, settings.chunk_strategy)
+        self.chunker = Chunker(
+            TokenCounter(settings.tokenizer_encoding),
+            settings.chunk_size,
+            settings.chunk_overlap,
+            settings.chunk_strategy,
+        )
         self._commit_lock = asyncio.Lock()
         self._graph_embed_seconds = 0.0
         self._pending = Touched()  # graph items whose vectors await the end-of-run sync
         self._graph_saved_at = time.monotonic()
         self._graph_dirty = False
         self._calls = asyncio.Semaphore(settings.max_concurrent_requests)
-        self.executor: Any = None  # reading and chunking run here when set (see ingest/executors.py)
+        self.executor: Any = (
+            None  # reading and chunking run here when set (see ingest/executors.py)
+        )
 
     # Entry points -------------------------------------------------------------------------
-    async def ingest_paths(self, paths: Iterable[str | Path], progress: bool = True,
-                           confine_to: Path | None = None) -> IngestReport:
+    async def ingest_paths(
+        self, paths: Iterable[str | Path], progress: bool = True, confine_to: Path | None = None
+    ) -> IngestReport:
         started, report = time.perf_counter(), IngestReport()
         paths = list(paths)
         files, skipped = discover(paths, self.settings.file_extensions, confine_to)
         report.skipped.extend(asdict(s) for s in skipped)
         documents, presplit = [], {}
         for read, excerpts in await self._read(files):
-            (report.skipped.append(asdict(read)) if isinstance(read, Skipped) else documents.append(read))
+            (
+                report.skipped.append(asdict(read))
+                if isinstance(read, Skipped)
+                else documents.append(read)
+            )
             if excerpts is not None:
                 presplit[read.source] = excerpts
-        roots = [str(Path(p).expanduser().resolve()) for p in paths if Path(p).expanduser().is_dir()]
+        roots = [
+            str(Path(p).expanduser().resolve()) for p in paths if Path(p).expanduser().is_dir()
+        ]
         seen = {str(f) for f in files}
         for source in self.index.sources.keys():
             if any(source.startswith(r.rstrip("/") + "/") for r in roots) and source not in seen:
@@ -134,10 +166,18 @@ class Ingestor:
         s = self.settings
         chunking = (s.tokenizer_encoding, s.chunk_size, s.chunk_overlap, s.chunk_strategy)
         loop = asyncio.get_running_loop()
-        return list(await asyncio.gather(*(loop.run_in_executor(self.executor, read_and_split, path, max_bytes, chunking)
-                                           for path in files)))
+        return list(
+            await asyncio.gather(
+                *(
+                    loop.run_in_executor(self.executor, read_and_split, path, max_bytes, chunking)
+                    for path in files
+                )
+            )
+        )
 
-    async def ingest_documents(self, documents: list[Document], progress: bool = False) -> IngestReport:
+    async def ingest_documents(
+        self, documents: list[Document], progress: bool = False
+    ) -> IngestReport:
         started, report = time.perf_counter(), IngestReport()
         await self._ingest_documents(documents, report, progress)
         report.wall_seconds = time.perf_counter() - started
@@ -155,7 +195,8 @@ class Ingestor:
     def _graph_changed(self) -> None:
         """Save the graph if the save interval has passed; records and extractions are already durable,
         so a graph that lags behind them can be rebuilt (see :func:`.consistency.rebuild_graph`). A transactional
-        backend wrote the graph's rows with the records."""
+        backend wrote the graph's rows with the records.
+        """
         if self.index.atomic:
             return
         self._graph_dirty = True
@@ -169,8 +210,13 @@ class Ingestor:
             self._graph_saved_at = time.monotonic()
 
     # Planning and processing ----------------------------------------------------------------
-    async def _ingest_documents(self, documents: list[Document], report: IngestReport, progress: bool,
-                                presplit: dict[str, list[str]] | None = None) -> None:
+    async def _ingest_documents(
+        self,
+        documents: list[Document],
+        report: IngestReport,
+        progress: bool,
+        presplit: dict[str, list[str]] | None = None,
+    ) -> None:
         before = self._call_counts()
         self._graph_embed_seconds = 0.0
         todo: list[Prepared] = []
@@ -182,14 +228,31 @@ class Ingestor:
                 continue
             started = time.perf_counter()
             excerpts = (presplit or {}).get(doc.source)
-            todo.append(Prepared(doc, make_doc_id(doc.source, digest), digest,
-                                 excerpts if excerpts is not None else self.chunker.split(doc.text)))
+            todo.append(
+                Prepared(
+                    doc,
+                    make_doc_id(doc.source, digest),
+                    digest,
+                    excerpts if excerpts is not None else self.chunker.split(doc.text),
+                )
+            )
             report.stage_seconds["chunking"] += time.perf_counter() - started
         total = sum(len(p.excerpts) for p in todo)
-        stages = ("grouped_calls", "embeddings") if self.settings.call_unit == "group" else (
-            "summaries", "embeddings", "extraction")
-        bars = {stage: tqdm(total=total, desc=stage, unit="excerpt", disable=not progress or not total, leave=True)
-                for stage in stages}
+        stages = (
+            ("grouped_calls", "embeddings")
+            if self.settings.call_unit == "group"
+            else ("summaries", "embeddings", "extraction")
+        )
+        bars = {
+            stage: tqdm(
+                total=total,
+                desc=stage,
+                unit="excerpt",
+                disable=not progress or not total,
+                leave=True,
+            )
+            for stage in stages
+        }
         semaphore = asyncio.Semaphore(self.settings.ingest_concurrency)
         # Documents are processed concurrently but commit in input order, so the same corpus always
         # gives the same graph (descriptions and provenance lists keep the order they were merged in).
@@ -218,8 +281,13 @@ class Ingestor:
         after = self._call_counts()
         report.provider_calls = {k: after[k] - before.get(k, 0) for k in after}
 
-    async def _process(self, prepared: Prepared, report: IngestReport, bars: dict,
-                       previous: asyncio.Event | None = None) -> None:
+    async def _process(
+        self,
+        prepared: Prepared,
+        report: IngestReport,
+        bars: dict,
+        previous: asyncio.Event | None = None,
+    ) -> None:
         source = prepared.document.source
         try:
             if self.settings.call_unit == "group":
@@ -238,7 +306,9 @@ class Ingestor:
         except StageError as exc:
             report.failed.append({"source": source, "stage": exc.stage, "error": str(exc.error)})
 
-    async def _stage(self, name: str, prepared: Prepared, report: IngestReport, bars: dict | None, fn) -> None:
+    async def _stage(
+        self, name: str, prepared: Prepared, report: IngestReport, bars: dict | None, fn
+    ) -> None:
         started, wall_start = time.perf_counter(), time.time()
         try:
             with self.monitor.measure(f"ingest.{name}"):
@@ -257,8 +327,11 @@ class Ingestor:
 
     async def _summarise(self, p: Prepared) -> None:
         tasks = self.providers.tasks
-        p.summaries = list(await asyncio.gather(*(self._limited(tasks.summarize(p.document.text, e))
-                                                  for e in p.excerpts)))
+        p.summaries = list(
+            await asyncio.gather(
+                *(self._limited(tasks.summarize(p.document.text, e)) for e in p.excerpts)
+            )
+        )
 
     async def _embed(self, p: Prepared) -> None:
         texts = [f"{e}\n\n{s}" for e, s in zip(p.excerpts, p.summaries)]
@@ -270,15 +343,23 @@ class Ingestor:
         context = document_context(p.document.text, s.document_context_tokens, counter)
         groups = group_excerpts(counter.count_many(p.excerpts), s.group_tokens)
         tasks = self.providers.tasks
-        results = await asyncio.gather(*(self._limited(tasks.process_group(
-            p.document.text, context, [p.excerpts[i] for i in group])) for group in groups))
+        results = await asyncio.gather(
+            *(
+                self._limited(
+                    tasks.process_group(p.document.text, context, [p.excerpts[i] for i in group])
+                )
+                for group in groups
+            )
+        )
         pairs = [pair for result in results for pair in result]
         p.summaries = [summary for summary, _ in pairs]
         p.extractions = [extraction for _, extraction in pairs]
 
     async def _extract(self, p: Prepared) -> None:
         tasks = self.providers.tasks
-        p.extractions = list(await asyncio.gather(*(self._limited(tasks.extract(e)) for e in p.excerpts)))
+        p.extractions = list(
+            await asyncio.gather(*(self._limited(tasks.extract(e)) for e in p.excerpts))
+        )
 
     def _call_counts(self) -> dict[str, int]:
         return {kind: stats["calls"] for kind, stats in self.providers.stats().items()}
@@ -290,45 +371,75 @@ class Ingestor:
         old = index.documents.get(old_id) if old_id else None
         edit = GraphEdit(index.graph)
         try:
-            changed, removed = (remove_document(edit, old_id, old.get("entity_keys", []),
-                                                [tuple(x) for x in old.get("relationship_pairs", [])])
-                                if old else (Touched(), Touched()))
+            changed, removed = (
+                remove_document(
+                    edit,
+                    old_id,
+                    old.get("entity_keys", []),
+                    [tuple(x) for x in old.get("relationship_pairs", [])],
+                )
+                if old
+                else (Touched(), Touched())
+            )
             touched = Touched()
             excerpt_ids = [f"{p.doc_id}:{i:04d}" for i in range(len(p.excerpts))]
             for excerpt_id, extraction in zip(excerpt_ids, p.extractions):
-                merge_extraction(edit, p.doc_id, excerpt_id, extraction, s.description_cap, s.keywords_cap, touched)
+                merge_extraction(
+                    edit,
+                    p.doc_id,
+                    excerpt_id,
+                    extraction,
+                    s.description_cap,
+                    s.keywords_cap,
+                    touched,
+                )
             graph_vectors = await self._graph_vectors_now(edit) if index.atomic else None
             with index.db.transaction():
-                index.excerpt_vectors.upsert(excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids])
+                index.excerpt_vectors.upsert(
+                    excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids]
+                )
                 self._write_records(p, excerpt_ids, old, touched)
                 if index.atomic:
-                    self._write_graph(edit, graph_vectors, old["excerpt_ids"] if old else [], excerpt_ids)
-            if old and not index.atomic:  # after the records switched over: readers never see a document without vectors
+                    self._write_graph(
+                        edit, graph_vectors, old["excerpt_ids"] if old else [], excerpt_ids
+                    )
+            if (
+                old and not index.atomic
+            ):  # after the records switched over: readers never see a document without vectors
                 index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
         except BaseException:
             edit.rollback()
             raise
         if not index.atomic:
             self._pending.entities |= touched.entities | changed.entities | removed.entities
-            self._pending.relationships |= touched.relationships | changed.relationships | removed.relationships
+            self._pending.relationships |= (
+                touched.relationships | changed.relationships | removed.relationships
+            )
         self._graph_changed()
 
     async def _graph_vectors_now(self, edit: GraphEdit) -> tuple[GraphVectorPlan, Any]:
         """With a transactional backend each commit carries its graph vectors: planned and embedded here,
-        written inside the document's transaction."""
+        written inside the document's transaction.
+        """
         nodes, edges = edit.touched()
         plan = plan_graph_vectors(self.index, self.settings, nodes, edges)
         return plan, await self.providers.embedder.aembed(plan.texts())
 
-    def _write_graph(self, edit: GraphEdit, graph_vectors: tuple[GraphVectorPlan, Any],
-                     old_excerpt_ids: list[str], excerpt_ids: list[str]) -> None:
+    def _write_graph(
+        self,
+        edit: GraphEdit,
+        graph_vectors: tuple[GraphVectorPlan, Any],
+        old_excerpt_ids: list[str],
+        excerpt_ids: list[str],
+    ) -> None:
         self.index.graph.persist(*edit.touched())
         apply_graph_vectors(self.index, *graph_vectors)
         self.index.excerpt_vectors.delete(sorted(set(old_excerpt_ids) - set(excerpt_ids)))
 
     async def _finish_run(self) -> None:
         """The graph-vector sync waits on the network while the graph file is written in a thread; both
-        only read the graph."""
+        only read the graph.
+        """
         saving = asyncio.create_task(asyncio.to_thread(self.flush_graph))
         try:
             await self.sync_graph_vectors()
@@ -339,14 +450,22 @@ class Ingestor:
         """Bring the entity and relationship vectors of everything the run touched in line with the
         graph, in one batch of embedding requests for the whole run instead of a few per document
         under the commit lock. Until then (or after a crash, until repair) new graph items are in the
-        graph but not yet found by vector search."""
+        graph but not yet found by vector search.
+        """
         pending, self._pending = self._pending, Touched()
         started = time.perf_counter()
-        await sync_graph_vectors(self.index, self.settings, self.providers.embedder,
-                                 pending.entities, pending.relationships)
+        await sync_graph_vectors(
+            self.index,
+            self.settings,
+            self.providers.embedder,
+            pending.entities,
+            pending.relationships,
+        )
         self._graph_embed_seconds += time.perf_counter() - started
 
-    def _write_records(self, p: Prepared, excerpt_ids: list[str], old: dict | None, touched: Touched) -> None:
+    def _write_records(
+        self, p: Prepared, excerpt_ids: list[str], old: dict | None, touched: Touched
+    ) -> None:
         index = self.index
         counter = self.chunker.counter
         with index.db.transaction():
@@ -354,17 +473,38 @@ class Ingestor:
                 index.excerpts.delete(old["excerpt_ids"])
                 index.extractions.delete(old["excerpt_ids"])
                 index.documents.delete([old["doc_id"]])
-            index.extractions.set_many({eid: asdict(x) for eid, x in zip(excerpt_ids, p.extractions)})
-            index.excerpts.set_many({
-                eid: {"doc_id": p.doc_id, "source": p.document.source, "index": i, "text": text,
-                      "summary": summary, "tokens": counter.count(text)}
-                for i, (eid, text, summary) in enumerate(zip(excerpt_ids, p.excerpts, p.summaries))})
-            index.documents.set(p.doc_id, {
-                "doc_id": p.doc_id, "source": p.document.source, "hash": p.content_hash,
-                "title": document_title(p.document.text, Path(p.document.source).name),
-                "chars": len(p.document.text), "excerpt_ids": excerpt_ids,
-                "entity_keys": sorted(touched.entities), "relationship_pairs": sorted(touched.relationships),
-                "ingested_at": time.time()})
+            index.extractions.set_many(
+                {eid: asdict(x) for eid, x in zip(excerpt_ids, p.extractions)}
+            )
+            index.excerpts.set_many(
+                {
+                    eid: {
+                        "doc_id": p.doc_id,
+                        "source": p.document.source,
+                        "index": i,
+                        "text": text,
+                        "summary": summary,
+                        "tokens": counter.count(text),
+                    }
+                    for i, (eid, text, summary) in enumerate(
+                        zip(excerpt_ids, p.excerpts, p.summaries)
+                    )
+                }
+            )
+            index.documents.set(
+                p.doc_id,
+                {
+                    "doc_id": p.doc_id,
+                    "source": p.document.source,
+                    "hash": p.content_hash,
+                    "title": document_title(p.document.text, Path(p.document.source).name),
+                    "chars": len(p.document.text),
+                    "excerpt_ids": excerpt_ids,
+                    "entity_keys": sorted(touched.entities),
+                    "relationship_pairs": sorted(touched.relationships),
+                    "ingested_at": time.time(),
+                },
+            )
             index.sources.set(p.document.source, p.doc_id)
             index.bump_version()
 
@@ -374,11 +514,19 @@ class Ingestor:
         if doc_id is None:
             return
         async with self._commit_lock:
-            record = index.documents.get(doc_id) or {"excerpt_ids": [], "entity_keys": [], "relationship_pairs": []}
+            record = index.documents.get(doc_id) or {
+                "excerpt_ids": [],
+                "entity_keys": [],
+                "relationship_pairs": [],
+            }
             edit = GraphEdit(index.graph)
             try:
-                changed, removed = remove_document(edit, doc_id, record["entity_keys"],
-                                                   [tuple(x) for x in record["relationship_pairs"]])
+                changed, removed = remove_document(
+                    edit,
+                    doc_id,
+                    record["entity_keys"],
+                    [tuple(x) for x in record["relationship_pairs"]],
+                )
                 graph_vectors = await self._graph_vectors_now(edit) if index.atomic else None
                 with index.db.transaction():
                     index.excerpt_vectors.delete(record["excerpt_ids"])

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 
 def _systems(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {**report["modes"], **{f"bm25 (baseline)" if k == "bm25" else f"{k} (baseline)": v
-                                  for k, v in report["baselines"].items()}}
+    return {
+        **report["modes"],
+        **{
+            "bm25 (baseline)" if k == "bm25" else f"{k} (baseline)": v
+            for k, v in report["baselines"].items()
+        },
+    }
 
 
 def plot_at_k(report: dict[str, Any], metric: str, ax: Any = None) -> Any:
@@ -19,7 +25,13 @@ def plot_at_k(report: dict[str, Any], metric: str, ax: Any = None) -> Any:
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     for name, values in _systems(report).items():
         style = "--" if "baseline" in name else "-"
-        ax.plot(report["ks"], [values.get(f"{metric}@{k}") for k in report["ks"]], style, marker="o", label=name)
+        ax.plot(
+            report["ks"],
+            [values.get(f"{metric}@{k}") for k in report["ks"]],
+            style,
+            marker="o",
+            label=name,
+        )
     ax.set_xlabel("k")
     ax.set_ylabel(f"{metric}@k")
     ax.set_title(f"{metric}@k — {report['dataset']}")
@@ -32,8 +44,11 @@ def plot_metric_bars(report: dict[str, Any], metric: str = "ndcg@10", ax: Any = 
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     systems = _systems(report)
     names = list(systems)
-    ax.bar(names, [systems[n].get(metric) or 0 for n in names],
-           color=["#999999" if "baseline" in n else "#3b75af" for n in names])
+    ax.bar(
+        names,
+        [systems[n].get(metric) or 0 for n in names],
+        color=["#999999" if "baseline" in n else "#3b75af" for n in names],
+    )
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} by system — {report['dataset']}")
     ax.tick_params(axis="x", rotation=30)
@@ -45,8 +60,12 @@ def plot_latency(report: dict[str, Any], ax: Any = None) -> Any:
     systems = _systems(report)
     names = list(systems)
     for i, key in enumerate(("p50", "p95", "max")):
-        ax.bar([j + i * 0.27 for j in range(len(names))], [systems[n]["latency_ms"][key] for n in names],
-               width=0.27, label=key)
+        ax.bar(
+            [j + i * 0.27 for j in range(len(names))],
+            [systems[n]["latency_ms"][key] for n in names],
+            width=0.27,
+            label=key,
+        )
     ax.set_xticks([j + 0.27 for j in range(len(names))], names, rotation=30)
     ax.set_ylabel("retrieval latency (ms)")
     ax.set_yscale("log")
@@ -90,7 +109,9 @@ def plot_precision_recall(report: dict[str, Any]) -> Any:
     return figure
 
 
-def plot_excerpt_lengths(tokens: Sequence[int], chunk_size: int | None = None, ax: Any = None) -> Any:
+def plot_excerpt_lengths(
+    tokens: Sequence[int], chunk_size: int | None = None, ax: Any = None
+) -> Any:
     """Histogram of excerpt sizes in tokens, with the configured chunk size marked."""
     ax = ax or plt.subplots(figsize=(6, 3))[1]
     ax.hist(list(tokens), bins=30, color="#3b75af")
@@ -129,7 +150,9 @@ def plot_degree_distribution(distribution: pd.Series, ax: Any = None) -> Any:
     ax.loglog(connected.index, connected.values, "o", color="#3b75af")
     ax.set_xlabel("degree")
     ax.set_ylabel("entities")
-    ax.set_title(f"Degree distribution (log-log; {int(distribution.get(0, 0))} isolated entities not shown)")
+    ax.set_title(
+        f"Degree distribution (log-log; {int(distribution.get(0, 0))} isolated entities not shown)"
+    )
     return ax
 
 
@@ -194,12 +217,18 @@ def plot_monitor(summary: dict[str, dict[str, float]]) -> Any:
 def plot_options(rows: Sequence[dict[str, Any]], metric: str = "ndcg@10") -> Any:
     """Left: each option's change in ``metric`` per mode against the default; right: its p50 latency."""
     table = pd.DataFrame([r for r in rows if r["option"] != "default"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.35 * len(table["option"].unique()) + 2.5), sharey=True)
-    changes = table.pivot_table(index="option", columns="mode", values=f"delta_{metric}", sort=False)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 0.35 * len(table["option"].unique()) + 2.5), sharey=True
+    )
+    changes = table.pivot_table(
+        index="option", columns="mode", values=f"delta_{metric}", sort=False
+    )
     changes.plot.barh(ax=left)
     left.axvline(0, color="black", linewidth=0.8)
     left.set_xlabel(f"change in {metric} against the default")
-    table.pivot_table(index="option", columns="mode", values="p50_ms", sort=False).plot.barh(ax=right, legend=False)
+    table.pivot_table(index="option", columns="mode", values="p50_ms", sort=False).plot.barh(
+        ax=right, legend=False
+    )
     right.set_xlabel("p50 retrieval latency (ms)")
     left.invert_yaxis()
     fig.tight_layout()

@@ -57,7 +57,11 @@ def cranfield_dataset(quick: bool | None = None) -> Dataset:
     """Cranfield (1,400 abstracts, 225 queries); in quick mode a few queries, their documents and distractors."""
     folder = shared_dir() / "eval" / "cranfield"
     dataset = load_dataset(folder / "queries.jsonl", folder / "docs")
-    return dataset.sample(QUICK_CRANFIELD_QUERIES, QUICK_CRANFIELD_DISTRACTORS) if _quick(quick) else dataset
+    return (
+        dataset.sample(QUICK_CRANFIELD_QUERIES, QUICK_CRANFIELD_DISTRACTORS)
+        if _quick(quick)
+        else dataset
+    )
 
 
 def demo_paths(quick: bool | None = None) -> list[Path]:
@@ -67,19 +71,25 @@ def demo_paths(quick: bool | None = None) -> list[Path]:
 
 def lab_settings(quick: bool | None = None, **overrides: Any) -> Settings:
     """Settings with a data directory named after the chunking set-up, so trying another chunk size
-    builds a second index beside the first instead of mixing excerpts of two sizes in one."""
+    builds a second index beside the first instead of mixing excerpts of two sizes in one.
+    """
     settings = Settings.load(**overrides)
     if "data_dir" not in overrides:
         root = Path(os.environ.get("SMOLRAG_LAB_DATA") or repo_root() / "smolrag_data" / "lab")
         name = f"{settings.chunk_strategy}-{settings.chunk_size}-{settings.chunk_overlap}"
         name += "-quick" if _quick(quick) else ""
-        settings = settings.replace(data_dir=root / name)  # with PostgreSQL, also a workspace of its own
+        settings = settings.replace(
+            data_dir=root / name
+        )  # with PostgreSQL, also a workspace of its own
     return settings
 
 
-def open_engine(paths: list[Path] | None = None, quick: bool | None = None, **overrides: Any) -> SmolRag:
+def open_engine(
+    paths: list[Path] | None = None, quick: bool | None = None, **overrides: Any
+) -> SmolRag:
     """An engine on the lab index for these settings, brought up to date with ``paths`` (default: the
-    demo corpus). Ingestion is incremental, so this is cheap once the index exists."""
+    demo corpus). Ingestion is incremental, so this is cheap once the index exists.
+    """
     rag = SmolRag(lab_settings(quick, **overrides))
     rag.ingest(paths if paths is not None else demo_paths(quick), progress=False)
     return rag

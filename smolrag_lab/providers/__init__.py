@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from ..settings import Settings
 from ..stores.kv import SqliteDatabase
-from .base import (CompletionTasks, Embedder, EntityRecord, Extraction, ProviderError, QueryKeywords,
-                   RelationshipRecord)
+from .base import (
+    CompletionTasks,
+    Embedder,
+    EntityRecord,
+    Extraction,
+    ProviderError,
+    QueryKeywords,
+    RelationshipRecord,
+)
 from .cache import CachedEmbedder, CompletionCache
 from .local_embedder import LocalEmbedder
 from .local_tasks import LocalTasks
@@ -20,7 +27,9 @@ class Providers:
     def __init__(self, settings: Settings, cache_db: SqliteDatabase | None = None) -> None:
         self.settings = settings
         needs_cache = settings.embedding_cache or settings.completion_cache
-        self.cache_db = cache_db or (SqliteDatabase(settings.resolved_cache_path) if needs_cache else None)
+        self.cache_db = cache_db or (
+            SqliteDatabase(settings.resolved_cache_path) if needs_cache else None
+        )
         self._client: OpenAIClient | None = None
         self.embedder = self._make_embedder()
         self.tasks = self._make_tasks()
@@ -28,14 +37,22 @@ class Providers:
     @property
     def client(self) -> OpenAIClient:
         if self._client is None:
-            cache = CompletionCache(self.cache_db.namespace("completion_cache")) if self.cache_db else None
+            cache = (
+                CompletionCache(self.cache_db.namespace("completion_cache"))
+                if self.cache_db
+                else None
+            )
             self._client = OpenAIClient(self.settings, cache)
         return self._client
 
     def _make_embedder(self) -> Embedder:
         s = self.settings
         if s.embedding_backend == "openai":
-            model = s.embedding_model if s.embedding_model != "all-MiniLM-L6-v2" else "text-embedding-3-small"
+            model = (
+                s.embedding_model
+                if s.embedding_model != "all-MiniLM-L6-v2"
+                else "text-embedding-3-small"
+            )
             inner: Embedder = OpenAIEmbedder(self.client, model)
         else:
             inner = LocalEmbedder(batch_size=s.embedding_batch_size, threads=s.embedding_threads)
@@ -54,6 +71,22 @@ class Providers:
         return merged
 
 
-__all__ = ["CallStats", "CachedEmbedder", "CompletionCache", "CompletionTasks", "Embedder", "EntityRecord",
-           "Extraction", "LocalEmbedder", "LocalTasks", "OpenAIClient", "OpenAIEmbedder", "OpenAITasks",
-           "ProviderError", "ProviderStats", "Providers", "QueryKeywords", "RelationshipRecord"]
+__all__ = [
+    "CallStats",
+    "CachedEmbedder",
+    "CompletionCache",
+    "CompletionTasks",
+    "Embedder",
+    "EntityRecord",
+    "Extraction",
+    "LocalEmbedder",
+    "LocalTasks",
+    "OpenAIClient",
+    "OpenAIEmbedder",
+    "OpenAITasks",
+    "ProviderError",
+    "ProviderStats",
+    "Providers",
+    "QueryKeywords",
+    "RelationshipRecord",
+]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -83,11 +83,13 @@ class CompletionTasks(abc.ABC):
     async def extract(self, excerpt: str) -> Extraction:
         """Entities and relationships mentioned in ``excerpt``."""
 
-    async def process_group(self, document: str, context: str,
-                            excerpts: Sequence[str]) -> list[tuple[str, Extraction]]:
+    async def process_group(
+        self, document: str, context: str, excerpts: Sequence[str]
+    ) -> list[tuple[str, Extraction]]:
         """Summary and extraction of each of several neighbouring excerpts. ``context`` is the bounded
         document context a model sees; this default runs the per-excerpt tasks on the full document
-        (what the local backend does: it costs nothing)."""
+        (what the local backend does: it costs nothing).
+        """
         summaries = await asyncio.gather(*(self.summarize(document, e) for e in excerpts))
         extractions = await asyncio.gather(*(self.extract(e) for e in excerpts))
         return list(zip(summaries, extractions))

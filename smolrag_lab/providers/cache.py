@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,12 @@ class CachedEmbedder(Embedder):
         self.inner = inner
         self.store = store
         self.stats = inner.stats
-        self.name, self.dim, self.max_tokens, self.backend = inner.name, inner.dim, inner.max_tokens, inner.backend
+        self.name, self.dim, self.max_tokens, self.backend = (
+            inner.name,
+            inner.dim,
+            inner.max_tokens,
+            inner.backend,
+        )
 
     def _key(self, text: str) -> str:
         return request_key("emb", backend=self.backend, model=self.name, dim=self.dim, text=text)
@@ -53,14 +59,22 @@ class CachedEmbedder(Embedder):
                 out[i] = np.frombuffer(base64.b64decode(found[key]), dtype=np.float32)
             else:
                 missing.append(i)
-        self.stats.add("embeddings", cache_hits=len(texts) - len(missing), cache_misses=len(missing))
+        self.stats.add(
+            "embeddings", cache_hits=len(texts) - len(missing), cache_misses=len(missing)
+        )
         return out, missing, keys
 
-    def _store(self, keys: list[str], missing: list[int], vectors: np.ndarray, out: np.ndarray) -> None:
+    def _store(
+        self, keys: list[str], missing: list[int], vectors: np.ndarray, out: np.ndarray
+    ) -> None:
         vectors = np.asarray(vectors, dtype=np.float32)
         out[missing] = vectors
-        self.store.set_many({keys[i]: base64.b64encode(v.tobytes()).decode("ascii")
-                             for i, v in zip(missing, vectors)})
+        self.store.set_many(
+            {
+                keys[i]: base64.b64encode(v.tobytes()).decode("ascii")
+                for i, v in zip(missing, vectors)
+            }
+        )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out, missing, keys = self._lookup(texts)

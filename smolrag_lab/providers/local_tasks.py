@@ -13,15 +13,22 @@
 from __future__ import annotations
 
 import asyncio
-
 import itertools
 import math
 import re
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from ..text import (QUERY_FILLER, STOPWORDS, clean_markdown, content_words, document_title,
-                    headings, split_sentences)
+from ..text import (
+    QUERY_FILLER,
+    STOPWORDS,
+    clean_markdown,
+    content_words,
+    document_title,
+    headings,
+    split_sentences,
+)
 from .base import CompletionTasks, EntityRecord, Extraction, QueryKeywords, RelationshipRecord
 from .records import normalise_name
 
@@ -50,7 +57,13 @@ def _phrases(sentence: str) -> list[str]:
         run: list[str] = []
         for word in piece.split() + [""]:
             low = word.lower()
-            if word and low not in STOPWORDS and low not in QUERY_FILLER and not low.isdigit() and len(low) > 2:
+            if (
+                word
+                and low not in STOPWORDS
+                and low not in QUERY_FILLER
+                and not low.isdigit()
+                and len(low) > 2
+            ):
                 run.append(low)
                 continue
             if 2 <= len(run) <= 3:
@@ -86,14 +99,18 @@ class LocalTasks(CompletionTasks):
     backend = "local"
     model = "extractive-v1"
 
-    executor: Any = None  # a concurrent.futures.Executor for summaries and extraction (ingest/executors.py)
+    executor: Any = (
+        None  # a concurrent.futures.Executor for summaries and extraction (ingest/executors.py)
+    )
 
     async def summarize(self, document: str, excerpt: str) -> str:
         self.stats.add("summary", calls=1, items=1)
         if self.executor is not None:
             from ..ingest.executors import summarize_local
 
-            return await asyncio.get_running_loop().run_in_executor(self.executor, summarize_local, document, excerpt)
+            return await asyncio.get_running_loop().run_in_executor(
+                self.executor, summarize_local, document, excerpt
+            )
         return summarize(document, excerpt)
 
     async def extract(self, excerpt: str) -> Extraction:
@@ -101,7 +118,9 @@ class LocalTasks(CompletionTasks):
         if self.executor is not None:
             from ..ingest.executors import extract_local
 
-            return await asyncio.get_running_loop().run_in_executor(self.executor, extract_local, excerpt)
+            return await asyncio.get_running_loop().run_in_executor(
+                self.executor, extract_local, excerpt
+            )
         return extract(excerpt)
 
     async def keywords(self, query: str) -> QueryKeywords:
@@ -110,7 +129,9 @@ class LocalTasks(CompletionTasks):
 
     async def answer(self, question: str, context: str, sources: Sequence[str], mode: str) -> str:
         self.stats.add("answer", calls=1, items=1)
-        return await asyncio.to_thread(extractive_answer, question, sources)  # CPU work, off the event loop
+        return await asyncio.to_thread(
+            extractive_answer, question, sources
+        )  # CPU work, off the event loop
 
 
 def summarize(document: str, excerpt: str) -> str:
@@ -118,7 +139,7 @@ def summarize(document: str, excerpt: str) -> str:
     position = document.find(excerpt[:200])
     before = [h for h in headings(document) if position < 0 or h[0] <= max(position, 0)]
     inside = headings(excerpt)
-    section = (inside[0] if inside else before[-1] if before else None)
+    section = inside[0] if inside else before[-1] if before else None
     weights = Counter(content_words(document))
     best, best_score = "", -1.0
     for sentence in split_sentences(excerpt):
@@ -130,7 +151,9 @@ def summarize(document: str, excerpt: str) -> str:
         if score > best_score:
             best, best_score = plain, score
     best = " ".join((best or clean_markdown(excerpt)).split()[:SUMMARY_WORDS])
-    where = f'"{title}"' + (f', section "{clean_markdown(section[2])}"' if section and section[2] != title else "")
+    where = f'"{title}"' + (
+        f', section "{clean_markdown(section[2])}"' if section and section[2] != title else ""
+    )
     return f"From {where}: {best}"
 
 
@@ -150,8 +173,15 @@ def extract(excerpt: str) -> Extraction:
     result.entities = list(first_mention.values())
     for (source, target), sentences in pair_sentences.items():
         names = set(content_words(source + " " + target))
-        keys = [w for w, _ in Counter(w for s in sentences for w in content_words(s) if w not in names).most_common(3)]
-        result.relationships.append(RelationshipRecord(source, target, sentences[0], keys, float(len(sentences))))
+        keys = [
+            w
+            for w, _ in Counter(
+                w for s in sentences for w in content_words(s) if w not in names
+            ).most_common(3)
+        ]
+        result.relationships.append(
+            RelationshipRecord(source, target, sentences[0], keys, float(len(sentences)))
+        )
     result.content_keywords = [w for w, _ in Counter(content_words(excerpt)).most_common(5)]
     return result
 
@@ -162,13 +192,17 @@ def keywords(query: str) -> QueryKeywords:
     singles = [w for w in content_words(query) if w not in QUERY_FILLER]
     low_lower = {n.lower() for n in low}
     high = concepts + [w for w in singles if not any(w in n for n in low_lower)]
-    return QueryKeywords(high_level=list(dict.fromkeys(high)) or singles,
-                         low_level=list(dict.fromkeys(low + concepts)) or singles)
+    return QueryKeywords(
+        high_level=list(dict.fromkeys(high)) or singles,
+        low_level=list(dict.fromkeys(low + concepts)) or singles,
+    )
 
 
 def extractive_answer(question: str, sources: Sequence[str], max_sentences: int = 3) -> str:
     query_terms = set(content_words(question)) - QUERY_FILLER
-    candidates = [(n, clean_markdown(s)) for n, src in enumerate(sources, 1) for s in split_sentences(src)]
+    candidates = [
+        (n, clean_markdown(s)) for n, src in enumerate(sources, 1) for s in split_sentences(src)
+    ]
     frequency = Counter(t for _, s in candidates for t in set(content_words(s)))
     scored = []
     for order, (number, sentence) in enumerate(candidates):
@@ -177,8 +211,10 @@ def extractive_answer(question: str, sources: Sequence[str], max_sentences: int 
         if score > 0 and len(sentence.split()) >= 4:
             scored.append((-score, number, order, sentence))
     if not scored:
-        return ("The indexed sources do not appear to answer this question. "
-                "(Extractive mode: no language model is configured.)")
+        return (
+            "The indexed sources do not appear to answer this question. "
+            "(Extractive mode: no language model is configured.)"
+        )
     picked = sorted(sorted(scored)[:max_sentences], key=lambda item: (item[1], item[2]))
     lines = [f"- {sentence} [{number}]" for _, number, _, sentence in picked]
     return EXTRACTIVE_NOTE + "\n\n" + "\n".join(lines)

@@ -13,7 +13,8 @@ import email.utils
 import logging
 import random
 import time
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import openai
@@ -28,8 +29,12 @@ from .stats import ProviderStats
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-             openai.APIConnectionError)
+RETRYABLE = (
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+)
 
 
 class MalformedResponse(ProviderError):
@@ -39,8 +44,12 @@ class MalformedResponse(ProviderError):
 class OpenAIClient:
     """Chat completions and embeddings with retries, limits, cache and statistics."""
 
-    def __init__(self, settings: Settings, cache: CompletionCache | None = None,
-                 stats: ProviderStats | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cache: CompletionCache | None = None,
+        stats: ProviderStats | None = None,
+    ) -> None:
         self.settings = settings
         self.cache = cache if settings.completion_cache else None
         self.stats = stats or ProviderStats()
@@ -48,35 +57,57 @@ class OpenAIClient:
         self.base_url = settings.openai_base_url or "https://api.openai.com/v1"
         self._client: openai.AsyncOpenAI | None = None
         self._semaphore: asyncio.Semaphore | None = None
-        self._rpm = AsyncLimiter(settings.requests_per_minute, 60) if settings.requests_per_minute else None
-        self._tpm = AsyncLimiter(settings.tokens_per_minute, 60) if settings.tokens_per_minute else None
+        self._rpm = (
+            AsyncLimiter(settings.requests_per_minute, 60) if settings.requests_per_minute else None
+        )
+        self._tpm = (
+            AsyncLimiter(settings.tokens_per_minute, 60) if settings.tokens_per_minute else None
+        )
 
     def _sdk(self) -> openai.AsyncOpenAI:
         # Created on first use, on the background loop that runs every request.
         if self._client is None:
-            self._client = openai.AsyncOpenAI(api_key=self.settings.openai_api_key or "not-needed",
-                                              base_url=self.base_url, max_retries=0,
-                                              timeout=self.settings.request_timeout_s)
+            self._client = openai.AsyncOpenAI(
+                api_key=self.settings.openai_api_key or "not-needed",
+                base_url=self.base_url,
+                max_retries=0,
+                timeout=self.settings.request_timeout_s,
+            )
             self._semaphore = asyncio.Semaphore(self.settings.max_concurrent_requests)
         return self._client
 
     # Chat ---------------------------------------------------------------------------------
-    async def chat(self, messages: Sequence[dict[str, str]], validate: Callable[[str], None] | None = None,
-                   **params: Any) -> str:
+    async def chat(
+        self,
+        messages: Sequence[dict[str, str]],
+        validate: Callable[[str], None] | None = None,
+        **params: Any,
+    ) -> str:
         """The assistant's text for ``messages``; cached by backend, model and the whole request.
-        ``validate`` raises on text that cannot be used: such text is neither cached nor returned."""
+        ``validate`` raises on text that cannot be used: such text is neither cached nor returned.
+        """
         return await run_async(self._chat(list(messages), params, validate))
 
     def chat_sync(self, messages: Sequence[dict[str, str]], **params: Any) -> str:
         return run_sync(self._chat(list(messages), params))
 
-    async def _chat(self, messages: list[dict[str, str]], params: dict[str, Any],
-                    validate: Callable[[str], None] | None = None) -> str:
+    async def _chat(
+        self,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        validate: Callable[[str], None] | None = None,
+    ) -> str:
         model = params.pop("model", self.settings.completion_model)
         if self.settings.completion_temperature is not None:
             params.setdefault("temperature", self.settings.completion_temperature)
-        key = request_key("chat", backend="openai", base_url=self.base_url, model=model,
-                          messages=messages, params=params)
+        key = request_key(
+            "chat",
+            backend="openai",
+            base_url=self.base_url,
+            model=model,
+            messages=messages,
+            params=params,
+        )
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None and _valid(hit["text"], validate):
@@ -87,14 +118,22 @@ class OpenAIClient:
         self.stats.add("chat", prompt_chars=sum(len(m["content"]) for m in messages))
 
         async def call() -> Any:
-            return await self._sdk().chat.completions.create(model=model, messages=messages, **params)
+            return await self._sdk().chat.completions.create(
+                model=model, messages=messages, **params
+            )
 
         response, latency = await self._with_retries("chat", call, prompt_tokens)
         text = _chat_text(response)
         usage = getattr(response, "usage", None)
-        self.stats.add("chat", calls=1, items=1, latency_s=latency,
-                       prompt_tokens=getattr(usage, "prompt_tokens", None) or self._count(m["content"] for m in messages),
-                       completion_tokens=getattr(usage, "completion_tokens", None) or self.tokens.count(text))
+        self.stats.add(
+            "chat",
+            calls=1,
+            items=1,
+            latency_s=latency,
+            prompt_tokens=getattr(usage, "prompt_tokens", None)
+            or self._count(m["content"] for m in messages),
+            completion_tokens=getattr(usage, "completion_tokens", None) or self.tokens.count(text),
+        )
         if validate is not None:
             validate(text)
         if self.cache is not None:
@@ -107,7 +146,7 @@ class OpenAIClient:
 
     async def _embed(self, texts: list[str], model: str, dim: int | None) -> np.ndarray:
         size = self.settings.openai_embedding_batch_size
-        batches = [texts[i:i + size] for i in range(0, len(texts), size)]
+        batches = [texts[i : i + size] for i in range(0, len(texts), size)]
         parts = await asyncio.gather(*(self._embed_batch(b, model, dim) for b in batches))
         return np.concatenate(parts) if parts else np.zeros((0, dim or 0), dtype=np.float32)
 
@@ -120,20 +159,32 @@ class OpenAIClient:
         response, latency = await self._with_retries("embeddings", call, prompt_tokens)
         vectors = _embedding_matrix(response, len(texts), dim)
         usage = getattr(response, "usage", None)
-        self.stats.add("embeddings", calls=1, items=len(texts), latency_s=latency,
-                       prompt_tokens=getattr(usage, "prompt_tokens", None) or self._count(texts))
+        self.stats.add(
+            "embeddings",
+            calls=1,
+            items=len(texts),
+            latency_s=latency,
+            prompt_tokens=getattr(usage, "prompt_tokens", None) or self._count(texts),
+        )
         return vectors
 
     # Retries and limits -------------------------------------------------------------------
-    async def _with_retries(self, kind: str, call: Callable[[], Awaitable[Any]],
-                            tokens: int) -> tuple[Any, float]:
+    async def _with_retries(
+        self, kind: str, call: Callable[[], Awaitable[Any]], tokens: int
+    ) -> tuple[Any, float]:
         self._sdk()
         last_error: Exception | None = None
         for attempt in range(self.settings.max_retries + 1):
             if attempt:
                 delay = self._backoff(attempt, last_error)
                 self.stats.add(kind, retries=1)
-                log.warning("%s call failed (%s); retry %d in %.2fs", kind, _describe(last_error), attempt, delay)
+                log.warning(
+                    "%s call failed (%s); retry %d in %.2fs",
+                    kind,
+                    _describe(last_error),
+                    attempt,
+                    delay,
+                )
                 await asyncio.sleep(delay)
             try:
                 async with self._semaphore:
@@ -147,12 +198,19 @@ class OpenAIClient:
                 last_error = exc
             except openai.APIStatusError as exc:  # 4xx other than 429: retrying will not help
                 self.stats.add(kind, errors=1)
-                raise ProviderError(f"{kind} request to {self.base_url} rejected: {_describe(exc)}") from exc
-            except (openai.APIResponseValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
+                raise ProviderError(
+                    f"{kind} request to {self.base_url} rejected: {_describe(exc)}"
+                ) from exc
+            except (
+                openai.APIResponseValidationError,
+                ValueError,
+            ) as exc:  # JSONDecodeError is a ValueError
                 last_error = MalformedResponse(f"unreadable response body: {exc}")
         self.stats.add(kind, errors=1)
-        raise ProviderError(f"{kind} request to {self.base_url} failed after "
-                            f"{self.settings.max_retries + 1} attempts: {_describe(last_error)}") from last_error
+        raise ProviderError(
+            f"{kind} request to {self.base_url} failed after "
+            f"{self.settings.max_retries + 1} attempts: {_describe(last_error)}"
+        ) from last_error
 
     def _count(self, texts: Iterable[str]) -> int:
         return sum(self.tokens.count_many(list(texts)))
@@ -160,7 +218,8 @@ class OpenAIClient:
     def _estimate(self, texts: Iterable[str]) -> int:
         """Tokens a request will use, for the tokens-per-minute limit only: counted with tiktoken when
         that limit is set (0 otherwise: counting every prompt client-side was the biggest CPU cost of
-        a fast ingestion; the statistics use the usage the endpoint reports)."""
+        a fast ingestion; the statistics use the usage the endpoint reports).
+        """
         return self._count(texts) if self.settings.tokens_per_minute else 0
 
     async def _acquire(self, tokens: int) -> None:
@@ -170,7 +229,9 @@ class OpenAIClient:
             await self._tpm.acquire(min(max(tokens, 1), self.settings.tokens_per_minute))
 
     def _backoff(self, attempt: int, error: Exception | None) -> float:
-        ceiling = min(self.settings.retry_max_delay_s, self.settings.retry_base_delay_s * 2 ** (attempt - 1))
+        ceiling = min(
+            self.settings.retry_max_delay_s, self.settings.retry_base_delay_s * 2 ** (attempt - 1)
+        )
         jittered = random.uniform(0, ceiling)
         retry_after = _retry_after(error)
         return max(jittered, retry_after) if retry_after is not None else jittered
@@ -183,7 +244,11 @@ class OpenAIClient:
 
 def _describe(error: Exception | None) -> str:
     status = getattr(error, "status_code", None)
-    return f"{type(error).__name__}{f' {status}' if status else ''}: {error}" if error else "unknown error"
+    return (
+        f"{type(error).__name__}{f' {status}' if status else ''}: {error}"
+        if error
+        else "unknown error"
+    )
 
 
 def _retry_after(error: Exception | None) -> float | None:
@@ -242,7 +307,9 @@ def _embedding_matrix(response: Any, count: int, dim: int | None) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise ProviderError(f"embeddings response has vectors of different lengths: {exc}") from exc
     if matrix.ndim != 2 or (dim and matrix.shape[1] != dim):
-        raise ProviderError(f"embeddings response has {matrix.shape[-1]}-d vectors, expected {dim}-d")
+        raise ProviderError(
+            f"embeddings response has {matrix.shape[-1]}-d vectors, expected {dim}-d"
+        )
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 
 
@@ -250,9 +317,15 @@ class OpenAIEmbedder(Embedder):
     """Embeddings from an OpenAI-compatible endpoint, batched by ``openai_embedding_batch_size``."""
 
     backend = "openai"
-    KNOWN_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+    KNOWN_DIMS = {
+        "text-embedding-3-small": 1536,
+        "text-embedding-3-large": 3072,
+        "text-embedding-ada-002": 1536,
+    }
 
-    def __init__(self, client: OpenAIClient, model: str, dim: int | None = None, max_tokens: int = 8191) -> None:
+    def __init__(
+        self, client: OpenAIClient, model: str, dim: int | None = None, max_tokens: int = 8191
+    ) -> None:
         super().__init__()
         self.client = client
         self.stats = client.stats

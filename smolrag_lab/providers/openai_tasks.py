@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import prompts
-from .base import CompletionTasks, Extraction, QueryKeywords
-from .openai_client import OpenAIClient
 from ..ingest.grouping import attribute
+from .base import CompletionTasks, Extraction, QueryKeywords
 from .local_tasks import summarize as local_summarize
-from .records import check_extraction, check_group_output, parse_extraction, parse_group_output, parse_keywords
+from .openai_client import OpenAIClient
+from .records import (
+    check_extraction,
+    check_group_output,
+    parse_extraction,
+    parse_group_output,
+    parse_keywords,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,27 +39,40 @@ class OpenAITasks(CompletionTasks):
         return (await self.client.chat(prompts.excerpt_summary(document, excerpt))).strip()
 
     async def extract(self, excerpt: str) -> Extraction:
-        text = await self.client.chat(prompts.entity_extraction(excerpt, self.entity_types), validate=_usable)
+        text = await self.client.chat(
+            prompts.entity_extraction(excerpt, self.entity_types), validate=_usable
+        )
         extraction, report = parse_extraction(text)
         if report.skipped:
             self.stats.add("extraction_parse", errors=report.skipped, items=report.records)
             log.warning("extraction output: %d unreadable record(s) skipped", report.skipped)
         return extraction
 
-    async def process_group(self, document: str, context: str,
-                            excerpts: Sequence[str]) -> list[tuple[str, Extraction]]:
+    async def process_group(
+        self, document: str, context: str, excerpts: Sequence[str]
+    ) -> list[tuple[str, Extraction]]:
         """One chat call for the group. An excerpt whose summary the model left out gets the local
-        extractive summary (counted as a parse error), so a group never half-fails."""
+        extractive summary (counted as a parse error), so a group never half-fails.
+        """
         n = len(excerpts)
-        text = await self.client.chat(prompts.group_processing(context, excerpts, self.entity_types),
-                                      validate=lambda t: check_group_output(t, n))
+        text = await self.client.chat(
+            prompts.group_processing(context, excerpts, self.entity_types),
+            validate=lambda t: check_group_output(t, n),
+        )
         summaries, extraction, report = parse_group_output(text, n)
         missing = [i for i in range(1, n + 1) if i not in summaries]
         if missing or report.skipped:
             self.stats.add("group_parse", errors=len(missing) + report.skipped, items=n)
-            log.warning("group output: %d summaries missing, %d unreadable records", len(missing), report.skipped)
+            log.warning(
+                "group output: %d summaries missing, %d unreadable records",
+                len(missing),
+                report.skipped,
+            )
         per_excerpt = attribute(extraction, excerpts)
-        return [(summaries.get(i + 1) or local_summarize(document, e), per_excerpt[i]) for i, e in enumerate(excerpts)]
+        return [
+            (summaries.get(i + 1) or local_summarize(document, e), per_excerpt[i])
+            for i, e in enumerate(excerpts)
+        ]
 
     async def keywords(self, query: str) -> QueryKeywords:
         return parse_keywords(await self.client.chat(prompts.query_keywords(query)))

@@ -23,12 +23,13 @@ class ParseReport:
     records: int = 0
     skipped: int = 0
     last_skipped: bool = False  # the final record was unreadable (cut off?)
-    complete: bool = False      # the completion tag was present
+    complete: bool = False  # the completion tag was present
 
 
 def normalise_name(name: str) -> str:
     """Canonical entity name: unescaped, unquoted, whitespace collapsed, case folded to title case
-    for all-lower or all-upper words longer than an acronym, otherwise kept (``SmolRAG``, ``top_k``)."""
+    for all-lower or all-upper words longer than an acronym, otherwise kept (``SmolRAG``, ``top_k``).
+    """
     name = _CONTROL.sub(" ", html.unescape(name)).strip().strip("\"'`“”‘’*").strip()
     name = re.sub(r"\s+", " ", name)
     return " ".join(_fold(word) for word in name.split(" "))
@@ -63,23 +64,36 @@ def parse_extraction(text: str) -> tuple[Extraction, ParseReport]:
 
 def check_extraction(text: str, report: ParseReport) -> None:
     """Refuse output that cannot be trusted as a whole, so nothing from it reaches the stores:
-    text with no readable record at all, or output cut off mid-record (no completion tag)."""
+    text with no readable record at all, or output cut off mid-record (no completion tag).
+    """
     if report.skipped and not report.records:
-        raise ProviderError(f"extraction output has no readable record ({report.skipped} unreadable): {text[:80]!r}")
+        raise ProviderError(
+            f"extraction output has no readable record ({report.skipped} unreadable): {text[:80]!r}"
+        )
     if report.last_skipped and not report.complete:
-        raise ProviderError(f"extraction output was cut off mid-record (no completion tag): ...{text[-80:]!r}")
+        raise ProviderError(
+            f"extraction output was cut off mid-record (no completion tag): ...{text[-80:]!r}"
+        )
 
 
 def _add_record(result: Extraction, kind: str, fields: list[str]) -> bool:
     if kind == "entity" and len(fields) >= 4 and fields[1]:
-        result.entities.append(EntityRecord(normalise_name(fields[1]), fields[2].lower() or "unknown",
-                                            TUPLE_SEP.join(fields[3:]).strip()))
+        result.entities.append(
+            EntityRecord(
+                normalise_name(fields[1]),
+                fields[2].lower() or "unknown",
+                TUPLE_SEP.join(fields[3:]).strip(),
+            )
+        )
         return True
     if kind == "relationship" and len(fields) >= 5 and fields[1] and fields[2]:
         weight = _number(fields[5]) if len(fields) >= 6 else 1.0
         keywords = [k.strip() for k in fields[4].split(",") if k.strip()]
-        result.relationships.append(RelationshipRecord(normalise_name(fields[1]), normalise_name(fields[2]),
-                                                       fields[3], keywords, weight))
+        result.relationships.append(
+            RelationshipRecord(
+                normalise_name(fields[1]), normalise_name(fields[2]), fields[3], keywords, weight
+            )
+        )
         return True
     if kind == "content_keywords" and len(fields) >= 2:
         result.content_keywords.extend(k.strip() for k in fields[1].split(",") if k.strip())
@@ -103,7 +117,9 @@ def parse_keywords(text: str) -> QueryKeywords:
         return QueryKeywords()
     if not isinstance(data, dict):
         return QueryKeywords()
-    return QueryKeywords(_strings(data.get("high_level_keywords")), _strings(data.get("low_level_keywords")))
+    return QueryKeywords(
+        _strings(data.get("high_level_keywords")), _strings(data.get("low_level_keywords"))
+    )
 
 
 def _strings(value: object) -> list[str]:
@@ -114,12 +130,23 @@ def _strings(value: object) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
-_SUMMARY = re.compile(r"\(\s*[\"']?summary[\"']?\s*" + re.escape(TUPLE_SEP) + r"\s*[\"']?E?(\d+)[\"']?\s*"
-                      + re.escape(TUPLE_SEP) + r"(.*?)\)\s*(?=" + re.escape(RECORD_SEP) + r"|\n\s*\(|"
-                      + re.escape(COMPLETE_TAG) + r"|$)", re.IGNORECASE | re.DOTALL)
+_SUMMARY = re.compile(
+    r"\(\s*[\"']?summary[\"']?\s*"
+    + re.escape(TUPLE_SEP)
+    + r"\s*[\"']?E?(\d+)[\"']?\s*"
+    + re.escape(TUPLE_SEP)
+    + r"(.*?)\)\s*(?="
+    + re.escape(RECORD_SEP)
+    + r"|\n\s*\(|"
+    + re.escape(COMPLETE_TAG)
+    + r"|$)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
-def parse_group_output(text: str, n_excerpts: int) -> tuple[dict[int, str], Extraction, ParseReport]:
+def parse_group_output(
+    text: str, n_excerpts: int
+) -> tuple[dict[int, str], Extraction, ParseReport]:
     """Summary records by excerpt number (1-based), and the entity/relationship records of the group."""
     summaries: dict[int, str] = {}
     for match in _SUMMARY.finditer(text):
@@ -138,4 +165,6 @@ def check_group_output(text: str, n_excerpts: int) -> None:
     if not summaries and not report.records:
         raise ProviderError(f"group output has no readable record: {text[:80]!r}")
     if report.last_skipped and not report.complete:
-        raise ProviderError(f"group output was cut off mid-record (no completion tag): ...{text[-80:]!r}")
+        raise ProviderError(
+            f"group output was cut off mid-record (no completion tag): ...{text[-80:]!r}"
+        )

@@ -8,15 +8,17 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class CallStats:
-    calls: int = 0            # logical calls that reached the provider (cache misses)
-    requests: int = 0         # HTTP attempts, retries included
+    calls: int = 0  # logical calls that reached the provider (cache misses)
+    requests: int = 0  # HTTP attempts, retries included
     retries: int = 0
-    errors: int = 0           # calls that failed after every retry
-    items: int = 0            # texts embedded / completions produced
+    errors: int = 0  # calls that failed after every retry
+    items: int = 0  # texts embedded / completions produced
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    prompt_chars: int = 0     # characters sent in prompts (cache misses), to compare with other systems
-    latency_s: float = 0.0    # summed wall time of successful calls
+    prompt_chars: int = (
+        0  # characters sent in prompts (cache misses), to compare with other systems
+    )
+    latency_s: float = 0.0  # summed wall time of successful calls
     cache_hits: int = 0
     cache_misses: int = 0
 

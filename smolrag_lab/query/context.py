@@ -44,13 +44,14 @@ def _csv_rows(header: list[str], rows: list[list[Any]]) -> list[str]:
     return out
 
 
-def _table(counter: TokenCounter, title: str, header: list[str], rows: list[list[Any]],
-           budget: int) -> tuple[str, int, int]:
+def _table(
+    counter: TokenCounter, title: str, header: list[str], rows: list[list[Any]], budget: int
+) -> tuple[str, int, int]:
     """A CSV table of as many rows as fit, wrapper included, in ``budget`` tokens: (text, rows, tokens)."""
     lines = _csv_rows(header, rows)
 
     def render(n: int) -> str:
-        return f"-----{title}-----\n```csv\n" + "\n".join(lines[:n + 1]) + "\n```"
+        return f"-----{title}-----\n```csv\n" + "\n".join(lines[: n + 1]) + "\n```"
 
     kept = max(counter.fit(lines[1:], budget - counter.count(render(0)))[0], 0) if rows else 0
     tokens = counter.count(render(kept)) if kept else 0
@@ -71,25 +72,52 @@ def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Co
     context = Context("")
     parts: list[str] = []
     if retrieved.mode != "standard":
-        rel_budget = s.local_relationship_token_budget if retrieved.mode == "local_kg" else s.relationship_token_budget
+        rel_budget = (
+            s.local_relationship_token_budget
+            if retrieved.mode == "local_kg"
+            else s.relationship_token_budget
+        )
         ent_text, n_ent, ent_tokens = _table(
-            counter, "Entities", ["entity", "type", "description", "rank"],
-            [[e["name"], e["type"], e["description"], e["degree"]] for e in retrieved.entities], s.entity_token_budget)
+            counter,
+            "Entities",
+            ["entity", "type", "description", "rank"],
+            [[e["name"], e["type"], e["description"], e["degree"]] for e in retrieved.entities],
+            s.entity_token_budget,
+        )
         rel_text, n_rel, rel_tokens = _table(
-            counter, "Relationships", ["source", "target", "description", "keywords", "weight", "rank"],
-            [[r["source"], r["target"], r["description"], "; ".join(r["keywords"]), round(r["weight"], 2), r["rank"]]
-             for r in retrieved.relationships], rel_budget)
-        context.entities, context.relationships = retrieved.entities[:n_ent], retrieved.relationships[:n_rel]
+            counter,
+            "Relationships",
+            ["source", "target", "description", "keywords", "weight", "rank"],
+            [
+                [
+                    r["source"],
+                    r["target"],
+                    r["description"],
+                    "; ".join(r["keywords"]),
+                    round(r["weight"], 2),
+                    r["rank"],
+                ]
+                for r in retrieved.relationships
+            ],
+            rel_budget,
+        )
+        context.entities, context.relationships = (
+            retrieved.entities[:n_ent],
+            retrieved.relationships[:n_rel],
+        )
         context.token_counts.update(entities=ent_tokens, relationships=rel_tokens)
         parts += [p for p in (ent_text, rel_text) if p]
     sources: list[ExcerptHit] = []
     blocks: list[str] = []
     for section, hits, budget, with_summary in (
-            ("vector_excerpts", retrieved.vector_excerpts, s.excerpt_token_budget, True),
-            ("graph_excerpts", retrieved.graph_excerpts, s.kg_excerpt_token_budget, False)):
+        ("vector_excerpts", retrieved.vector_excerpts, s.excerpt_token_budget, True),
+        ("graph_excerpts", retrieved.graph_excerpts, s.kg_excerpt_token_budget, False),
+    ):
         seen = {h.excerpt_id for h in sources}
         hits = [h for h in hits if h.excerpt_id not in seen]
-        candidate = [_source_block(len(sources) + i + 1, h, with_summary) for i, h in enumerate(hits)]
+        candidate = [
+            _source_block(len(sources) + i + 1, h, with_summary) for i, h in enumerate(hits)
+        ]
         kept, used = counter.fit(candidate, budget)
         sources += hits[:kept]
         blocks += candidate[:kept]
@@ -97,7 +125,11 @@ def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Co
     if blocks:
         parts.append("-----Sources-----\n" + "\n\n".join(blocks))
     context.text = "\n\n".join(parts)
-    context.sources = [Source(n, h.excerpt_id, Path(h.source).name, h.source, h.text, h.summary, h.score, n, h.origin)
-                       for n, h in enumerate(sources, 1)]
+    context.sources = [
+        Source(
+            n, h.excerpt_id, Path(h.source).name, h.source, h.text, h.summary, h.score, n, h.origin
+        )
+        for n, h in enumerate(sources, 1)
+    ]
     context.token_counts["total"] = counter.count(context.text)
     return context

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import bm25s
 import numpy as np
@@ -14,11 +14,15 @@ _STEMMER = Stemmer.Stemmer("english")
 class LexicalIndex:
     """An in-memory BM25 index of ``texts`` under ``ids``; rebuilt by the engine when the index changes."""
 
-    def __init__(self, ids: Sequence[str], texts: Sequence[str], k1: float = 0.9, b: float = 0.4) -> None:
+    def __init__(
+        self, ids: Sequence[str], texts: Sequence[str], k1: float = 0.9, b: float = 0.4
+    ) -> None:
         self.ids = list(ids)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         if self.ids:
-            tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, show_progress=False)
+            tokens = bm25s.tokenize(
+                list(texts), stopwords="en", stemmer=_STEMMER, show_progress=False
+            )
             self._bm25.index(tokens, show_progress=False)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
@@ -32,7 +36,9 @@ class LexicalIndex:
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]], k: int = 60
+) -> list[tuple[str, float]]:
     """Ids ordered by the sum of 1 / (k + rank) over the rankings that hold them (rank from 1)."""
     scores: dict[str, float] = {}
     for ranking in rankings:

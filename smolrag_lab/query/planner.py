@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -22,9 +23,31 @@ from . import retrieval
 from .lexical import LexicalIndex
 
 QUERY_TYPES = (*retrieval.MODES, "auto")
-RELATION_CUES = frozenset({"between", "relationship", "relationships", "relate", "relates", "related", "compare",
-                           "compared", "comparison", "difference", "differences", "versus", "vs", "interact",
-                           "interacts", "connect", "connects", "connected", "affect", "affects", "impact"})
+RELATION_CUES = frozenset(
+    {
+        "between",
+        "relationship",
+        "relationships",
+        "relate",
+        "relates",
+        "related",
+        "compare",
+        "compared",
+        "comparison",
+        "difference",
+        "differences",
+        "versus",
+        "vs",
+        "interact",
+        "interacts",
+        "connect",
+        "connects",
+        "connected",
+        "affect",
+        "affects",
+        "impact",
+    }
+)
 _WORD = re.compile(r"[\w.+-]+")
 
 
@@ -36,18 +59,21 @@ class Plan:
 
 class EntityNames:
     """Casefolded entity names of the graph (n-grams of up to ``max_words`` words), for spotting
-    the entities a question names without a model call."""
+    the entities a question names without a model call.
+    """
 
     def __init__(self, graph: nx.Graph, max_words: int = 4) -> None:
         self.max_words = max_words
-        self.names = {str(key).casefold() for key in graph.nodes if len(str(key).split()) <= max_words}
+        self.names = {
+            str(key).casefold() for key in graph.nodes if len(str(key).split()) <= max_words
+        }
 
     def named_in(self, question: str) -> list[str]:
         words = [w.strip(".-+").casefold() for w in _WORD.findall(question)]
         found = []
         for size in range(self.max_words, 0, -1):
             for start in range(len(words) - size + 1):
-                gram = " ".join(words[start:start + size])
+                gram = " ".join(words[start : start + size])
                 if gram in self.names and not any(gram in longer for longer in found):
                     found.append(gram)
         return found
@@ -56,38 +82,58 @@ class EntityNames:
 def choose_mode(question: str, names: EntityNames) -> Plan:
     """``mix`` (graph and vector search) when the question relates two or more entities the graph
     knows; ``standard`` otherwise. Deliberately conservative: ``mix`` keeps the vector ranking, and
-    graph-only modes lose to it on factual lookups in both labelled sets."""
+    graph-only modes lose to it on factual lookups in both labelled sets.
+    """
     named = names.named_in(question)
     words = {w.casefold() for w in _WORD.findall(question)}
     cue = sorted(words & RELATION_CUES)
     if len(named) >= 2 and cue:
-        return Plan("mix", f"names {len(named)} known entities and asks how they relate ({cue[0]!r})")
+        return Plan(
+            "mix", f"names {len(named)} known entities and asks how they relate ({cue[0]!r})"
+        )
     if len(named) >= 3 and len(words) >= 12:
         return Plan("mix", f"a long question naming {len(named)} known entities")
-    return Plan("standard", f"names {len(named)} known entit{'y' if len(named) == 1 else 'ies'}; no relation asked")
+    return Plan(
+        "standard",
+        f"names {len(named)} known entit{'y' if len(named) == 1 else 'ies'}; no relation asked",
+    )
 
 
 def pruned_graph(graph: nx.Graph, s: Settings) -> nx.Graph:
     """The graph retrieval sees: relationships below ``prune_min_weight``, entities cited by fewer than
     ``prune_min_mentions`` excerpts or with degree below ``prune_min_degree`` (counted once, after the
     relationship cut: not an iterated k-core), and (with ``prune_orphans``) entities left without
-    relationships, removed. The stored graph is untouched."""
+    relationships, removed. The stored graph is untouched.
+    """
     if not (s.prune_min_weight or s.prune_min_mentions or s.prune_min_degree or s.prune_orphans):
         return graph
     kept = nx.Graph()
     kept.graph.update(graph.graph)
-    kept.add_nodes_from((n, d) for n, d in graph.nodes(data=True)
-                        if len(d.get("excerpt_ids", ())) >= s.prune_min_mentions)
-    kept.add_edges_from((a, b, d) for a, b, d in graph.edges(data=True)
-                        if float(d.get("weight", 0.0)) >= s.prune_min_weight and a in kept and b in kept)
+    kept.add_nodes_from(
+        (n, d)
+        for n, d in graph.nodes(data=True)
+        if len(d.get("excerpt_ids", ())) >= s.prune_min_mentions
+    )
+    kept.add_edges_from(
+        (a, b, d)
+        for a, b, d in graph.edges(data=True)
+        if float(d.get("weight", 0.0)) >= s.prune_min_weight and a in kept and b in kept
+    )
     kept.remove_nodes_from([n for n, degree in kept.degree() if degree < s.prune_min_degree])
     if s.prune_orphans:  # last, so entities whose every neighbour was pruned go too
         kept.remove_nodes_from([n for n, degree in kept.degree() if degree == 0])
     return kept
 
 
-async def search(index: Index, graph: nx.Graph, mode: str, vectors: dict[str, np.ndarray], s: Settings,
-                 question: str, lexical: LexicalIndex | None) -> retrieval.Retrieved:
+async def search(
+    index: Index,
+    graph: nx.Graph,
+    mode: str,
+    vectors: dict[str, np.ndarray],
+    s: Settings,
+    question: str,
+    lexical: LexicalIndex | None,
+) -> retrieval.Retrieved:
     jobs: dict[str, Callable[[], Any]] = {}
     if mode in ("local_kg", "hybrid_kg", "mix"):
         jobs["local"] = partial(retrieval.local_kg, index, vectors["low"], s, graph)
@@ -96,7 +142,9 @@ async def search(index: Index, graph: nx.Graph, mode: str, vectors: dict[str, np
     if mode in ("standard", "mix"):
         jobs["vector"] = partial(retrieval.standard, index, vectors["query"], s, question, lexical)
     if s.parallel_retrieval and len(jobs) > 1:
-        done = dict(zip(jobs, await asyncio.gather(*(asyncio.to_thread(job) for job in jobs.values()))))
+        done = dict(
+            zip(jobs, await asyncio.gather(*(asyncio.to_thread(job) for job in jobs.values())))
+        )
     else:
         done = await asyncio.to_thread(lambda: {name: job() for name, job in jobs.items()})
     if "local" in done and "global" in done:

@@ -55,23 +55,41 @@ def _excerpts(index: Index, scored_ids: list[tuple[str, float]], origin: str) ->
     score = {}
     for excerpt_id, s in scored_ids:
         score.setdefault(excerpt_id, s)
-    return [ExcerptHit(i, records[i]["doc_id"], records[i]["source"], records[i]["text"], records[i]["summary"],
-                       score[i], origin) for i in unique if i in records]
+    return [
+        ExcerptHit(
+            i,
+            records[i]["doc_id"],
+            records[i]["source"],
+            records[i]["text"],
+            records[i]["summary"],
+            score[i],
+            origin,
+        )
+        for i in unique
+        if i in records
+    ]
 
 
-def standard(index: Index, query_vector: np.ndarray, s: Settings, question: str = "",
-             lexical: LexicalIndex | None = None) -> list[ExcerptHit]:
+def standard(
+    index: Index,
+    query_vector: np.ndarray,
+    s: Settings,
+    question: str = "",
+    lexical: LexicalIndex | None = None,
+) -> list[ExcerptHit]:
     """Dense top-k, or with ``fusion="rrf"`` the reciprocal rank fusion of dense and BM25 rankings."""
     if s.fusion == "rrf" and lexical is not None:
         dense = index.excerpt_vectors.query(query_vector, s.fusion_candidates, s.excerpt_threshold)
         bm25 = lexical.search(question, s.fusion_candidates)
         fused = reciprocal_rank_fusion([[h.id for h in dense], [i for i, _ in bm25]], s.rrf_k)
-        return _excerpts(index, fused[:s.excerpt_top_k], "vector")
+        return _excerpts(index, fused[: s.excerpt_top_k], "vector")
     hits = index.excerpt_vectors.query(query_vector, s.excerpt_top_k, s.excerpt_threshold)
     return _excerpts(index, [(h.id, h.score) for h in hits], "vector")
 
 
-def _graph_hits(store: Any, vector: np.ndarray, top_k: int, threshold: float, pruned: bool) -> list[Any]:
+def _graph_hits(
+    store: Any, vector: np.ndarray, top_k: int, threshold: float, pruned: bool
+) -> list[Any]:
     """Vector hits for graph items; a pruned graph drops some, so twice as many are fetched."""
     return store.query(vector, top_k * (2 if pruned else 1), threshold)
 
@@ -80,7 +98,9 @@ def local_kg(index: Index, vector: np.ndarray, s: Settings, graph: Any = None) -
     pruned = graph is not None and graph is not index.graph.graph
     graph = index.graph.graph if graph is None else graph
     found = []
-    for hit in _graph_hits(index.entity_vectors, vector, s.entity_top_k, s.entity_threshold, pruned):
+    for hit in _graph_hits(
+        index.entity_vectors, vector, s.entity_top_k, s.entity_threshold, pruned
+    ):
         key = hit.metadata.get("key")
         if key in graph and len(found) < s.entity_top_k:
             found.append({**entity_view(graph, key, s.description_cap), "score": hit.score})
@@ -89,22 +109,40 @@ def local_kg(index: Index, vector: np.ndarray, s: Settings, graph: Any = None) -
     for order, entity in enumerate(found):
         # how many of the entity's neighbours each of its excerpts also mentions (more: more central)
         neighbours = graph[entity["key"]]
-        scored.extend((excerpt_id, entity["score"], order,
-                       -sum(k in neighbours for k in mentions.get(excerpt_id, ())))
-                      for excerpt_id in entity["excerpt_ids"])
+        scored.extend(
+            (
+                excerpt_id,
+                entity["score"],
+                order,
+                -sum(k in neighbours for k in mentions.get(excerpt_id, ())),
+            )
+            for excerpt_id in entity["excerpt_ids"]
+        )
     scored.sort(key=lambda item: (item[2], item[3]))
-    pairs = list(dict.fromkeys(tuple(sorted(e)) for entity in found for e in graph.edges(entity["key"])))
-    return Retrieved("local_kg", entities=found, relationships=_ranked_relationships(graph, pairs, s),
-                     graph_excerpts=_excerpts(index, _first_unique(scored, s.graph_candidates), "entity"))
+    pairs = list(
+        dict.fromkeys(tuple(sorted(e)) for entity in found for e in graph.edges(entity["key"]))
+    )
+    return Retrieved(
+        "local_kg",
+        entities=found,
+        relationships=_ranked_relationships(graph, pairs, s),
+        graph_excerpts=_excerpts(index, _first_unique(scored, s.graph_candidates), "entity"),
+    )
 
 
-def _ranked_relationships(graph: Any, pairs: list[tuple[str, str]], s: Settings) -> list[dict[str, Any]]:
+def _ranked_relationships(
+    graph: Any, pairs: list[tuple[str, str]], s: Settings
+) -> list[dict[str, Any]]:
     """Relationships by (rank, weight), best first; only the first ``graph_candidates`` are built into
-    views (the context's token budget keeps fewer), since a hub entity can have thousands of edges."""
-    def key(pair: tuple[str, str]) -> tuple[int, float]:
-        return graph.degree(pair[0]) + graph.degree(pair[1]), float(graph.edges[pair].get("weight", 0.0))
+    views (the context's token budget keeps fewer), since a hub entity can have thousands of edges.
+    """
 
-    best = sorted(pairs, key=key, reverse=True)[:s.graph_candidates]
+    def key(pair: tuple[str, str]) -> tuple[int, float]:
+        return graph.degree(pair[0]) + graph.degree(pair[1]), float(
+            graph.edges[pair].get("weight", 0.0)
+        )
+
+    best = sorted(pairs, key=key, reverse=True)[: s.graph_candidates]
     return [relationship_view(graph, pr, s.description_cap, s.keywords_cap) for pr in best]
 
 
@@ -122,28 +160,47 @@ def global_kg(index: Index, vector: np.ndarray, s: Settings, graph: Any = None) 
     pruned = graph is not None and graph is not index.graph.graph
     graph = index.graph.graph if graph is None else graph
     relationships = []
-    for hit in _graph_hits(index.relationship_vectors, vector, s.relationship_top_k, s.relationship_threshold, pruned):
+    for hit in _graph_hits(
+        index.relationship_vectors, vector, s.relationship_top_k, s.relationship_threshold, pruned
+    ):
         pair = tuple(hit.metadata.get("pair", ()))
         if len(pair) == 2 and graph.has_edge(*pair) and len(relationships) < s.relationship_top_k:
-            relationships.append({**relationship_view(graph, pair, s.description_cap, s.keywords_cap),
-                                  "score": hit.score})
+            relationships.append(
+                {
+                    **relationship_view(graph, pair, s.description_cap, s.keywords_cap),
+                    "score": hit.score,
+                }
+            )
     relationships.sort(key=lambda r: (r["rank"], r["weight"]), reverse=True)
     keys = list(dict.fromkeys(k for r in relationships for k in r["pair"]))
     entities = [entity_view(graph, k, s.description_cap) for k in keys if k in graph]
     scored = [(e, r["score"]) for r in relationships for e in r["excerpt_ids"]]
-    return Retrieved("global_kg", entities=entities, relationships=relationships,
-                     graph_excerpts=_excerpts(index, _first_unique(scored, s.graph_candidates), "relationship"))
+    return Retrieved(
+        "global_kg",
+        entities=entities,
+        relationships=relationships,
+        graph_excerpts=_excerpts(index, _first_unique(scored, s.graph_candidates), "relationship"),
+    )
 
 
 def hybrid_kg(local: Retrieved, global_: Retrieved) -> Retrieved:
     entities = _unique(local.entities + global_.entities, "key")
     relationships = _unique(local.relationships + global_.relationships, "pair")
-    interleaved = [h for pair in itertools.zip_longest(local.graph_excerpts, global_.graph_excerpts)
-                   for h in pair if h is not None]
+    interleaved = [
+        h
+        for pair in itertools.zip_longest(local.graph_excerpts, global_.graph_excerpts)
+        for h in pair
+        if h is not None
+    ]
     excerpts: dict[str, ExcerptHit] = {}
     for hit in interleaved:
         excerpts.setdefault(hit.excerpt_id, hit)  # first occurrence wins, in interleaved order
-    return Retrieved("hybrid_kg", entities=entities, relationships=relationships, graph_excerpts=list(excerpts.values()))
+    return Retrieved(
+        "hybrid_kg",
+        entities=entities,
+        relationships=relationships,
+        graph_excerpts=list(excerpts.values()),
+    )
 
 
 def _unique(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:

@@ -5,5 +5,13 @@ from .graph import NetworkXGraphStore
 from .kv import SqliteDatabase, SqliteKV
 from .vector import MmapVectorStore
 
-__all__ = ["GraphStore", "KVStore", "VectorHit", "VectorStore", "NetworkXGraphStore",
-           "SqliteDatabase", "SqliteKV", "MmapVectorStore"]
+__all__ = [
+    "GraphStore",
+    "KVStore",
+    "VectorHit",
+    "VectorStore",
+    "NetworkXGraphStore",
+    "SqliteDatabase",
+    "SqliteKV",
+    "MmapVectorStore",
+]

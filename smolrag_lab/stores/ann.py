@@ -29,28 +29,34 @@ ADD_BATCH = 65_536
 
 @dataclass(frozen=True)
 class AnnConfig:
-    connectivity: int = 16        # HNSW M: links per node
-    expansion_add: int = 128      # ef_construction
-    expansion_search: int = 64    # ef_search
-    dtype: str = "i8"             # how the graph stores vectors (re-scoring uses the float32 matrix)
-    min_rows: int = 20_000        # below this, exact search is fast enough and is used
-    oversample: int = 3           # candidates shortlisted per result wanted
-    kind: str = "hnsw"            # hnsw | int8 | pca: what shortlists (see also stores/shortlist.py)
-    pca_dims: int = 128           # components kept by ``pca``
-    rescore: bool = True          # re-score the shortlist exactly; False: keep the shortlist's scores
+    connectivity: int = 16  # HNSW M: links per node
+    expansion_add: int = 128  # ef_construction
+    expansion_search: int = 64  # ef_search
+    dtype: str = "i8"  # how the graph stores vectors (re-scoring uses the float32 matrix)
+    min_rows: int = 20_000  # below this, exact search is fast enough and is used
+    oversample: int = 3  # candidates shortlisted per result wanted
+    kind: str = "hnsw"  # hnsw | int8 | pca: what shortlists (see also stores/shortlist.py)
+    pca_dims: int = 128  # components kept by ``pca``
+    rescore: bool = True  # re-score the shortlist exactly; False: keep the shortlist's scores
 
 
-def open_shortlister(folder: Path, dim: int, generation: int, config: AnnConfig, readonly: bool) -> Any:
+def open_shortlister(
+    folder: Path, dim: int, generation: int, config: AnnConfig, readonly: bool
+) -> Any:
     """The shortlisting structure ``config.kind`` names, for one matrix generation."""
     if config.kind == "hnsw":
         return HnswIndex(folder, dim, generation, config, readonly)
     from .shortlist import Int8Rows, PcaRows
 
-    return {"int8": Int8Rows, "pca": PcaRows}[config.kind](folder, dim, generation, config, readonly)
+    return {"int8": Int8Rows, "pca": PcaRows}[config.kind](
+        folder, dim, generation, config, readonly
+    )
 
 
 class HnswIndex:
-    def __init__(self, folder: Path, dim: int, generation: int, config: AnnConfig, readonly: bool) -> None:
+    def __init__(
+        self, folder: Path, dim: int, generation: int, config: AnnConfig, readonly: bool
+    ) -> None:
         import onnxruntime  # noqa: F401  -- must be loaded before usearch: the other order segfaults (below)
         from usearch.index import Index
 
@@ -63,8 +69,14 @@ class HnswIndex:
             self.index = Index.restore(str(self.path), view=readonly)
             self.covered = int(meta["rows"])
         else:
-            self.index = Index(ndim=dim, metric="ip", dtype=config.dtype, connectivity=config.connectivity,
-                               expansion_add=config.expansion_add, expansion_search=config.expansion_search)
+            self.index = Index(
+                ndim=dim,
+                metric="ip",
+                dtype=config.dtype,
+                connectivity=config.connectivity,
+                expansion_add=config.expansion_add,
+                expansion_search=config.expansion_search,
+            )
         self.index.expansion_search = config.expansion_search
         self.dim = dim
 
@@ -74,24 +86,32 @@ class HnswIndex:
             return 0
         start = self.covered
         for first in range(start, len(matrix), ADD_BATCH):
-            block = np.ascontiguousarray(matrix[first:first + ADD_BATCH], dtype=np.float32)
+            block = np.ascontiguousarray(matrix[first : first + ADD_BATCH], dtype=np.float32)
             keys = np.arange(first, first + len(block), dtype=np.uint64)
-            new = ~np.asarray(self.index.contains(keys), dtype=bool)  # a save that crashed before its meta
+            new = ~np.asarray(
+                self.index.contains(keys), dtype=bool
+            )  # a save that crashed before its meta
             if new.any():
                 self.index.add(keys[new], block[new])
         self.covered, self.dirty = len(matrix), True
         return len(matrix) - start
 
-    def shortlist(self, queries: np.ndarray, k: int, alive: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def shortlist(
+        self, queries: np.ndarray, k: int, alive: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``k`` candidates per query among the covered rows: (inner products, row numbers), -1 pads.
-        Deleted rows are filtered by the caller."""
+        Deleted rows are filtered by the caller.
+        """
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out = np.full((len(queries), k), -1, dtype=np.int64)
         if not self.covered:
             return scores, out
         found = self.index.search(queries if len(queries) > 1 else queries[0], min(k, self.covered))
         if hasattr(found, "counts"):  # several queries: BatchMatches, rows padded past each count
-            keys, counts = np.asarray(found.keys, dtype=np.int64), np.asarray(found.counts).reshape(-1)
+            keys, counts = (
+                np.asarray(found.keys, dtype=np.int64),
+                np.asarray(found.counts).reshape(-1),
+            )
             distances = np.asarray(found.distances, dtype=np.float32)
         else:
             keys, counts = np.asarray(found.keys, dtype=np.int64)[None, :], [len(found.keys)]
@@ -107,7 +127,9 @@ class HnswIndex:
         self.index.save(str(tmp))
         os.replace(tmp, self.path)
         meta_tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
-        meta_tmp.write_text(json.dumps({"rows": self.covered, "dim": self.dim, "dtype": self.config.dtype}))
+        meta_tmp.write_text(
+            json.dumps({"rows": self.covered, "dim": self.dim, "dtype": self.config.dtype})
+        )
         os.replace(meta_tmp, self.meta_path)
         self.dirty = False
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +23,12 @@ class VectorStore(abc.ABC):
     dim: int
 
     @abc.abstractmethod
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray,
-               metadata: Sequence[Mapping[str, Any]] | None = None) -> None: ...
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None: ...
 
     @abc.abstractmethod
     def delete(self, ids: Iterable[str]) -> int: ...

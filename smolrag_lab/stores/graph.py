@@ -74,7 +74,9 @@ class NetworkXGraphStore(NetworkXGraph):
     def _load(path: Path) -> nx.Graph:
         graph = nx.read_graphml(path)
         list_keys = set(json.loads(graph.graph.pop("list_attributes", "[]")))
-        for _, attrs in list(graph.nodes(data=True)) + [(None, d) for *_, d in graph.edges(data=True)]:
+        for _, attrs in list(graph.nodes(data=True)) + [
+            (None, d) for *_, d in graph.edges(data=True)
+        ]:
             for key in list_keys & attrs.keys():
                 attrs[key] = json.loads(attrs[key])
         return nx.Graph(graph)
@@ -88,7 +90,9 @@ class NetworkXGraphStore(NetworkXGraph):
     def to_graphml(self) -> bytes:
         export = nx.Graph()
         list_keys: set[str] = set()
-        export.graph.update({k: v for k, v in self.graph.graph.items() if not isinstance(v, (list, dict))})
+        export.graph.update(
+            {k: v for k, v in self.graph.graph.items() if not isinstance(v, (list, dict))}
+        )
         for name, attrs in self.graph.nodes(data=True):
             export.add_node(name, **_flatten(attrs, list_keys))
         for source, target, attrs in self.graph.edges(data=True):

@@ -11,8 +11,9 @@ import json
 import re
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from .base import KVStore
 
@@ -29,8 +30,9 @@ class SqliteDatabase:
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
-        self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                                     timeout=30.0)
+        self._conn = sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
         if not readonly:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -38,11 +40,13 @@ class SqliteDatabase:
         self._depth = 0
         self._tables: set[str] = set()
 
-    def namespace(self, name: str) -> "SqliteKV":
+    def namespace(self, name: str) -> SqliteKV:
         if not _NAME.match(name):
             raise ValueError(f"invalid namespace name {name!r}")
         if name not in self._tables and not self.readonly:
-            self.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (k TEXT PRIMARY KEY, v TEXT NOT NULL)')
+            self.execute(
+                f'CREATE TABLE IF NOT EXISTS "{name}" (k TEXT PRIMARY KEY, v TEXT NOT NULL)'
+            )
             self._tables.add(name)
         return SqliteKV(self, name)
 
@@ -78,7 +82,9 @@ class SqliteDatabase:
         return bool(rows)
 
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        return sum(
+            p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file()
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -107,9 +113,11 @@ class SqliteKV(KVStore):
             return found
         keys = list(dict.fromkeys(keys))
         for start in range(0, len(keys), _BATCH):
-            chunk = keys[start:start + _BATCH]
+            chunk = keys[start : start + _BATCH]
             marks = ",".join("?" * len(chunk))
-            for k, v in self.db.execute(f'SELECT k, v FROM "{self.name}" WHERE k IN ({marks})', chunk):
+            for k, v in self.db.execute(
+                f'SELECT k, v FROM "{self.name}" WHERE k IN ({marks})', chunk
+            ):
                 found[k] = json.loads(v)
         return found
 

@@ -1,5 +1,6 @@
 """One writer per data directory: an advisory ``flock`` on ``write.lock``, which the OS releases when
-the holder dies (even by SIGKILL), so a crashed run never leaves a stale lock behind."""
+the holder dies (even by SIGKILL), so a crashed run never leaves a stale lock behind.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ class IndexLockedError(RuntimeError):
 class WriterLock:
     """One writer per data directory: an exclusive ``flock`` on ``DATA_DIR/write.lock``, re-entrant in
     this object; the OS drops it when the holder dies. Subclasses lock something else (see
-    :class:`~smolrag_lab.stores.postgres.PostgresWriterLock`) by overriding ``_take`` and ``_drop``."""
+    :class:`~smolrag_lab.stores.postgres.PostgresWriterLock`) by overriding ``_take`` and ``_drop``.
+    """
 
     def __init__(self, data_dir: str | Path, timeout_s: float = 0.0) -> None:
         self.path = Path(data_dir) / "write.lock"
@@ -72,7 +74,8 @@ class WriterLock:
             if time.monotonic() >= deadline:
                 raise IndexLockedError(
                     f"{self.where} is being written by another ingestion ({self.holder()}); "
-                    f"waited {self.timeout_s:g} s. Wait for it to finish or raise write_lock_timeout_s.")
+                    f"waited {self.timeout_s:g} s. Wait for it to finish or raise write_lock_timeout_s."
+                )
             time.sleep(0.05)
 
     def release(self) -> None:
@@ -90,7 +93,7 @@ class WriterLock:
                 self._depth = 0
                 self._drop()
 
-    def __enter__(self) -> "WriterLock":
+    def __enter__(self) -> WriterLock:
         self.acquire()
         return self
 

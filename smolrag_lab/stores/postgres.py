@@ -14,29 +14,38 @@ import contextlib
 import hashlib
 import json
 import threading
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from .base import KVStore
 from .lock import WriterLock
 
 SCHEMA_VERSION = 1
-MIGRATIONS: dict[int, list[str]] = {1: [
-    "CREATE TABLE IF NOT EXISTS smolrag_kv (workspace text NOT NULL, namespace text NOT NULL, k text NOT NULL, "
-    "v jsonb NOT NULL, PRIMARY KEY (workspace, namespace, k))",
-    "CREATE TABLE IF NOT EXISTS smolrag_entities (workspace text NOT NULL, key text NOT NULL, attrs jsonb NOT NULL, "
-    "PRIMARY KEY (workspace, key))",
-    "CREATE TABLE IF NOT EXISTS smolrag_edges (workspace text NOT NULL, source text NOT NULL, target text NOT NULL, "
-    "attrs jsonb NOT NULL, PRIMARY KEY (workspace, source, target))",
-    "CREATE INDEX IF NOT EXISTS smolrag_edges_by_target ON smolrag_edges (workspace, target)",
-]}
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "CREATE TABLE IF NOT EXISTS smolrag_kv (workspace text NOT NULL, namespace text NOT NULL, k text NOT NULL, "
+        "v jsonb NOT NULL, PRIMARY KEY (workspace, namespace, k))",
+        "CREATE TABLE IF NOT EXISTS smolrag_entities (workspace text NOT NULL, key text NOT NULL, attrs jsonb NOT NULL, "
+        "PRIMARY KEY (workspace, key))",
+        "CREATE TABLE IF NOT EXISTS smolrag_edges (workspace text NOT NULL, source text NOT NULL, target text NOT NULL, "
+        "attrs jsonb NOT NULL, PRIMARY KEY (workspace, source, target))",
+        "CREATE INDEX IF NOT EXISTS smolrag_edges_by_target ON smolrag_edges (workspace, target)",
+    ]
+}
 _LOCK_ID = 0x5D01_7A6  # advisory lock held while the schema is created or migrated
 
 
 class PostgresDatabase:
     """One connection to the database for one workspace, shared by the index's stores."""
 
-    def __init__(self, dsn: str, workspace: str = "default", hnsw_m: int = 16, hnsw_ef_construction: int = 64,
-                 hnsw_ef_search: int = 64) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        workspace: str = "default",
+        hnsw_m: int = 16,
+        hnsw_ef_construction: int = 64,
+        hnsw_ef_search: int = 64,
+    ) -> None:
         import psycopg
         from pgvector.psycopg import register_vector
 
@@ -93,15 +102,17 @@ class PostgresDatabase:
             finally:
                 self._depth = 0
 
-    def namespace(self, name: str) -> "PostgresKV":
+    def namespace(self, name: str) -> PostgresKV:
         return PostgresKV(self, name)
 
     def size_bytes(self) -> int:
         """The workspace's share of the key-value and graph tables (rows' stored size)."""
         total = 0
         for table in ("smolrag_kv", "smolrag_entities", "smolrag_edges"):
-            total += self.execute(f"SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM {table} t WHERE workspace=%s",
-                                  (self.workspace,))[0][0]
+            total += self.execute(
+                f"SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM {table} t WHERE workspace=%s",
+                (self.workspace,),
+            )[0][0]
         return int(total)
 
     def close(self) -> None:
@@ -111,17 +122,22 @@ class PostgresDatabase:
 
 class PostgresWriterLock(WriterLock):
     """One writer per workspace across every machine using the database: a session-level advisory lock
-    on a connection of its own, which the server drops if the holder dies or disconnects."""
+    on a connection of its own, which the server drops if the holder dies or disconnects.
+    """
 
     def __init__(self, dsn: str, workspace: str, timeout_s: float = 0.0) -> None:
         import psycopg
 
         self._init_state(f"workspace {workspace!r}", timeout_s)
-        self.key = int.from_bytes(hashlib.sha256(f"smolrag:{workspace}".encode()).digest()[:8], "big", signed=True)
+        self.key = int.from_bytes(
+            hashlib.sha256(f"smolrag:{workspace}".encode()).digest()[:8], "big", signed=True
+        )
         self._lock_conn = psycopg.connect(dsn, autocommit=True)
 
     def _take(self) -> bool:
-        return bool(self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0])
+        return bool(
+            self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0]
+        )
 
     def _drop(self) -> None:
         self._lock_conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
@@ -130,8 +146,14 @@ class PostgresWriterLock(WriterLock):
         row = self._lock_conn.execute(
             "SELECT a.pid, coalesce(host(a.client_addr), 'local'), a.backend_start FROM pg_locks l "
             "JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted "
-            "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s", (self.key,)).fetchone()
-        return f"server pid {row[0]} from {row[1]} since {row[2]:%Y-%m-%d %H:%M:%S}" if row else "unknown"
+            "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
+            (self.key,),
+        ).fetchone()
+        return (
+            f"server pid {row[0]} from {row[1]} since {row[2]:%Y-%m-%d %H:%M:%S}"
+            if row
+            else "unknown"
+        )
 
     def close(self) -> None:
         super().close()
@@ -149,37 +171,56 @@ class PostgresKV(KVStore):
         return self.db.workspace, self.name
 
     def get(self, key: str, default: Any = None) -> Any:
-        rows = self.db.execute(f"SELECT v FROM smolrag_kv WHERE {self._where} AND k=%s", (*self._key(), key))
+        rows = self.db.execute(
+            f"SELECT v FROM smolrag_kv WHERE {self._where} AND k=%s", (*self._key(), key)
+        )
         return rows[0][0] if rows else default
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
-        rows = self.db.execute(f"SELECT k, v FROM smolrag_kv WHERE {self._where} AND k = ANY(%s)",
-                               (*self._key(), list(dict.fromkeys(keys))))
+        rows = self.db.execute(
+            f"SELECT k, v FROM smolrag_kv WHERE {self._where} AND k = ANY(%s)",
+            (*self._key(), list(dict.fromkeys(keys))),
+        )
         return dict(rows)
 
     def set(self, key: str, value: Any) -> None:
         self.set_many({key: value})
 
     def set_many(self, items: Mapping[str, Any]) -> None:
-        self.db.executemany("INSERT INTO smolrag_kv (workspace, namespace, k, v) VALUES (%s, %s, %s, %s) "
-                            "ON CONFLICT (workspace, namespace, k) DO UPDATE SET v = EXCLUDED.v",
-                            [(*self._key(), k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()])
+        self.db.executemany(
+            "INSERT INTO smolrag_kv (workspace, namespace, k, v) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (workspace, namespace, k) DO UPDATE SET v = EXCLUDED.v",
+            [(*self._key(), k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()],
+        )
 
     def delete(self, keys: Iterable[str]) -> int:
         with self.db.transaction():
-            rows = self.db.execute(f"DELETE FROM smolrag_kv WHERE {self._where} AND k = ANY(%s) RETURNING k",
-                                   (*self._key(), list(keys)))
+            rows = self.db.execute(
+                f"DELETE FROM smolrag_kv WHERE {self._where} AND k = ANY(%s) RETURNING k",
+                (*self._key(), list(keys)),
+            )
         return len(rows)
 
     def keys(self) -> list[str]:
-        return [k for (k,) in self.db.execute(f"SELECT k FROM smolrag_kv WHERE {self._where} ORDER BY k", self._key())]
+        return [
+            k
+            for (k,) in self.db.execute(
+                f"SELECT k FROM smolrag_kv WHERE {self._where} ORDER BY k", self._key()
+            )
+        ]
 
     def items(self) -> Iterator[tuple[str, Any]]:
-        return iter(self.db.execute(f"SELECT k, v FROM smolrag_kv WHERE {self._where} ORDER BY k", self._key()))
+        return iter(
+            self.db.execute(
+                f"SELECT k, v FROM smolrag_kv WHERE {self._where} ORDER BY k", self._key()
+            )
+        )
 
     def clear(self) -> None:
         with self.db.transaction():
             self.db.execute(f"DELETE FROM smolrag_kv WHERE {self._where}", self._key())
 
     def __len__(self) -> int:
-        return self.db.execute(f"SELECT count(*) FROM smolrag_kv WHERE {self._where}", self._key())[0][0]
+        return self.db.execute(f"SELECT count(*) FROM smolrag_kv WHERE {self._where}", self._key())[
+            0
+        ][0]

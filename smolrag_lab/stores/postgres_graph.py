@@ -3,12 +3,14 @@ jsonb), loaded into networkx for retrieval as the file backend's GraphML is. Wri
 changed rows of each commit (:meth:`persist`), inside the document's transaction; neighbourhoods can
 be asked of the database itself with a recursive query. Edges are undirected and stored once, with
 ``source < target``; recursive queries filter on the workspace, so the edge table may be a Citus
-reference table."""
+reference table.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import networkx as nx
 
@@ -25,9 +27,15 @@ class PostgresGraphStore(NetworkXGraph):
     def reload(self) -> None:
         graph = nx.Graph()
         ws = (self.db.workspace,)
-        graph.add_nodes_from(self.db.execute("SELECT key, attrs FROM smolrag_entities WHERE workspace=%s", ws))
-        graph.add_edges_from((s, t, a) for s, t, a in
-                             self.db.execute("SELECT source, target, attrs FROM smolrag_edges WHERE workspace=%s", ws))
+        graph.add_nodes_from(
+            self.db.execute("SELECT key, attrs FROM smolrag_entities WHERE workspace=%s", ws)
+        )
+        graph.add_edges_from(
+            (s, t, a)
+            for s, t, a in self.db.execute(
+                "SELECT source, target, attrs FROM smolrag_edges WHERE workspace=%s", ws
+            )
+        )
         self.graph = graph
 
     def persist(self, nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> None:
@@ -38,16 +46,28 @@ class PostgresGraphStore(NetworkXGraph):
             gone = [n for n in nodes if n not in graph]
             cut = [e for e in edges if not graph.has_edge(*e)]
             if gone:
-                self.db.execute("DELETE FROM smolrag_entities WHERE workspace=%s AND key = ANY(%s)", (ws, gone))
+                self.db.execute(
+                    "DELETE FROM smolrag_entities WHERE workspace=%s AND key = ANY(%s)", (ws, gone)
+                )
             for source, target in cut:
-                self.db.execute("DELETE FROM smolrag_edges WHERE workspace=%s AND source=%s AND target=%s",
-                                (ws, source, target))
-            self.db.executemany("INSERT INTO smolrag_entities (workspace, key, attrs) VALUES (%s, %s, %s) "
-                                "ON CONFLICT (workspace, key) DO UPDATE SET attrs = EXCLUDED.attrs",
-                                [(ws, n, _json(graph.nodes[n])) for n in sorted(nodes) if n in graph])
-            self.db.executemany("INSERT INTO smolrag_edges (workspace, source, target, attrs) VALUES (%s, %s, %s, %s) "
-                                "ON CONFLICT (workspace, source, target) DO UPDATE SET attrs = EXCLUDED.attrs",
-                                [(ws, s, t, _json(graph.edges[s, t])) for s, t in sorted(edges) if graph.has_edge(s, t)])
+                self.db.execute(
+                    "DELETE FROM smolrag_edges WHERE workspace=%s AND source=%s AND target=%s",
+                    (ws, source, target),
+                )
+            self.db.executemany(
+                "INSERT INTO smolrag_entities (workspace, key, attrs) VALUES (%s, %s, %s) "
+                "ON CONFLICT (workspace, key) DO UPDATE SET attrs = EXCLUDED.attrs",
+                [(ws, n, _json(graph.nodes[n])) for n in sorted(nodes) if n in graph],
+            )
+            self.db.executemany(
+                "INSERT INTO smolrag_edges (workspace, source, target, attrs) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (workspace, source, target) DO UPDATE SET attrs = EXCLUDED.attrs",
+                [
+                    (ws, s, t, _json(graph.edges[s, t]))
+                    for s, t in sorted(edges)
+                    if graph.has_edge(s, t)
+                ],
+            )
 
     def save(self) -> None:
         """Rewrite the workspace's whole graph (after a rebuild); commits persist their own rows."""
@@ -63,7 +83,8 @@ class PostgresGraphStore(NetworkXGraph):
             "SELECT CASE WHEN e.source = r.key THEN e.target ELSE e.source END, r.depth + 1 "
             "FROM reach r JOIN smolrag_edges e ON e.workspace = %s AND (e.source = r.key OR e.target = r.key) "
             "WHERE r.depth < %s) SELECT DISTINCT key FROM reach",
-            (key, self.db.workspace, int(hops)))
+            (key, self.db.workspace, int(hops)),
+        )
         found = {k for (k,) in rows}
         return found if key in self.graph or len(found) > 1 else set()
 

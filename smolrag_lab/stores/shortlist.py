@@ -32,12 +32,16 @@ class DerivedRows:
     kind = ""
     dtype: Any = np.float32
 
-    def __init__(self, folder: Path, dim: int, generation: int, config: Any, readonly: bool) -> None:
+    def __init__(
+        self, folder: Path, dim: int, generation: int, config: Any, readonly: bool
+    ) -> None:
         self.config, self.readonly, self.dim, self.generation = config, readonly, dim, generation
         self.path = folder / f"ann.{generation}.{self.kind}"
         self.meta_path = folder / f"ann.{generation}.{self.kind}.json"
         meta = _read_json(self.meta_path)
-        self.covered = int(meta.get("rows", 0)) if self._compatible(meta) and self.path.exists() else 0
+        self.covered = (
+            int(meta.get("rows", 0)) if self._compatible(meta) and self.path.exists() else 0
+        )
         self.dirty = False
         self.rows: np.ndarray | None = None
         self._map()
@@ -62,32 +66,45 @@ class DerivedRows:
 
     # Shared -----------------------------------------------------------------------------------
     def _map(self) -> None:
-        self.rows = (np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.covered, self.width))
-                     if self.covered else None)
+        self.rows = (
+            np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.covered, self.width))
+            if self.covered
+            else None
+        )
 
     def catch_up(self, matrix: np.ndarray) -> int:
         """Encode the rows appended since this copy last covered the matrix; returns how many."""
-        if self.readonly or matrix is None or len(matrix) <= self.covered or not self._ready(matrix):
+        if (
+            self.readonly
+            or matrix is None
+            or len(matrix) <= self.covered
+            or not self._ready(matrix)
+        ):
             return 0
         start, row_bytes = self.covered, self.width * np.dtype(self.dtype).itemsize
         with open(self.path, "ab") as handle:
             handle.truncate(start * row_bytes)
             handle.seek(start * row_bytes)
             for first in range(start, len(matrix), ENCODE_BLOCK_ROWS):
-                block = np.asarray(matrix[first:first + ENCODE_BLOCK_ROWS], dtype=np.float32)
+                block = np.asarray(matrix[first : first + ENCODE_BLOCK_ROWS], dtype=np.float32)
                 handle.write(np.ascontiguousarray(self._encode(block), dtype=self.dtype).tobytes())
         self.covered, self.dirty = len(matrix), True
         self._map()
         return self.covered - start
 
-    def shortlist(self, queries: np.ndarray, k: int, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def shortlist(
+        self, queries: np.ndarray, k: int, alive: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Row numbers of up to ``k`` live candidates per query among the covered rows (-1 pads), with
-        this copy's approximate scores."""
+        this copy's approximate scores.
+        """
         if not self.covered:
-            return (np.full((len(queries), k), -np.inf, dtype=np.float32),
-                    np.full((len(queries), k), -1, dtype=np.int64))
+            return (
+                np.full((len(queries), k), -np.inf, dtype=np.float32),
+                np.full((len(queries), k), -1, dtype=np.int64),
+            )
         projected, offset = self._queries(queries)
-        scores, rows = scan.top_k(self.rows, alive[:self.covered], projected, k)
+        scores, rows = scan.top_k(self.rows, alive[: self.covered], projected, k)
         return scores + offset[:, None], rows
 
     def save(self) -> None:
@@ -118,8 +135,12 @@ class Int8Rows(DerivedRows):
 
 
 class PcaRows(DerivedRows):
-    def __init__(self, folder: Path, dim: int, generation: int, config: Any, readonly: bool) -> None:
-        self.kind = f"pca{config.pca_dims}"  # one file set per width: several can be compared side by side
+    def __init__(
+        self, folder: Path, dim: int, generation: int, config: Any, readonly: bool
+    ) -> None:
+        self.kind = (
+            f"pca{config.pca_dims}"  # one file set per width: several can be compared side by side
+        )
         self.basis_path = folder / f"ann.{generation}.{self.kind}.npz"
         self.mean: np.ndarray | None = None
         self.components: np.ndarray | None = None
@@ -130,7 +151,11 @@ class PcaRows(DerivedRows):
         super().__init__(folder, dim, generation, config, readonly)
 
     def _compatible(self, meta: dict) -> bool:
-        return meta.get("dim") == self.dim and meta.get("pca_dims") == self.config.pca_dims and self.components is not None
+        return (
+            meta.get("dim") == self.dim
+            and meta.get("pca_dims") == self.config.pca_dims
+            and self.components is not None
+        )
 
     def _meta(self) -> dict:
         return {"dim": self.dim, "pca_dims": self.config.pca_dims}
@@ -149,7 +174,10 @@ class PcaRows(DerivedRows):
         sample = np.asarray(matrix[picks], dtype=np.float32)
         mean = sample.mean(axis=0)
         _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
-        self.mean, self.components = mean.astype(np.float32), np.ascontiguousarray(vt[:self.config.pca_dims], dtype=np.float32)
+        self.mean, self.components = (
+            mean.astype(np.float32),
+            np.ascontiguousarray(vt[: self.config.pca_dims], dtype=np.float32),
+        )
         tmp = self.basis_path.with_name(self.basis_path.name + ".tmp.npz")
         np.savez(tmp, mean=self.mean, components=self.components)
         os.replace(tmp, self.basis_path)

