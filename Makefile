@@ -10,7 +10,7 @@ REPORTS ?= reports
 # Jupyter refuses to run as root (containers, CI) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test pg-local serve report bench bench-options bench-scale install-lab install-test install-bench install-browser clean
+.PHONY: lab test lint readme pg-local serve report bench bench-options bench-scale install-lab install-test install-bench install-browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,11 @@ $(VENV)/.pglocal-installed: $(VENV)/.lab-installed
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e ".[lab,test,api,postgres,dask]"
+	$(PIP) install --quiet -e ".[lab,test,api,postgres,dask,lint]"
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.test-installed
-	$(PIP) install --quiet -e ".[lab,test,api,postgres,dask,bench]"
+	$(PIP) install --quiet -e ".[lab,test,api,postgres,dask,lint,bench]"
 	touch $@
 
 $(VENV)/.api-installed: $(VENV)/bin/python pyproject.toml
@@ -55,6 +55,18 @@ install-browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	  else echo "chromium not installed and no root apt-get: the browser test will be skipped"; fi; }
 
+# ruff (lint + format), mypy on the package, and the README's generated tables against benchmarks/results.
+LINTED := smolrag_lab tests benchmarks
+lint: install-test
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cog -I . --check README.md
+
+# Rewrites the README's generated blocks (result tables, --help excerpts) from benchmarks/results/*.json.
+readme: install-test
+	$(VENV)/bin/cog -I . -r README.md
+
 test: install-test install-browser
 	SMOLRAG_LAB_QUICK=$(QUICK) $(PY) -m pytest $(ARGS)
 
@@ -65,6 +77,7 @@ serve: $(VENV)/.api-installed
 # Every benchmark in benchmarks/ (figures printed and written to benchmarks/results/*.json).
 bench: install-bench
 	$(PY) -m benchmarks $(ARGS)
+	$(VENV)/bin/cog -I . -r README.md
 
 # The optimisation options (compression, PCA, pruning, parallel retrieval, auto, load test) on both
 # datasets, and vector options at 200,000 vectors: benchmarks/results/options.json, vector_options.json.

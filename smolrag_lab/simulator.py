@@ -238,7 +238,8 @@ class SimulatedEndpoint:
 
         return Handler
 
-    def _delay(self) -> float:
+    def _delay(self) -> tuple[float, bool]:
+        """This request's latency, and whether it is one of the random errors."""
         with self._lock:
             return max(
                 0.0, self.latency_s + self._random.uniform(-self.jitter_s, self.jitter_s)

@@ -82,3 +82,47 @@ def test_committed_notebooks_carry_no_outputs():
             if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])
         ]
         assert not stale, f"{path.name}: cells {stale} have outputs; clear them before committing"
+
+
+def _imported_top_level_modules(folder: Path) -> set[str]:
+    """Every absolute import in the package's source, at module level or inside a function."""
+    import ast
+
+    names = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def _declared_distributions() -> set[str]:
+    declared = PYPROJECT["dependencies"] + [
+        r for rs in PYPROJECT["optional-dependencies"].values() for r in rs
+    ]
+    return {Requirement(r).name.lower().replace("_", "-") for r in declared}
+
+
+def test_every_imported_package_is_a_declared_dependency():
+    import sys
+
+    provided_by = metadata.packages_distributions()
+    declared = _declared_distributions()
+    undeclared = {}
+    for module in sorted(_imported_top_level_modules(ROOT / "smolrag_lab")):
+        if module == "smolrag_lab" or module in sys.stdlib_module_names:
+            continue
+        distributions = {d.lower().replace("_", "-") for d in provided_by.get(module, [])}
+        assert distributions, f"{module} is imported but no installed distribution provides it"
+        if not distributions & declared:
+            undeclared[module] = sorted(distributions)
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+
+
+def test_version_has_one_source():
+    import smolrag_lab
+
+    assert PYPROJECT["dynamic"] == ["version"] and "version" not in PYPROJECT
+    assert metadata.version("smolrag_lab") == smolrag_lab.__version__

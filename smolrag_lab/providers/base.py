@@ -33,9 +33,6 @@ class Embedder(abc.ABC):
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embed, texts)
 
-    def embed_one(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
-
 
 @dataclass
 class EntityRecord:

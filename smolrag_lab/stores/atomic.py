@@ -48,18 +48,3 @@ def atomic_writer(path: str | Path, mode: str = "wb") -> Iterator[IO]:
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_writer(path, "wb") as handle:
         handle.write(data)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    with atomic_writer(path, "w") as handle:
-        handle.write(text)
-
-
-def remove_stale_temp_files(folder: Path) -> int:
-    """Delete temporary files left by writers that were killed before their rename."""
-    removed = 0
-    for tmp in folder.glob(".*.tmp"):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-            removed += 1
-    return removed
