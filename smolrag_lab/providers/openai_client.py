@@ -119,7 +119,9 @@ class OpenAIClient:
 
         async def call() -> Any:
             return await self._sdk().chat.completions.create(
-                model=model, messages=messages, **params
+                model=model,
+                messages=messages,  # type: ignore[arg-type]  # plain role/content dicts are the SDK's message shape
+                **params,
             )
 
         response, latency = await self._with_retries("chat", call, prompt_tokens)
@@ -186,6 +188,7 @@ class OpenAIClient:
                     delay,
                 )
                 await asyncio.sleep(delay)
+            assert self._semaphore is not None, "created with the client, before any call"
             try:
                 async with self._semaphore:
                     await self._acquire(tokens)

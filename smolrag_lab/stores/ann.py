@@ -65,8 +65,11 @@ class HnswIndex:
         self.meta_path = folder / f"ann.{generation}.json"
         self.covered, self.dirty = 0, False
         meta = _read_json(self.meta_path)
+        restored = None
         if self.path.exists() and meta.get("dim") == dim and meta.get("dtype") == config.dtype:
-            self.index = Index.restore(str(self.path), view=readonly)
+            restored = Index.restore(str(self.path), view=readonly)
+        if restored is not None:
+            self.index = restored
             self.covered = int(meta["rows"])
         else:
             self.index = Index(
@@ -77,7 +80,7 @@ class HnswIndex:
                 expansion_add=config.expansion_add,
                 expansion_search=config.expansion_search,
             )
-        self.index.expansion_search = config.expansion_search
+        self.index.expansion_search = config.expansion_search  # type: ignore[misc]  # usearch declares the property without its setter
         self.dim = dim
 
     def catch_up(self, matrix: np.ndarray) -> int:
@@ -114,7 +117,8 @@ class HnswIndex:
             )
             distances = np.asarray(found.distances, dtype=np.float32)
         else:
-            keys, counts = np.asarray(found.keys, dtype=np.int64)[None, :], [len(found.keys)]
+            keys = np.asarray(found.keys, dtype=np.int64)[None, :]
+            counts = np.array([len(found.keys)])
             distances = np.asarray(found.distances, dtype=np.float32)[None, :]
         for i, n in enumerate(counts):
             out[i, :n], scores[i, :n] = keys[i, :n], 1.0 - distances[i, :n]

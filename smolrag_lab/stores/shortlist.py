@@ -104,6 +104,7 @@ class DerivedRows:
                 np.full((len(queries), k), -1, dtype=np.int64),
             )
         projected, offset = self._queries(queries)
+        assert self.rows is not None, "covered rows imply loaded codes"
         scores, rows = scan.top_k(self.rows, alive[: self.covered], projected, k)
         return scores + offset[:, None], rows
 
@@ -183,12 +184,18 @@ class PcaRows(DerivedRows):
         os.replace(tmp, self.basis_path)
         return True
 
+    def _basis(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self.mean is not None and self.components is not None, "PCA basis not fitted yet"
+        return self.mean, self.components
+
     def _encode(self, block: np.ndarray) -> np.ndarray:
-        return (block - self.mean) @ self.components.T
+        mean, components = self._basis()
+        return (block - mean) @ components.T
 
     def _queries(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # x.q = mean.q + (x - mean).q, and (x - mean).q ~ P(x - mean) . Pq on the kept components
-        return np.ascontiguousarray(queries @ self.components.T), queries @ self.mean
+        mean, components = self._basis()
+        return np.ascontiguousarray(queries @ components.T), queries @ mean
 
 
 def _read_json(path: Path) -> dict:

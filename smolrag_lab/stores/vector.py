@@ -119,6 +119,11 @@ class MmapVectorStore(VectorStore):
             if other != current and not other.name.startswith(f"ann.{generation}."):
                 other.unlink()
 
+    def _mapped(self) -> np.ndarray:
+        """The mapped matrix of a store that has rows (callers checked that it has)."""
+        assert self._matrix is not None, "the store has no rows mapped"
+        return self._matrix
+
     def _refresh(self) -> None:
         """Re-read the row map when another writer (or this one) committed since the last look."""
         with self._lock:
@@ -251,7 +256,7 @@ class MmapVectorStore(VectorStore):
         with open(new_file, "wb") as handle:
             for start in range(0, len(live), scan.BLOCK_ROWS):
                 block = [r for r, _, _ in live[start : start + scan.BLOCK_ROWS]]
-                handle.write(np.ascontiguousarray(self._matrix[block]).tobytes())
+                handle.write(np.ascontiguousarray(self._mapped()[block]).tobytes())
             handle.flush()
             os.fsync(handle.fileno())
         with self.db.transaction():
@@ -318,6 +323,7 @@ class MmapVectorStore(VectorStore):
         searched exactly.
         """
         config, generation = self.ann_config, self._info("generation", 0)
+        assert config is not None, "a shortlist search needs a shortlist configuration"
         if self._ann is None or self._ann.generation != generation:
             self._ann = open_shortlister(self.path, self.dim, generation, config, self.readonly)
         self._ann.catch_up(matrix)
@@ -388,7 +394,7 @@ class MmapVectorStore(VectorStore):
             raise KeyError(f"not in the vector store: {missing[:5]}")
         if not ids:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.array(self._matrix[[rows[i] for i in ids]], dtype=np.float32)
+        return np.array(self._mapped()[[rows[i] for i in ids]], dtype=np.float32)
 
     def get_metadata(self, ids: Sequence[str]) -> dict[str, dict]:
         by_row = self._rows_to_ids(set(self._id_rows(ids).values()))
