@@ -1,5 +1,5 @@
-"""Run every benchmark in turn: ``python -m benchmarks`` (or ``make bench``). Each prints its figures
-and writes ``benchmarks/results/<name>.json``; this prints how long each took."""
+"""Run every benchmark in turn: ``python -m benchmarks`` (or ``make bench``). Each prints its
+figures and writes ``benchmarks/results/<name>.json``; this prints how long each took."""
 
 from __future__ import annotations
 

@@ -60,7 +60,9 @@ def run(count: int, batch_size: int) -> dict:
 
 
 def grouping(batch_size: int) -> dict:
-    """Chunks/s on texts of mixed length: batches in document order against batches grouped by length."""
+    """Chunks/s on texts of mixed length: batches in document order against batches grouped by
+    length.
+    """
     from smolrag_lab import Settings
     from smolrag_lab.ingest.chunking import Chunker
     from smolrag_lab.providers.local_tasks import summarize

@@ -1,6 +1,7 @@
-"""Demo-corpus ingestion on each executor: inline (threads in this process), a process pool, ``auto``
-(the default: large local-embedding batches on a process pool) and, with the ``dask`` extra, a local
-two-worker Dask cluster. Offline local models, a fresh index and no embedding cache for each run.
+"""Demo-corpus ingestion on each executor: inline (threads in this process), a process pool,
+``auto`` (the default: large local-embedding batches on a process pool) and, with the ``dask``
+extra, a local two-worker Dask cluster. Offline local models, a fresh index and no embedding cache
+for each run.
 
 usage: python -m benchmarks.executors [--executors inline process auto dask] [--out FILE]
 """

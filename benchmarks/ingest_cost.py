@@ -1,5 +1,5 @@
-"""Ingestion cost and time with the ``openai`` backends against ``smolrag-lab simulate-endpoint`` at 200 ms
-per request, for the upstream-faithful pipeline (``call_unit=excerpt``) and grouped calls
+"""Ingestion cost and time with the ``openai`` backends against ``smolrag-lab simulate-endpoint`` at
+200 ms per request, for the upstream-faithful pipeline (``call_unit=excerpt``) and grouped calls
 (``call_unit=group``), beside the peers' published figures; plus the cost of a one-paragraph edit
 and retrieval quality on the demo questions for both.
 

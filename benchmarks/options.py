@@ -1,8 +1,9 @@
-"""Every optimisation option against the default on both shared datasets (retrieval quality per mode,
-latency, vector bytes on disk and scanned, graph size), and the concurrent-query load test on the
-demo corpus.
+"""Every optimisation option against the default on both shared datasets (retrieval quality per
+mode, latency, vector bytes on disk and scanned, graph size), and the concurrent-query load test on
+the demo corpus.
 
-usage: python -m benchmarks.options [--datasets smolrag_docs cranfield] [--data-dir DIR] [--out FILE]
+usage: python -m benchmarks.options [--datasets smolrag_docs cranfield] [--data-dir DIR]
+                                    [--out FILE]
 Indexes are built in DATA_DIR (default: a temporary folder); an existing one is reused, since
 ingestion is incremental.
 """

@@ -70,8 +70,8 @@ def vector_run(dsn: str, work: Path, rows: int, dim: int, queries: int) -> dict:
         t0 = time.perf_counter()
         found.append([h.id for h in store.query(q, K)])
         timed.append(1000 * (time.perf_counter() - t0))
-    exact_ms = [1000 * _time(lambda: exact.query(q, K)) for q in probe[:20]]
-    recall = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)]))
+    exact_ms = [1000 * _time(lambda q=q: exact.query(q, K)) for q in probe[:20]]
+    recall = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)]))
     db.close()
     exact.close()
     return {

@@ -155,7 +155,8 @@ def build(data_dir: Path, excerpts: int, settings: Settings) -> float:
 def measure(data_dir: Path, queries: int) -> dict:
     settings = Settings(data_dir=data_dir, query_cache=False, log_to_file=False)
     questions = [
-        f"How does Component{i} work with the {WORDS[i % len(WORDS)]} {WORDS[(3 * i) % len(WORDS)]}?"
+        f"How does Component{i} work with the "
+        f"{WORDS[i % len(WORDS)]} {WORDS[(3 * i) % len(WORDS)]}?"
         for i in range(queries)
     ]
     out = {}

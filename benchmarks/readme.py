@@ -1,8 +1,8 @@
 """The README's result tables, rendered from ``benchmarks/results/*.json``.
 
 The README holds cog blocks that call :func:`table`; ``make readme`` rewrites them from the results
-and ``make lint`` (``cog --check``) fails when the README disagrees with the files it quotes. A table
-never carries a number typed by hand: rerun the benchmark, then ``make readme``.
+and ``make lint`` (``cog --check``) fails when the README disagrees with the files it quotes. A
+table never carries a number typed by hand: rerun the benchmark, then ``make readme``.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def _vector_search_rows() -> list[Row]:
         ),
         (
             f"HNSW (`vector_index=hnsw`) at {vs['rows']:,}",
-            f"recall@10 {fmt(vs['hnsw_recall_at_10'], 3)}, {fmt(vs['hnsw_single_ms_p50'], 2)} ms p50 "
+            f"recall@10 {fmt(vs['hnsw_recall_at_10'], 3)}, "
+            f"{fmt(vs['hnsw_single_ms_p50'], 2)} ms p50 "
             f"({fmt(vs['hnsw_speedup_vs_exact'], 0)}× faster than exact); build "
             f"{fmt(vs['hnsw_build_s'], 0)} s",
             "recall ≥ 0.95, ≥ 10× faster",
@@ -116,9 +117,11 @@ def _ingest_rows() -> list[Row]:
     group, excerpt = cost["pipelines"]["group"], cost["pipelines"]["excerpt"]
     return [
         (
-            f"demo corpus via `simulate-endpoint` at {fmt(cost['latency_ms'], 0)} ms, `call_unit=group`",
+            f"demo corpus via `simulate-endpoint` at {fmt(cost['latency_ms'], 0)} ms, "
+            "`call_unit=group`",
             f"{group['chat_calls']} chat calls, {group['prompt_chars']:,} prompt characters, "
-            f"{fmt(group['wall_s'], 2)} s wall ({fmt(cost['targets']['wall_vs_ideal'], 2)}× the ideal "
+            f"{fmt(group['wall_s'], 2)} s wall "
+            f"({fmt(cost['targets']['wall_vs_ideal'], 2)}× the ideal "
             f"{fmt(group['ideal_wall_s'], 2)} s); client CPU {fmt(group['client_cpu_s'], 2)} s",
             "≤ 1.3× ideal",
         ),
@@ -130,14 +133,16 @@ def _ingest_rows() -> list[Row]:
         ),
         (
             "retrieval quality, demo questions, hit@5 standard / mix",
-            f"group {fmt(group['quality']['standard_hit@5'], 2)} / {fmt(group['quality']['mix_hit@5'], 2)}; "
+            f"group {fmt(group['quality']['standard_hit@5'], 2)} / "
+            f"{fmt(group['quality']['mix_hit@5'], 2)}; "
             f"excerpt {fmt(excerpt['quality']['standard_hit@5'], 2)} / "
             f"{fmt(excerpt['quality']['mix_hit@5'], 2)}",
             "group no worse",
         ),
         (
             f"one-paragraph edit of one {group['edit']['excerpts_in_document']}-excerpt document",
-            f"group: {group['edit']['chat_calls']} chat calls; excerpt: {excerpt['edit']['chat_calls']}; "
+            f"group: {group['edit']['chat_calls']} chat calls; "
+            f"excerpt: {excerpt['edit']['chat_calls']}; "
             f"stale copies left: {group['edit']['stale_copies_of_old_paragraph']} / "
             f"{excerpt['edit']['stale_copies_of_old_paragraph']}",
             "only the changed calls",
@@ -213,7 +218,8 @@ def _postgres() -> str:
     files, pg = demo["files"], demo["postgres"]
     rows = [
         (
-            f"demo corpus ingestion ({files['excerpts']:,} excerpts, {files['entities']:,} entities)",
+            f"demo corpus ingestion ({files['excerpts']:,} excerpts, "
+            f"{files['entities']:,} entities)",
             f"{fmt(files['ingest_s'])} s",
             f"{fmt(pg['ingest_s'])} s",
         )

@@ -1,5 +1,5 @@
-"""Re-runs: ingest a corpus of many small documents once, then again unchanged (target: zero provider
-calls, under 5 s for 10,000 documents), offline.
+"""Re-runs: ingest a corpus of many small documents once, then again unchanged (target: zero
+provider calls, under 5 s for 10,000 documents), offline.
 
 usage: python -m benchmarks.reruns [--documents 10000] [--out FILE]
 The cost of a one-paragraph edit with a model endpoint is measured by benchmarks.ingest_cost.

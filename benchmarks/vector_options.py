@@ -3,9 +3,9 @@ recall@10 against exact float32 search, each variant measured in its own fresh p
 
 usage: python -m benchmarks.vector_options [--rows 200000] [--dim 384] [--queries 200] [--out FILE]
 Vectors are synthetic and embedding-like (see benchmarks.vector_search). Memory is read from
-/proc/self/status after the queries: RssAnon (heap) and the growth of RssFile while the store was
-opened and searched (its mapped file pages resident), so a variant that scans fewer bytes shows it as
-fewer resident pages.
+/proc/self/status after the queries: RssAnon (heap) and the growth of RssFile while the store
+was opened and searched (its mapped file pages resident), so a variant that scans fewer bytes
+shows it as fewer resident pages.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def config_of(extra: dict | None) -> AnnConfig | None:
 
 
 def measure(path: Path, storage: str, extra: dict | None, queries_file: Path) -> dict:
-    """In a fresh process: open the store, time single queries, read memory; top-10 ids per query."""
+    """In a fresh process: open the store, time single queries, read memory; top-10 ids a query."""
     queries = np.load(queries_file)
     file_pages_before = status_mb("RssFile")
     store = MmapVectorStore(
@@ -149,7 +149,10 @@ def main() -> None:
             found = row.pop("found")
             truth = truth or found
             row["recall@10"] = round(
-                float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)])), 4
+                float(
+                    np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)])
+                ),
+                4,
             )
             row["disk_mb"], row["build_s"] = (
                 files_mb(work / storage, storage, extra),

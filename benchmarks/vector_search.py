@@ -1,5 +1,5 @@
-"""Vector search at scale, side by side in one run: the memory-mapped exact store against faiss-cpu's
-IndexFlatIP on the same vectors, and the HNSW setting (usearch) against exact search.
+"""Vector search at scale, side by side in one run: the memory-mapped exact store against
+faiss-cpu's IndexFlatIP on the same vectors, and the HNSW setting (usearch) against exact search.
 
 usage: python -m benchmarks.vector_search [--rows 1000000] [--dim 384] [--dir DIR] [--out FILE]
 Needs the ``bench`` extra (faiss-cpu). Vectors are synthetic and embedding-like: 2,000 topic centres
@@ -91,7 +91,10 @@ def hnsw(folder: Path, dim: int, queries: np.ndarray, exact: list) -> dict:
     rss_before = rss_anon_mb()
     ms, results = timed(lambda q: reader.query(q, K), queries)
     recall = np.mean(
-        [len({h.id for h in got} & {h.id for h in want}) / K for got, want in zip(results, exact)]
+        [
+            len({h.id for h in got} & {h.id for h in want}) / K
+            for got, want in zip(results, exact, strict=True)
+        ]
     )
     out = {
         "hnsw_build_s": round(build_s, 1),

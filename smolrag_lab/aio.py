@@ -2,7 +2,8 @@
 
 The async OpenAI client, its semaphore and rate limiters are bound to the loop they first run on.
 Running them on a private loop thread lets the same client serve plain scripts, ``asyncio.run``
-callers and Jupyter (whose kernel already runs a loop) without "attached to a different loop" errors.
+callers and Jupyter (whose kernel already runs a loop) without "attached to a different loop"
+errors.
 """
 
 from __future__ import annotations

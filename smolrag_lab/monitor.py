@@ -3,8 +3,8 @@ size-capped rotating log files.
 
 ``PerformanceMonitor.measure("name")`` is a context manager and ``PerformanceMonitor.track("name")``
 a decorator (sync or async). The engine records every ingestion stage (``ingest.<stage>``) and every
-query (``query.<mode>``); ``summary()`` aggregates them, ``frame()`` gives a pandas table. CPU time is
-the process's, so operations that overlap in time (concurrent stages) share it.
+query (``query.<mode>``); ``summary()`` aggregates them, ``frame()`` gives a pandas table. CPU time
+is the process's, so operations that overlap in time (concurrent stages) share it.
 """
 
 from __future__ import annotations
@@ -115,7 +115,9 @@ class PerformanceMonitor:
         return decorate
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per operation name: count, errors, wall p50/p95/total, CPU total, peak RSS, calls and tokens."""
+        """Per operation name: count, errors, wall p50/p95/total, CPU total, peak RSS, calls and
+        tokens.
+        """
         with self._lock:
             records = list(self.records)
         groups: dict[str, list[OperationRecord]] = collections.defaultdict(list)
@@ -155,8 +157,8 @@ _handlers_lock = threading.Lock()
 
 
 def configure_file_logging(path: Path, level: str, max_bytes: int, backups: int) -> logging.Handler:
-    """Send the package's logs to ``path``, rotated at ``max_bytes`` with ``backups`` old files kept;
-    one handler per file however many engines open it (see :func:`release_file_logging`).
+    """Send the package's logs to ``path``, rotated at ``max_bytes`` with ``backups`` old files
+    kept; one handler per file however many engines open it (see :func:`release_file_logging`).
     """
     path = path.resolve()
     with _handlers_lock:

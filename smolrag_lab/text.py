@@ -232,7 +232,9 @@ def content_words(text: str) -> list[str]:
 
 
 def headings(text: str) -> list[tuple[int, int, str]]:
-    """(offset, level, title) of each markdown heading; ``#`` lines inside fenced code are comments, not headings."""
+    """(offset, level, title) of each markdown heading; ``#`` lines inside fenced code are comments,
+    not headings.
+    """
     fenced = [m.span() for m in _FENCE.finditer(text)]
     return [
         (m.start(), len(m.group(1)), m.group(2).strip())
@@ -242,8 +244,8 @@ def headings(text: str) -> list[tuple[int, int, str]]:
 
 
 def document_title(text: str, fallback: str = "") -> str:
-    """The first level-1 heading; else a short first line standing on its own (a bold or plain title line);
-    else the highest-level heading; else the first line.
+    """The first level-1 heading; else a short first line standing on its own (a bold or plain title
+    line); else the highest-level heading; else the first line.
     """
     found = headings(text)
     if any(level == 1 for _, level, _ in found):

@@ -53,7 +53,9 @@ class TokenCounter:
     def take_within_budget(
         self, texts: Iterable[str], budget: int, separator_tokens: int = 0
     ) -> int:
-        """How many leading items fit in ``budget`` tokens (upstream stops before the item that overflows)."""
+        """How many leading items fit in ``budget`` tokens (upstream stops before the item that
+        overflows).
+        """
         return self.fit(texts, budget, separator_tokens)[0]
 
     def fit(self, texts: Iterable[str], budget: int, separator_tokens: int = 0) -> tuple[int, int]:

@@ -1,4 +1,5 @@
-"""What a user would otherwise get, computed over the very same excerpts: BM25 and dense-only search.
+"""What a user would otherwise get, computed over the very same excerpts: BM25 and dense-only
+search.
 
 Both index the raw excerpt text (no summary), so the gap to ``standard`` shows what the engine adds.
 """

@@ -50,8 +50,8 @@ class Dataset:
         )
 
     def restricted_to(self, names: list[str], limit: int | None = None) -> Dataset:
-        """Only the documents ``names`` and the questions answered entirely inside them: a small corpus
-        that still exercises every code path (quick runs, CI).
+        """Only the documents ``names`` and the questions answered entirely inside them: a small
+        corpus that still exercises every code path (quick runs, CI).
         """
         keep = set(names)
         files = tuple(p for p in self.corpus_files() if p.name in keep)
@@ -64,8 +64,8 @@ class Dataset:
         )
 
     def sample(self, queries: int, extra_documents: int = 0, seed: int = 0) -> Dataset:
-        """``queries`` random questions, the documents relevant to them and ``extra_documents`` random
-        others as distractors; the rest of the corpus is left out.
+        """``queries`` random questions, the documents relevant to them and ``extra_documents``
+        random others as distractors; the rest of the corpus is left out.
         """
         rng = random.Random(seed)
         items = rng.sample(self.items, min(queries, len(self.items)))
@@ -82,7 +82,9 @@ class Dataset:
 
 
 def load_dataset(queries: str | Path, corpus: str | Path, limit: int | None = None) -> Dataset:
-    """Read a JSONL file of ``{id, query, relevant: {document: grade}}``; a bad line names its number."""
+    """Read a JSONL file of ``{id, query, relevant: {document: grade}}``; a bad line names its
+    number.
+    """
     queries, corpus = Path(queries), Path(corpus)
     if not corpus.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {corpus}")
@@ -109,7 +111,9 @@ def load_dataset(queries: str | Path, corpus: str | Path, limit: int | None = No
 
 
 def _dataset_name(queries: Path) -> str:
-    """The file's stem, or its folder's name when the stem is generic (``cranfield/queries.jsonl``)."""
+    """The file's stem, or its folder's name when the stem is generic
+    (``cranfield/queries.jsonl``).
+    """
     generic = {"queries", "questions", "qa", "test", "dev", "eval", "data"}
     return (
         queries.parent.name

@@ -1,4 +1,4 @@
-"""Ingestion profile: time per stage, peak memory, bytes on disk, provider calls, tokens and cost."""
+"""Ingestion profile: time per stage, peak memory, disk bytes, provider calls, tokens and cost."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from ..engine import SmolRag
 def profiled_ingest(
     rag: SmolRag, paths: Iterable[str | Path], progress: bool = False
 ) -> dict[str, Any]:
-    """Ingest ``paths`` while sampling memory every 0.1 s (memory-profiler when installed, else only the
-    peak RSS). The samples give a memory timeline and the peak seen while each stage was running.
+    """Ingest ``paths`` while sampling memory every 0.1 s (memory-profiler when installed, else only
+    the peak RSS). The samples give a memory timeline and the peak seen while each stage was
+    running.
     """
     paths = list(paths)
     samples: list[tuple[float, float]] = []
@@ -53,9 +54,9 @@ def profiled_ingest(
 def stage_peak_memory(
     spans: list[tuple[str, float, float]], samples: list[tuple[float, float]]
 ) -> dict[str, float]:
-    """The highest memory sample taken while a stage was running, or the sample nearest in time for a
-    stage shorter than the sampling interval. Stages of different documents overlap, so one sample can
-    count for several stages.
+    """The highest memory sample taken while a stage was running, or the sample nearest in time for
+    a stage shorter than the sampling interval. Stages of different documents overlap, so one sample
+    can count for several stages.
     """
     peaks: dict[str, float] = {}
     if not samples:

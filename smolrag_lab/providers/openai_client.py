@@ -219,9 +219,9 @@ class OpenAIClient:
         return sum(self.tokens.count_many(list(texts)))
 
     def _estimate(self, texts: Iterable[str]) -> int:
-        """Tokens a request will use, for the tokens-per-minute limit only: counted with tiktoken when
-        that limit is set (0 otherwise: counting every prompt client-side was the biggest CPU cost of
-        a fast ingestion; the statistics use the usage the endpoint reports).
+        """Tokens a request will use, for the tokens-per-minute limit only: counted with tiktoken
+        when that limit is set (0 otherwise: counting every prompt client-side was the biggest CPU
+        cost of a fast ingestion; the statistics use the usage the endpoint reports).
         """
         return self._count(texts) if self.settings.tokens_per_minute else 0
 

@@ -6,8 +6,8 @@ The graph is persisted beside the matrix as ``ann.<generation>.usearch`` with th
 covers in ``ann.<generation>.json`` (written after it, by temp file and rename). Rows appended since
 the last save are searched exactly and merged, so a graph that lags behind (a crash, a reader
 opening while a writer works) is never wrong, only slower; the writer adds the missing rows in
-memory on its next write and saves on ``flush``/``close``. Readers map the file (``view``) instead of
-loading it. Deleted rows are filtered at query time; compaction starts a new generation.
+memory on its next write and saves on ``flush``/``close``. Readers map the file (``view``) instead
+of loading it. Deleted rows are filtered at query time; compaction starts a new generation.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 ADD_BATCH = 65_536
-# Measured here (usearch 2.26, onnxruntime 1.2x): ``import usearch.index`` followed by ``import onnxruntime``
-# kills the process with a segmentation fault; onnxruntime first, then usearch, works. The local
-# embedder needs onnxruntime, so this module loads it first.
+# Measured here (usearch 2.26, onnxruntime 1.2x): ``import usearch.index`` followed by ``import
+# onnxruntime`` kills the process with a segmentation fault; onnxruntime first, then usearch, works.
+# The local embedder needs onnxruntime, so this module loads it first.
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,8 @@ class HnswIndex:
     def shortlist(
         self, queries: np.ndarray, k: int, alive: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Up to ``k`` candidates per query among the covered rows: (inner products, row numbers), -1 pads.
-        Deleted rows are filtered by the caller.
+        """Up to ``k`` candidates per query among the covered rows: (inner products, row numbers),
+        -1 pads. Deleted rows are filtered by the caller.
         """
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out = np.full((len(queries), k), -1, dtype=np.int64)

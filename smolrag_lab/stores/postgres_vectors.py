@@ -24,8 +24,9 @@ class PostgresVectorStore(VectorStore):
         self.table = f"smolrag_vectors_{int(dim)}"
         with db.transaction():
             db.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} (workspace text NOT NULL, store text NOT NULL, "
-                f"id text NOT NULL, embedding vector({int(dim)}) NOT NULL, meta jsonb NOT NULL DEFAULT '{{}}', "
+                f"CREATE TABLE IF NOT EXISTS {self.table} (workspace text NOT NULL, "
+                f"store text NOT NULL, id text NOT NULL, embedding vector({int(dim)}) NOT NULL, "
+                "meta jsonb NOT NULL DEFAULT '{}', "
                 "PRIMARY KEY (workspace, store, id))"
             )
             db.execute(
@@ -52,8 +53,9 @@ class PostgresVectorStore(VectorStore):
         last = {item_id: i for i, item_id in enumerate(ids)}  # a repeated id: the last one wins
         rows = normalise(vectors)
         self.db.executemany(
-            f"INSERT INTO {self.table} (workspace, store, id, embedding, meta) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (workspace, store, id) DO UPDATE SET embedding = EXCLUDED.embedding, meta = EXCLUDED.meta",
+            f"INSERT INTO {self.table} (workspace, store, id, embedding, meta) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (workspace, store, id) "
+            "DO UPDATE SET embedding = EXCLUDED.embedding, meta = EXCLUDED.meta",
             [
                 (*self._scope, item_id, rows[i], json.dumps(dict(metadata[i]), ensure_ascii=False))
                 for item_id, i in last.items()
@@ -78,7 +80,8 @@ class PostgresVectorStore(VectorStore):
             return []
         query = normalise(np.asarray(vector, dtype=np.float32).reshape(-1))
         rows = self.db.execute(
-            f"SELECT id, 1 - (embedding <=> %s) AS score, meta FROM {self.table} WHERE workspace=%s AND store=%s "
+            f"SELECT id, 1 - (embedding <=> %s) AS score, meta FROM {self.table} "
+            "WHERE workspace=%s AND store=%s "
             "ORDER BY embedding <=> %s LIMIT %s",
             (query, *self._scope, query, int(top_k)),
         )

@@ -95,8 +95,8 @@ class DerivedRows:
     def shortlist(
         self, queries: np.ndarray, k: int, alive: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Row numbers of up to ``k`` live candidates per query among the covered rows (-1 pads), with
-        this copy's approximate scores.
+        """Row numbers of up to ``k`` live candidates per query among the covered rows (-1 pads),
+        with this copy's approximate scores.
         """
         if not self.covered:
             return (
@@ -166,7 +166,9 @@ class PcaRows(DerivedRows):
         return self.config.pca_dims
 
     def _ready(self, matrix: np.ndarray) -> bool:
-        """Fit the projection once the matrix has enough rows for it (until then search stays exact)."""
+        """Fit the projection once the matrix has enough rows for it (until then search stays
+        exact).
+        """
         if self.components is not None:
             return True
         if len(matrix) < max(2 * self.config.pca_dims, 256):

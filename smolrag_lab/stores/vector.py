@@ -79,7 +79,8 @@ class MmapVectorStore(VectorStore):
     def _create_schema(self, dim: int, dtype: Any) -> None:
         with self.db.transaction():
             self.db.execute(
-                "CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, meta TEXT)"
+                "CREATE TABLE IF NOT EXISTS rows "
+                "(row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, meta TEXT)"
             )
             self.db.execute("CREATE TABLE IF NOT EXISTS info (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
             for key, value in (
@@ -194,7 +195,9 @@ class MmapVectorStore(VectorStore):
         self._maybe_compact()
 
     def _after_write(self, version: int, dead_rows: list[int], n_rows: int) -> None:
-        """Update the in-memory row map for this process's own commit instead of re-reading it all."""
+        """Update the in-memory row map for this process's own commit instead of re-reading it
+        all.
+        """
         with self._lock:
             self._after_write_locked(version, dead_rows, n_rows)
 
@@ -306,10 +309,10 @@ class MmapVectorStore(VectorStore):
         wanted = {int(r) for r in best_rows.ravel() if r >= 0}
         by_row = self._rows_to_ids(wanted)
         results = []
-        for scores, rows in zip(best_scores, best_rows):
+        for scores, rows in zip(best_scores, best_rows, strict=True):
             hits = [
                 VectorHit(by_row[int(r)][0], float(s), by_row[int(r)][1])
-                for s, r in zip(scores, rows)
+                for s, r in zip(scores, rows, strict=True)
                 if r >= 0 and s >= threshold and int(r) in by_row
             ]
             results.append(hits)
@@ -318,9 +321,9 @@ class MmapVectorStore(VectorStore):
     def _ann_top_k(
         self, matrix: np.ndarray, alive: np.ndarray, queries: np.ndarray, top_k: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Shortlist of the covered rows plus an exact scan of any rows it does not cover yet, re-scored
-        exactly (unless ``rescore`` is off); a query left with fewer than ``top_k`` live candidates is
-        searched exactly.
+        """Shortlist of the covered rows plus an exact scan of any rows it does not cover yet,
+        re-scored exactly (unless ``rescore`` is off); a query left with fewer than ``top_k`` live
+        candidates is searched exactly.
         """
         config, generation = self.ann_config, self._info("generation", 0)
         assert config is not None, "a shortlist search needs a shortlist configuration"
@@ -410,8 +413,8 @@ class MmapVectorStore(VectorStore):
         return self.db.execute("SELECT COUNT(*) FROM rows")[0][0]
 
     def scan_bytes(self) -> int:
-        """Bytes a query reads in full: the shortlist's rows where one covers the store, else the matrix
-        (an HNSW graph is walked, not scanned: counted as its file).
+        """Bytes a query reads in full: the shortlist's rows where one covers the store, else the
+        matrix (an HNSW graph is walked, not scanned: counted as its file).
         """
         with self._lock:
             ann = self._ann
@@ -422,8 +425,8 @@ class MmapVectorStore(VectorStore):
         return len(self._alive) * self.dim * self.itemsize
 
     def footprint_bytes(self) -> int:
-        """Bytes on disk this configuration uses: the matrix, the row map and its own shortlist files
-        (other configurations' derived files that may sit beside them are not counted).
+        """Bytes on disk this configuration uses: the matrix, the row map and its own shortlist
+        files (other configurations' derived files that may sit beside them are not counted).
         """
         with self._lock:
             ann = self._ann
