@@ -27,7 +27,7 @@ from .query import context as context_builder
 from .query import planner, retrieval
 from .query.context import Source
 from .query.lexical import LexicalIndex
-from .settings import Settings
+from .settings import Settings, reveal
 from .stores.lock import WriterLock
 from .tokens import TokenCounter
 
@@ -147,7 +147,8 @@ class SmolRag:
         if s.database_url:
             from .stores.postgres import PostgresWriterLock
 
-            return PostgresWriterLock(s.database_url, s.index_workspace, s.write_lock_timeout_s)
+            dsn = reveal(s.database_url)
+            return PostgresWriterLock(dsn, s.index_workspace, s.write_lock_timeout_s)
         return WriterLock(s.data_dir, s.write_lock_timeout_s)
 
     def lexical_index(self) -> LexicalIndex:

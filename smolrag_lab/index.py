@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
@@ -19,7 +19,7 @@ COPY_BATCH = 4096
 class PostgresOptions:
     """Where and how an index lives in PostgreSQL (see :mod:`smolrag_lab.stores.postgres`)."""
 
-    dsn: str
+    dsn: str = field(repr=False)  # may carry a password
     workspace: str = "default"
     hnsw_m: int = 16
     hnsw_ef_construction: int = 64

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 
 from ..engine import QueryResult, SmolRag
 from ..query.planner import QUERY_TYPES
-from ..settings import Settings
+from ..settings import Settings, reveal
 from ..stores.lock import IndexLockedError
 from . import schemas
 from .security import BodyLimit, RateLimiter, install_error_handlers, make_guard
@@ -68,7 +68,7 @@ def create_app(settings: Settings, engine: SmolRag | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     guard = make_guard(
-        settings.api_token if settings.api_auth else None,
+        reveal(settings.api_token) if settings.api_auth else None,
         RateLimiter(settings.api_rate_limit_per_minute),
     )
     router = APIRouter(dependencies=[Depends(guard)], responses=ERRORS)

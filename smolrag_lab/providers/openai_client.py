@@ -21,7 +21,7 @@ import openai
 from aiolimiter import AsyncLimiter
 
 from ..aio import run_async, run_sync
-from ..settings import Settings
+from ..settings import Settings, reveal
 from ..tokens import TokenCounter
 from .base import Embedder, ProviderError
 from .cache import CompletionCache, request_key
@@ -68,7 +68,7 @@ class OpenAIClient:
         # Created on first use, on the background loop that runs every request.
         if self._client is None:
             self._client = openai.AsyncOpenAI(
-                api_key=self.settings.openai_api_key or "not-needed",
+                api_key=reveal(self.settings.openai_api_key) or "not-needed",
                 base_url=self.base_url,
                 max_retries=0,
                 timeout=self.settings.request_timeout_s,
