@@ -13,18 +13,31 @@ from .query.retrieval import MODES
 from .settings import Settings, SettingsError
 
 
-def _engine(args: argparse.Namespace, recover: bool = True):
+def _engine(args: argparse.Namespace, recover: bool = True, rebuild: bool = False):
     from .engine import SmolRag
 
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-    return SmolRag(Settings.load(args.config, **overrides), recover=recover)
+    return SmolRag(Settings.load(args.config, **overrides), recover=recover, rebuild=rebuild)
 
 
 def _ingest_command(args: argparse.Namespace) -> int:
-    with _engine(args) as rag:
+    with _engine(args, rebuild=args.rebuild) as rag:
         report = rag.ingest(args.paths, progress=not args.json)
+    return _print_report(report, args.json)
+
+
+def _rebuild_command(args: argparse.Namespace) -> int:
+    """Re-process every recorded document under the current settings (at once when they differ
+    from the recorded ones, else on request).
+    """
+    with _engine(args, rebuild=True) as rag:
+        report = rag.rebuilt if rag.rebuilt is not None else rag.rebuild()
+    return _print_report(report, args.json)
+
+
+def _print_report(report: Any, as_json: bool) -> int:
     counts = report.counts()
-    if args.json:
+    if as_json:
         print(json.dumps({**counts, "skipped": report.skipped, "failed": report.failed}, indent=2))
     else:
         docs = counts["documents"]
@@ -322,7 +335,18 @@ def _add_index_commands(commands: Any) -> argparse.ArgumentParser:
     data_dir.add_argument("--json", action="store_true", help="print JSON")
     ingest = commands.add_parser("ingest", parents=[data_dir], help="ingest files and folders")
     ingest.add_argument("paths", nargs="+")
+    ingest.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="if the index was built with other index settings, re-process it under these first",
+    )
     ingest.set_defaults(run=_ingest_command)
+    rebuild = commands.add_parser(
+        "rebuild",
+        parents=[data_dir],
+        help="re-process every recorded document under the current index settings",
+    )
+    rebuild.set_defaults(run=_rebuild_command)
     query = commands.add_parser(
         "query", parents=[data_dir], help="answer a question from the index"
     )

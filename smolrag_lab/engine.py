@@ -15,11 +15,13 @@ from typing import Any
 
 from .aio import run_sync
 from .index import Index
+from .index_settings import reconcile, record_of, record_on_write
 from .ingest import consistency
 from .ingest.consistency import CheckReport
 from .ingest.discovery import Document
 from .ingest.executors import close_executor, make_executor
 from .ingest.pipeline import Ingestor, IngestReport
+from .ingest.rebuild import rebuild as rebuild_index
 from .monitor import PerformanceMonitor, configure_file_logging, release_file_logging
 from .providers import Providers
 from .providers.cache import request_key
@@ -27,37 +29,20 @@ from .query import context as context_builder
 from .query import planner, retrieval
 from .query.context import Source
 from .query.lexical import LexicalIndex
-from .settings import Settings, reveal
+from .settings import QUERY_SETTINGS, Settings, reveal
 from .stores.lock import WriterLock
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
-# Settings that change what a query returns; the query cache key includes them.
-QUERY_SETTINGS = (
-    "fusion",
-    "rrf_k",
-    "fusion_candidates",
-    "graph_candidates",
-    "excerpt_top_k",
-    "entity_top_k",
-    "relationship_top_k",
-    "excerpt_threshold",
-    "entity_threshold",
-    "relationship_threshold",
-    "excerpt_token_budget",
-    "entity_token_budget",
-    "relationship_token_budget",
-    "local_relationship_token_budget",
-    "kg_excerpt_token_budget",
+# Settings the query cache key includes: what a query may override, and what the engine was opened
+# with that changes a result (the answering model, the vector search, the description caps).
+RESULT_SETTINGS = (
+    *QUERY_SETTINGS,
     "description_cap",
     "keywords_cap",
     "completion_model",
     "completion_temperature",
-    "prune_min_degree",
-    "prune_min_weight",
-    "prune_min_mentions",
-    "prune_orphans",
     "vector_index",
     "vector_storage",
     "vector_pca_dims",
@@ -103,12 +88,16 @@ class SmolRag:
         *,
         recover: bool = True,
         executor: Any = None,
+        rebuild: bool = False,
         **overrides: Any,
     ) -> None:
-        """Open (or create) the index in ``settings.data_dir``. With ``recover`` (the default) an index
-        left half-written by an interrupted run is repaired first; ``recover=False`` opens it as found.
-        ``executor`` (any ``concurrent.futures.Executor``) runs ingestion's CPU-bound work; by default
-        ``settings.ingest_executor`` says where (created on the first ingestion).
+        """Open (or create) the index in ``settings.data_dir``. With ``recover`` (the default) an
+        index left half-written by an interrupted run is repaired first; ``recover=False`` opens it
+        as found. ``executor`` (any ``concurrent.futures.Executor``) runs ingestion's CPU-bound work;
+        by default ``settings.ingest_executor`` says where (created on the first ingestion). An
+        index recorded with other ``index`` settings raises :class:`.IndexSettingsMismatch`, unless
+        ``rebuild``: then it is rebuilt under these settings (:meth:`rebuild`; report in
+        ``self.rebuilt``).
         """
         base = settings or Settings.load()
         self.settings = base.replace(**overrides) if overrides else base
@@ -133,14 +122,23 @@ class SmolRag:
         )
         self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
         self.writer_lock = self._writer_lock()
-        if recover:
-            self._recover_if_interrupted()
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
         self._lexical: tuple[int, LexicalIndex] | None = None
         self._graph_views: dict[tuple, Any] = {}
         self._executor, self._executor_owner, self._owns_executor = executor, None, False
         if executor is not None:
             self._use_executor(executor)
+        self.record = record_of(self.settings, self.providers.embedder.dim)
+        self.rebuilt: IngestReport | None = None
+        try:
+            action = reconcile(self.index, self.record, self._where(), rebuild)
+            if recover:
+                self._recover_if_interrupted()
+            if action == "rebuild":
+                self.rebuilt = self.rebuild()
+        except BaseException:
+            self.close()
+            raise
 
     def _writer_lock(self) -> WriterLock:
         s = self.settings
@@ -150,6 +148,10 @@ class SmolRag:
             dsn = reveal(s.database_url)
             return PostgresWriterLock(dsn, s.index_workspace, s.write_lock_timeout_s)
         return WriterLock(s.data_dir, s.write_lock_timeout_s)
+
+    def _where(self) -> str:
+        s = self.settings
+        return f"workspace {s.index_workspace}" if s.database_url else str(s.data_dir)
 
     def lexical_index(self) -> LexicalIndex:
         """BM25 over excerpt + summary (the text that is embedded), rebuilt when the index changes."""
@@ -218,11 +220,14 @@ class SmolRag:
         return done
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[None]:
+    def _writing(self, record: bool = True) -> Iterator[None]:
         """Hold the data directory's writer lock, with a marker that survives a crash so the next
-        writer (or the next engine opened on the directory) repairs what was left half-done.
+        writer (or the next engine opened on the directory) repairs what was left half-done. With
+        ``record``, the settings are recorded (or checked against another process's record) first.
         """
         with self.writer_lock:
+            if record:
+                record_on_write(self.index, self.record, self._where())
             if self.index.atomic:  # every document commits in one transaction: no marker, no repair
                 yield
                 return
@@ -272,6 +277,17 @@ class SmolRag:
         with self._writing(), self.monitor.measure("ingest"):
             return run_sync(self.ingestor.ingest_paths(paths, progress, root))
 
+    def rebuild(self) -> IngestReport:
+        """Re-process every recorded document (read again from its file) under this engine's
+        settings, reusing the provider caches, and record those settings: the index a fresh
+        ingestion of the same files gives. An interrupted rebuild is resumed.
+        """
+        self._ensure_executor()
+        with self._writing(record=False), self.monitor.measure("rebuild"):
+            report = run_sync(rebuild_index(self.index, self.ingestor, self.record))
+        self._lexical = None
+        return report
+
     def ingest_text(self, text: str, source: str) -> IngestReport:
         if not text.strip():
             raise ValueError(f"{source}: empty text is not ingested")
@@ -309,7 +325,7 @@ class SmolRag:
     ) -> QueryResult:
         if not text.strip():
             raise ValueError("the question is empty")
-        settings = self.settings.replace(**overrides) if overrides else self.settings
+        settings = self.settings.for_query(**overrides)
         key = self._cache_key(text, mode, answer, settings)
         if settings.query_cache and (hit := self.index.query_cache.get(key)):
             return dataclasses.replace(QueryResult.from_dict(hit), cached=True)
@@ -329,7 +345,7 @@ class SmolRag:
             version=self.index.version,
             backend=self.providers.tasks.backend,
             embedder=self.providers.embedder.name,
-            settings={k: getattr(s, k) for k in QUERY_SETTINGS},
+            settings={k: getattr(s, k) for k in RESULT_SETTINGS},
         )
 
     async def _run_query(self, text: str, mode: str, answer: bool, s: Settings) -> QueryResult:

@@ -10,7 +10,25 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 LABEL = re.compile(r"^[\w][\w .\-/]{0,199}$")
 
 
-class QueryRequest(BaseModel):
+class _QueryBody(BaseModel):
+    """A query body takes only its declared keys: any other is refused with the allowed ones named
+    (the server's other settings are not a client's to change).
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(
+                    f"unknown key(s) {', '.join(map(str, unknown))}; this request accepts only: "
+                    f"{', '.join(cls.model_fields)}"
+                )
+        return data
+
+
+class QueryRequest(_QueryBody):
     text: str = Field(description="the question")
     query_type: str = Field(
         "standard",
@@ -21,7 +39,7 @@ class QueryRequest(BaseModel):
     )
 
 
-class RetrieveRequest(BaseModel):
+class RetrieveRequest(_QueryBody):
     text: str
     query_type: str = "standard"
     top_k: int | None = Field(

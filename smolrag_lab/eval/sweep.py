@@ -12,11 +12,11 @@ from typing import Any
 import pandas as pd
 
 from ..engine import SmolRag
-from ..settings import Settings
+from ..index_settings import folder_name
+from ..settings import INDEX_SETTINGS, QUERY_SETTINGS, Settings
 from .dataset import Dataset
 from .metrics import score_ranking
 
-INDEX_SETTINGS = ("chunk_size", "chunk_overlap", "chunk_strategy")
 SWEEP_METRICS = (
     "precision",
     "recall",
@@ -42,25 +42,24 @@ def tuning_sweep(
 ) -> pd.DataFrame:
     """One row per (index value, query value) with the mean of each metric over the dataset.
 
-    Metrics are taken at ``cutoff`` excerpts; when sweeping ``excerpt_top_k`` without a cutoff, at the
-    top-k itself (so the cell reads "what the context of that size contains"). Indexes are kept under
-    ``data_root`` (default: beside ``settings.data_dir``) and updated incrementally on a re-run.
+    Metrics are taken at ``cutoff`` excerpts; when sweeping ``excerpt_top_k`` without a cutoff, at
+    the top-k itself (so the cell reads "what the context of that size contains"). Indexes are kept
+    under ``data_root`` (default: beside ``settings.data_dir``), one per index set-up as
+    :func:`.folder_name` names it, and updated incrementally on a re-run.
     """
     if index_setting not in INDEX_SETTINGS:
         raise ValueError(f"index_setting must be one of {', '.join(INDEX_SETTINGS)}")
-    if query_setting in INDEX_SETTINGS:
-        raise ValueError(f"{query_setting} changes the index: sweep it as the index setting")
+    if query_setting not in QUERY_SETTINGS:
+        raise ValueError(
+            f"{query_setting} is not a query setting (one of {', '.join(QUERY_SETTINGS)}); "
+            "an index setting is swept as the index setting"
+        )
     root = Path(data_root) if data_root else settings.data_dir.parent / "sweeps"
     rows = []
     for index_value in index_values:
-        tuned = settings.replace(
-            **{
-                index_setting: index_value,
-                "query_cache": False,
-                "data_dir": root / f"{dataset.name}-{index_setting}-{index_value}",
-            }
-        )
-        with SmolRag(tuned) as rag:
+        tuned = settings.replace(**{index_setting: index_value, "query_cache": False})
+        tuned = tuned.replace(data_dir=root / folder_name(tuned, dataset.name))
+        with SmolRag(tuned, rebuild=True) as rag:
             rag.ingest(dataset.paths, progress=False)
             for query_value in query_values:
                 k = cutoff or (int(query_value) if query_setting == "excerpt_top_k" else 5)

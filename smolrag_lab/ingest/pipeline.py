@@ -184,13 +184,18 @@ class Ingestor:
         return report
 
     async def delete(self, source: str) -> bool:
+        return bool(await self.delete_many([source]))
+
+    async def delete_many(self, sources: Iterable[str]) -> list[str]:
+        """Remove these documents, with one graph-vector sync for all; the sources removed."""
         report = IngestReport()
         try:
-            await self._delete(source, report)
+            for source in sources:
+                await self._delete(source, report)
             await self.sync_graph_vectors()
         finally:
             self.flush_graph()
-        return bool(report.removed)
+        return report.removed
 
     def _graph_changed(self) -> None:
         """Save the graph if the save interval has passed; records and extractions are already durable,

@@ -10,6 +10,7 @@ import pandas as pd
 from ..engine import SmolRag
 from ..ingest.graph_merge import entity_view, relationship_view
 from ..ingest.pipeline import IngestReport
+from ..settings import Settings
 
 
 def documents_table(rag: SmolRag) -> pd.DataFrame:
@@ -131,3 +132,15 @@ def provider_calls_table(stats: dict[str, dict[str, Any]]) -> pd.DataFrame:
         {"task": task, **{c: values.get(c, 0) for c in columns}} for task, values in stats.items()
     ]
     return pd.DataFrame(rows, columns=["task", *columns])
+
+
+def settings_table(settings: Settings) -> pd.DataFrame:
+    """Every setting with its concern and value (secrets masked), one row each: what notebook 00
+    shows, safe to keep in a saved report.
+    """
+    described = settings.describe()
+    rows = {
+        name: {"concern": info["concern"], "value": str(info["value"])}
+        for name, info in described.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")

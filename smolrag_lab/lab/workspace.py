@@ -1,4 +1,4 @@
-"""Where the notebooks find their data: the shared corpora, one data directory per chunking set-up,
+"""Where the notebooks find their data: the shared corpora, one data directory per index set-up,
 the reports folder, and *quick mode* (a small slice of each corpus, the same code paths) for CI.
 
 Environment: ``SMOLRAG_SHARED`` (default: ``../shared`` beside the checkout), ``SMOLRAG_LAB_DATA``
@@ -14,6 +14,7 @@ from typing import Any
 
 from ..engine import SmolRag
 from ..eval.dataset import Dataset, load_dataset
+from ..index_settings import folder_name
 from ..settings import Settings
 
 QUICK_DEMO_DOCUMENTS = ("01-project-overview.md", "05-knowledge-graphs.md", "06-query-types.md")
@@ -70,17 +71,16 @@ def demo_paths(quick: bool | None = None) -> list[Path]:
 
 
 def lab_settings(quick: bool | None = None, **overrides: Any) -> Settings:
-    """Settings with a data directory named after the chunking set-up, so trying another chunk size
-    builds a second index beside the first instead of mixing excerpts of two sizes in one.
+    """Settings with a data directory named after the index set-up (:func:`.folder_name`: the
+    recorded ``index`` settings' digest), so trying another chunk size builds a second index beside
+    the first; with PostgreSQL, also a workspace of its own. An explicit ``data_dir`` holds one
+    set-up: :func:`open_engine` rebuilds it when the settings change.
     """
     settings = Settings.load(**overrides)
     if "data_dir" not in overrides:
         root = Path(os.environ.get("SMOLRAG_LAB_DATA") or repo_root() / "smolrag_data" / "lab")
-        name = f"{settings.chunk_strategy}-{settings.chunk_size}-{settings.chunk_overlap}"
-        name += "-quick" if _quick(quick) else ""
-        settings = settings.replace(
-            data_dir=root / name
-        )  # with PostgreSQL, also a workspace of its own
+        name = folder_name(settings, "quick" if _quick(quick) else "")
+        settings = settings.replace(data_dir=root / name)
     return settings
 
 
@@ -88,9 +88,10 @@ def open_engine(
     paths: list[Path] | None = None, quick: bool | None = None, **overrides: Any
 ) -> SmolRag:
     """An engine on the lab index for these settings, brought up to date with ``paths`` (default: the
-    demo corpus). Ingestion is incremental, so this is cheap once the index exists.
+    demo corpus). Ingestion is incremental, so this is cheap once the index exists; an index
+    recorded with other ``index`` settings is rebuilt under these.
     """
-    rag = SmolRag(lab_settings(quick, **overrides))
+    rag = SmolRag(lab_settings(quick, **overrides), rebuild=True)
     rag.ingest(paths if paths is not None else demo_paths(quick), progress=False)
     return rag
 
