@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from smolrag_lab.settings import Settings, SettingsError
+from smolrag_lab.settings import Settings, SettingsError, reveal
 
 
 def test_defaults_are_offline_and_valid():
@@ -26,7 +26,7 @@ def test_environment_variables_are_read_and_coerced():
     s = Settings.load(env=env)
     assert s.chunk_size == 120 and s.excerpt_threshold == 0.3 and s.query_cache is False
     assert s.entity_types == ("person", "place")
-    assert s.openai_api_key == "sk-x" and s.openai_base_url == "http://h/v1"
+    assert reveal(s.openai_api_key) == "sk-x" and s.openai_base_url == "http://h/v1"
     assert s.resolved_completion_backend == "openai"
     assert s.data_dir == Path("/tmp/somewhere")
 
