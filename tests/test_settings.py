@@ -1,8 +1,24 @@
+import dataclasses
+import json
+import logging
+import os
 from pathlib import Path
 
 import pytest
 
-from smolrag_lab.settings import Settings, SettingsError, reveal
+from smolrag_lab import SmolRag, cli
+from smolrag_lab.engine import RESULT_SETTINGS
+from smolrag_lab.lab.tables import settings_table
+from smolrag_lab.settings import (
+    CONCERNS,
+    INDEX_SETTINGS,
+    QUERY_SETTINGS,
+    Settings,
+    SettingsError,
+    reveal,
+    settings_of,
+)
+from smolrag_lab.settings_values import mask_url
 
 
 def test_defaults_are_offline_and_valid():
@@ -69,3 +85,129 @@ def test_describe_masks_the_api_key():
     described = Settings(openai_api_key="sk-secret-value").describe()
     assert "secret" not in str(described["openai_api_key"]["value"])
     assert described["chunk_size"]["lo"] == 16
+
+
+# Concerns -----------------------------------------------------------------------------------
+def test_every_setting_has_exactly_one_concern_and_the_tuples_derive_from_it():
+    names = [f.name for f in dataclasses.fields(Settings)]
+    by_concern = [settings_of(c) for c in CONCERNS]
+    assert sorted(n for group in by_concern for n in group) == sorted(names)
+    assert INDEX_SETTINGS == settings_of("index") and QUERY_SETTINGS == settings_of("query")
+    assert {"chunk_size", "chunk_overlap", "chunk_strategy", "embedding_model"} <= set(INDEX_SETTINGS)
+    assert {"excerpt_top_k", "prune_min_degree", "query_cache"} <= set(QUERY_SETTINGS)
+    assert Settings().describe()["chunk_size"]["concern"] == "index"
+    assert set(QUERY_SETTINGS) <= set(RESULT_SETTINGS)  # every override is in the cache key
+
+
+def test_query_overrides_name_the_allowed_keys():
+    s = Settings(data_dir="/tmp/unused")
+    assert s.for_query(excerpt_top_k=9).excerpt_top_k == 9 and s.for_query() is s
+    with pytest.raises(SettingsError) as info:
+        s.for_query(chunk_size=80, excerpt_top_k=2)
+    text = str(info.value)
+    assert "chunk_size" in text and all(name in text for name in QUERY_SETTINGS)
+    assert "excerpt_top_k" not in text.split(";")[0]
+
+
+# Secrets ------------------------------------------------------------------------------------
+SECRETS = {
+    "OPENAI_API_KEY": "sk-live-do-not-print-4242",
+    "SMOLRAG_API_TOKEN": "token-do-not-print-1717",
+    "SMOLRAG_DATABASE_URL": "postgresql://smol:pw-do-not-print-9393@db.internal:5432/rag",
+}
+LEAKS = ("do-not-print",)
+
+
+def assert_no_secret(text):
+    assert not any(word in text for word in LEAKS), text
+
+
+def test_secrets_are_masked_in_repr_str_and_describe():
+    s = Settings.load(env=SECRETS)
+    assert_no_secret(repr(s))
+    assert_no_secret(str(s))
+    assert_no_secret(json.dumps(s.describe(), default=str))
+    assert_no_secret(repr(s.postgres_options))
+    assert reveal(s.openai_api_key) == SECRETS["OPENAI_API_KEY"]
+    assert reveal(s.api_token) == SECRETS["SMOLRAG_API_TOKEN"]
+    assert reveal(s.database_url) == SECRETS["SMOLRAG_DATABASE_URL"]
+    assert s.postgres_options.dsn == SECRETS["SMOLRAG_DATABASE_URL"]
+    # the URL keeps what says where the index is, masking only the password
+    assert str(s.database_url) == "postgresql://smol:**********@db.internal:5432/rag"
+    assert s.replace(chunk_size=100) == s.replace(chunk_size=100)  # secrets still compare
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://u:p%40ss@h/db", "postgresql://u:**********@h/db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("host=h user=u password=hunter2 dbname=x", "host=h user=u password=********** dbname=x"),
+        ("postgresql://u:p@[::1]:5433/db?sslmode=require", "postgresql://u:**********@[::1]:5433/db?sslmode=require"),
+    ],
+)
+def test_database_urls_show_everything_but_the_password(url, shown):
+    assert mask_url(url) == shown
+
+
+def test_errors_about_other_settings_carry_no_secret():
+    with pytest.raises(SettingsError) as info:
+        Settings.load(env={**SECRETS, "SMOLRAG_CHUNK_SIZE": "5"})
+    assert_no_secret(str(info.value))
+
+
+def test_settings_command_masks_secrets(monkeypatch, capsys):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    for args in (["settings"], ["settings", "--json"]):
+        assert cli.main(args) == 0
+        out = capsys.readouterr().out
+        assert_no_secret(out)
+        assert "db.internal" in out and "**********" in out
+
+
+def test_logs_carry_no_secret(tmp_path, caplog):
+    env = {k: v for k, v in SECRETS.items() if k != "SMOLRAG_DATABASE_URL"}
+    settings = Settings.load(
+        env=env, data_dir=tmp_path / "data", log_level="DEBUG", completion_backend="local"
+    )
+    (tmp_path / "doc.md").write_text("# Notes\n\nThe GraphStore keeps entities.\n")
+    with caplog.at_level(logging.DEBUG), SmolRag(settings) as rag:
+        logging.getLogger("smolrag_lab").info("settings in force: %r", rag.settings)
+        rag.ingest(tmp_path / "doc.md", progress=False)
+        rag.query("What keeps entities?")
+    assert caplog.records
+    assert_no_secret(caplog.text)
+    log_file = tmp_path / "data" / "logs" / "smolrag_lab.log"
+    assert "settings in force" in log_file.read_text()
+    assert_no_secret(log_file.read_text())
+
+
+def test_notebook_00_settings_table_masks_secrets():
+    table = settings_table(Settings.load(env=SECRETS))
+    assert list(table.columns) == ["concern", "value"] and table.loc["chunk_size", "concern"] == "index"
+    assert_no_secret(table.to_string())
+    assert_no_secret(table.to_html())
+
+
+def test_notebook_00_executed_shows_no_secret(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    root = Path(__file__).resolve().parents[1]
+    notebook = nbformat.read(root / "notebooks" / "00-check-setup.ipynb", as_version=4)
+    env = {**SECRETS, "SMOLRAG_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(root)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits this process's environment
+    try:
+        nbclient.NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}
+        ).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    rendered = nbformat.writes(notebook)
+    assert "db.internal" in rendered  # the table was rendered, with the host
+    assert_no_secret(rendered)
