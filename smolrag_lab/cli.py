@@ -219,7 +219,7 @@ def _settings_command(args: argparse.Namespace) -> int:
     width = max(map(len, described))
     for name, info in described.items():
         allowed = info.get("choices") or (f"[{info['lo']}, {info['hi']}]" if "lo" in info else "")
-        print(f"{name:<{width}}  {info['value']!s:<40} {allowed}")
+        print(f"{name:<{width}}  {info['concern']:<9}  {info['value']!s:<40} {allowed}")
     return 0
 
 
@@ -303,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smolrag-lab", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (default: $SMOLRAG_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True)
-    show = commands.add_parser("settings", help="show every setting, its value and allowed range")
+    show = commands.add_parser(
+        "settings", help="show every setting, its concern, value and allowed range"
+    )
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=_settings_command)
     data_dir = _add_index_commands(commands)

@@ -193,7 +193,7 @@ class Settings(
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             value = str(value) if isinstance(value, SecretStr) else value
-            meta = {k: v for k, v in f.metadata.items() if v}
+            meta = {k: v for k, v in f.metadata.items() if v is not None and v != ""}
             out[f.name] = {"value": value, "concern": _CONCERN_OF[f.name], **meta}
         return out
 

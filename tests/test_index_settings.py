@@ -51,7 +51,9 @@ def snapshot(rag):
         "excerpts": sorted(
             (k, v["text"], v["summary"], v["tokens"]) for k, v in index.excerpts.items()
         ),
-        "extractions": sorted(json.dumps([k, v], sort_keys=True) for k, v in index.extractions.items()),
+        "extractions": sorted(
+            json.dumps([k, v], sort_keys=True) for k, v in index.extractions.items()
+        ),
         "nodes": sorted(index.graph.graph.nodes),
         "edges": index.graph.number_of_edges(),
         "vectors": (
@@ -123,7 +125,9 @@ def test_a_fresh_index_records_on_its_first_write_and_a_racing_writer_is_refused
 
 def test_an_index_without_a_record_adopts_the_current_settings_once(tmp_path, caplog):
     corpus = write_corpus(tmp_path / "corpus")
-    settings = Settings(data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0, log_to_file=False)
+    settings = Settings(
+        data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0, log_to_file=False
+    )
     with SmolRag(settings) as rag:
         rag.ingest(corpus, progress=False)
         rag.index.meta.delete([RECORD_KEY])  # the layout before settings were recorded
@@ -138,7 +142,9 @@ def test_an_index_without_a_record_adopts_the_current_settings_once(tmp_path, ca
 
 def test_an_interrupted_rebuild_is_refused_until_resumed(tmp_path, monkeypatch):
     corpus = write_corpus(tmp_path / "corpus")
-    settings = Settings(data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0, log_to_file=False)
+    settings = Settings(
+        data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0, log_to_file=False
+    )
     with SmolRag(settings) as rag:
         rag.ingest(corpus, progress=False)
     wider = settings.replace(chunk_size=120)
@@ -162,7 +168,9 @@ def test_an_interrupted_rebuild_is_refused_until_resumed(tmp_path, monkeypatch):
 
 def test_a_rebuild_needs_every_source_file_and_changes_nothing_without_them(tmp_path):
     corpus = write_corpus(tmp_path / "corpus")
-    settings = Settings(data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0, log_to_file=False)
+    settings = Settings(
+        data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0, log_to_file=False
+    )
     with SmolRag(settings) as rag:
         rag.ingest(corpus, progress=False)
         rag.ingest_text("Uploaded notes about the QueryCache.", "notes/upload.md")
@@ -191,7 +199,9 @@ def test_command_line_mismatch_and_rebuild(tmp_path):
     wide = {**small, "SMOLRAG_CHUNK_SIZE": "160"}
     assert run_cli("ingest", str(corpus), "--json", data_dir=data, **small).returncode == 0
     refused = run_cli("ingest", str(corpus), data_dir=data, **wide)
-    assert refused.returncode == 2 and "chunk_size: index has 40, settings say 160" in refused.stderr
+    assert (
+        refused.returncode == 2 and "chunk_size: index has 40, settings say 160" in refused.stderr
+    )
     assert "--rebuild" in refused.stderr
     rebuilt = run_cli("ingest", str(corpus), "--rebuild", "--json", data_dir=data, **wide)
     assert rebuilt.returncode == 0, rebuilt.stderr
@@ -226,7 +236,9 @@ def test_lab_and_sweeps_name_directories_from_the_recorded_settings(tmp_path, mo
     a = workspace.lab_settings(quick=True, chunk_size=80)
     assert a.data_dir == workspace.lab_settings(quick=True, chunk_size=80).data_dir
     assert a.data_dir != workspace.lab_settings(quick=True, chunk_size=120).data_dir
-    assert a.data_dir != workspace.lab_settings(quick=True, chunk_size=80, group_tokens=600).data_dir
+    assert (
+        a.data_dir != workspace.lab_settings(quick=True, chunk_size=80, group_tokens=600).data_dir
+    )
     assert a.data_dir == workspace.lab_settings(quick=True, chunk_size=80, excerpt_top_k=9).data_dir
-    assert a.data_dir.name == folder_name(a, "quick")
+    assert a.data_dir.name == folder_name(a) + "-quick"
     assert "excerpt_top_k" in QUERY_SETTINGS

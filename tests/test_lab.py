@@ -10,6 +10,7 @@ from test_engine import DOCS, write_corpus
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.eval import load_dataset
 from smolrag_lab.eval.sweep import sweep_matrix, tuning_sweep
+from smolrag_lab.index_settings import folder_name
 from smolrag_lab.lab import graph_view, plots, render, tables, workspace
 from smolrag_lab.lab.widgets import GraphExplorer, IngestPanel, QueryExplorer
 
@@ -156,7 +157,9 @@ def test_quick_mode_switch(monkeypatch):
 def test_lab_settings_name_the_index_after_the_chunking(tmp_path, monkeypatch):
     monkeypatch.setenv("SMOLRAG_LAB_DATA", str(tmp_path))
     settings = workspace.lab_settings(quick=False, chunk_size=96, chunk_overlap=8)
-    assert settings.data_dir == tmp_path / "markdown-96-8"
+    assert settings.data_dir.parent == tmp_path
+    assert settings.data_dir.name == folder_name(settings)  # the recorded settings' digest
+    assert settings.data_dir.name.startswith("markdown-96-8-")
     assert workspace.lab_settings(quick=True).data_dir.name.endswith("-quick")
 
 

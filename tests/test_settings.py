@@ -93,7 +93,9 @@ def test_every_setting_has_exactly_one_concern_and_the_tuples_derive_from_it():
     by_concern = [settings_of(c) for c in CONCERNS]
     assert sorted(n for group in by_concern for n in group) == sorted(names)
     assert INDEX_SETTINGS == settings_of("index") and QUERY_SETTINGS == settings_of("query")
-    assert {"chunk_size", "chunk_overlap", "chunk_strategy", "embedding_model"} <= set(INDEX_SETTINGS)
+    assert {"chunk_size", "chunk_overlap", "chunk_strategy", "embedding_model"} <= set(
+        INDEX_SETTINGS
+    )
     assert {"excerpt_top_k", "prune_min_degree", "query_cache"} <= set(QUERY_SETTINGS)
     assert Settings().describe()["chunk_size"]["concern"] == "index"
     assert set(QUERY_SETTINGS) <= set(RESULT_SETTINGS)  # every override is in the cache key
@@ -143,7 +145,10 @@ def test_secrets_are_masked_in_repr_str_and_describe():
         ("postgresql://u:p%40ss@h/db", "postgresql://u:**********@h/db"),
         ("postgresql://u@h/db", "postgresql://u@h/db"),
         ("host=h user=u password=hunter2 dbname=x", "host=h user=u password=********** dbname=x"),
-        ("postgresql://u:p@[::1]:5433/db?sslmode=require", "postgresql://u:**********@[::1]:5433/db?sslmode=require"),
+        (
+            "postgresql://u:p@[::1]:5433/db?sslmode=require",
+            "postgresql://u:**********@[::1]:5433/db?sslmode=require",
+        ),
     ],
 )
 def test_database_urls_show_everything_but_the_password(url, shown):
@@ -185,7 +190,10 @@ def test_logs_carry_no_secret(tmp_path, caplog):
 
 def test_notebook_00_settings_table_masks_secrets():
     table = settings_table(Settings.load(env=SECRETS))
-    assert list(table.columns) == ["concern", "value"] and table.loc["chunk_size", "concern"] == "index"
+    assert (
+        list(table.columns) == ["concern", "value"]
+        and table.loc["chunk_size", "concern"] == "index"
+    )
     assert_no_secret(table.to_string())
     assert_no_secret(table.to_html())
 
@@ -200,7 +208,10 @@ def test_notebook_00_executed_shows_no_secret(tmp_path):
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
         nbclient.NotebookClient(
-            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}
+            notebook,
+            timeout=300,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(root)}},
         ).execute()
     finally:
         for key, value in saved.items():

@@ -15,6 +15,8 @@ class _QueryBody(BaseModel):
     (the server's other settings are not a client's to change).
     """
 
+    model_config = ConfigDict(extra="forbid")  # and the OpenAPI schema says so
+
     @model_validator(mode="before")
     @classmethod
     def _known_keys(cls, data: Any) -> Any:

@@ -49,10 +49,11 @@ def tuning_sweep(
     """
     if index_setting not in INDEX_SETTINGS:
         raise ValueError(f"index_setting must be one of {', '.join(INDEX_SETTINGS)}")
+    if query_setting in INDEX_SETTINGS:
+        raise ValueError(f"{query_setting} changes the index: sweep it as the index setting")
     if query_setting not in QUERY_SETTINGS:
         raise ValueError(
-            f"{query_setting} is not a query setting (one of {', '.join(QUERY_SETTINGS)}); "
-            "an index setting is swept as the index setting"
+            f"{query_setting} is not a query setting; choose one of {', '.join(QUERY_SETTINGS)}"
         )
     root = Path(data_root) if data_root else settings.data_dir.parent / "sweeps"
     rows = []

@@ -114,7 +114,7 @@ class IngestPanel:
             if self.rag is None:
                 if self.from_scratch.value:
                     shutil.rmtree(settings.data_dir, ignore_errors=True)
-                self.rag = SmolRag(settings)
+                self.rag = SmolRag(settings, rebuild=True)  # a stale record is rebuilt
             print(f"index: {self.rag.settings.data_dir}")
             self.profile = profiled_ingest(self.rag, self.paths(), progress=True)
             docs = self.profile["documents"]

@@ -79,7 +79,7 @@ def lab_settings(quick: bool | None = None, **overrides: Any) -> Settings:
     settings = Settings.load(**overrides)
     if "data_dir" not in overrides:
         root = Path(os.environ.get("SMOLRAG_LAB_DATA") or repo_root() / "smolrag_data" / "lab")
-        name = folder_name(settings, "quick" if _quick(quick) else "")
+        name = folder_name(settings) + ("-quick" if _quick(quick) else "")
         settings = settings.replace(data_dir=root / name)
     return settings
 
