@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.api.schemas import QueryRequest, RetrieveRequest
 from smolrag_lab.index_settings import (
-    RECORD_KEY,
     REBUILD_KEY,
+    RECORD_KEY,
     IndexSettingsMismatch,
     folder_name,
 )
@@ -27,7 +27,7 @@ from smolrag_lab.simulator import simulated_reply
 
 PARAGRAPHS = [
     "The QueryCache stores every answer under a hash of the question and the settings in force.",
-    "The EmbeddingCache keeps vectors so that unchanged text is never embedded twice by the engine.",
+    "The EmbeddingCache keeps vectors so that unchanged text is never embedded twice.",
     "The GraphStore keeps entities and relationships extracted from every excerpt of a document.",
     "Entities with the same name are merged by the GraphStore, their descriptions kept in order.",
     "The VectorStore ranks excerpts by cosine similarity; a threshold drops the weak matches.",

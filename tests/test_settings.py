@@ -92,7 +92,7 @@ def test_every_setting_has_exactly_one_concern_and_the_tuples_derive_from_it():
     names = [f.name for f in dataclasses.fields(Settings)]
     by_concern = [settings_of(c) for c in CONCERNS]
     assert sorted(n for group in by_concern for n in group) == sorted(names)
-    assert INDEX_SETTINGS == settings_of("index") and QUERY_SETTINGS == settings_of("query")
+    assert settings_of("index") == INDEX_SETTINGS and settings_of("query") == QUERY_SETTINGS
     assert {"chunk_size", "chunk_overlap", "chunk_strategy", "embedding_model"} <= set(
         INDEX_SETTINGS
     )

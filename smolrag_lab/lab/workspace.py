@@ -87,8 +87,8 @@ def lab_settings(quick: bool | None = None, **overrides: Any) -> Settings:
 def open_engine(
     paths: list[Path] | None = None, quick: bool | None = None, **overrides: Any
 ) -> SmolRag:
-    """An engine on the lab index for these settings, brought up to date with ``paths`` (default: the
-    demo corpus). Ingestion is incremental, so this is cheap once the index exists; an index
+    """An engine on the lab index for these settings, brought up to date with ``paths`` (default:
+    the demo corpus). Ingestion is incremental, so this is cheap once the index exists; an index
     recorded with other ``index`` settings is rebuilt under these.
     """
     rag = SmolRag(lab_settings(quick, **overrides), rebuild=True)
