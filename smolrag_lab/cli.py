@@ -13,7 +13,7 @@ from .query.retrieval import MODES
 from .settings import Settings, SettingsError
 
 
-def _engine(args: argparse.Namespace, recover: bool = True, rebuild: bool = False):
+def _engine(args: argparse.Namespace, recover: bool = True, rebuild: bool = False) -> Any:
     from .engine import SmolRag
 
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
@@ -22,6 +22,9 @@ def _engine(args: argparse.Namespace, recover: bool = True, rebuild: bool = Fals
 
 def _ingest_command(args: argparse.Namespace) -> int:
     with _engine(args, rebuild=args.rebuild) as rag:
+        if rag.rebuilt is not None:
+            print("rebuilt under the current settings:", file=sys.stderr)
+            _print_report(rag.rebuilt, as_json=False, out=sys.stderr)
         report = rag.ingest(args.paths, progress=not args.json)
     return _print_report(report, args.json)
 
@@ -35,7 +38,7 @@ def _rebuild_command(args: argparse.Namespace) -> int:
     return _print_report(report, args.json)
 
 
-def _print_report(report: Any, as_json: bool) -> int:
+def _print_report(report: Any, as_json: bool, out: Any = None) -> int:
     counts = report.counts()
     if as_json:
         print(json.dumps({**counts, "skipped": report.skipped, "failed": report.failed}, indent=2))
@@ -44,7 +47,8 @@ def _print_report(report: Any, as_json: bool) -> int:
         print(
             ", ".join(f"{n} {k}" for k, n in docs.items()) + f"; {counts['excerpts']} excerpts, "
             f"{counts['entities']} entities, {counts['relationships']} relationships "
-            f"in {counts['wall_seconds']:.1f}s"
+            f"in {counts['wall_seconds']:.1f}s",
+            file=out or sys.stdout,
         )
         for item in report.skipped:
             print(f"skipped {item['source']}: {item['reason']}", file=sys.stderr)
