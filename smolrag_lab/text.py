@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 
 STOPWORDS = frozenset(
@@ -210,6 +211,11 @@ _SENTENCE_END = re.compile(
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./']*[A-Za-z0-9]|[A-Za-z0-9]")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _FENCE = re.compile(r"^\s{0,3}(```|~~~).*?(?:^\s{0,3}\1[^\n]*$|\Z)", re.MULTILINE | re.DOTALL)
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_HEADING_MARK = re.compile(r"^\s{0,3}#{1,6}\s*", re.MULTILINE)
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+", re.MULTILINE)
+_EMPHASIS = re.compile(r"(?<!\w)(\*\*|__|\*|_)(\S(?:.*?\S)?)\1(?!\w)")
+_SPACES = re.compile(r"\s+")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -235,12 +241,14 @@ def headings(text: str) -> list[tuple[int, int, str]]:
     """(offset, level, title) of each markdown heading; ``#`` lines inside fenced code are comments,
     not headings.
     """
-    fenced = [m.span() for m in _FENCE.finditer(text)]
-    return [
-        (m.start(), len(m.group(1)), m.group(2).strip())
-        for m in _HEADING.finditer(text)
-        if not any(start <= m.start() < end for start, end in fenced)
-    ]
+    fenced = [m.span() for m in _FENCE.finditer(text)]  # in order, not overlapping
+    starts = [start for start, _ in fenced]
+    found = []
+    for m in _HEADING.finditer(text):
+        inside = bisect.bisect_right(starts, m.start()) - 1
+        if inside < 0 or m.start() >= fenced[inside][1]:
+            found.append((m.start(), len(m.group(1)), m.group(2).strip()))
+    return found
 
 
 def document_title(text: str, fallback: str = "") -> str:
@@ -262,8 +270,8 @@ def document_title(text: str, fallback: str = "") -> str:
 
 def clean_markdown(text: str) -> str:
     """Text without markdown emphasis, link targets and heading marks, for display in summaries."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.MULTILINE)
-    text = re.sub(r"^\s*(?:[-*+]|\d+\.)\s+", "", text, flags=re.MULTILINE)
-    text = re.sub(r"(?<!\w)(\*\*|__|\*|_)(\S(?:.*?\S)?)\1(?!\w)", r"\2", text)
-    return re.sub(r"\s+", " ", text).strip()
+    text = _LINK.sub(r"\1", text)
+    text = _HEADING_MARK.sub("", text)
+    text = _LIST_MARK.sub("", text)
+    text = _EMPHASIS.sub(r"\2", text)
+    return _SPACES.sub(" ", text).strip()

@@ -100,3 +100,82 @@ def test_document_title_prefers_level_one_heading_then_standalone_first_line():
     assert document_title("Wing flutter at Mach 2\n\nabstract text ...") == "Wing flutter at Mach 2"
     assert document_title("a long paragraph\nthat wraps\n\n## Section\n") == "Section"
     assert document_title("", fallback="file.txt") == "file.txt"
+
+
+def _long_document(sections: int) -> str:
+    parts = [f"# Handbook {sections}"]
+    for i in range(sections):
+        parts.append(f"## Part {i}")
+        parts.append(
+            f"Part {i} explains the setting number {i} of the Widget Loader. "
+            f"The loader reads block {i} and writes the cache file part_{i}.json for later reads."
+        )
+    return "\n\n".join(parts)
+
+
+def _excerpts(document: str) -> list[str]:
+    from smolrag_lab.ingest.chunking import Chunker
+    from smolrag_lab.tokens import TokenCounter
+
+    return Chunker(TokenCounter("cl100k_base"), 60, 10).split(document)
+
+
+def test_profiled_summaries_equal_the_whole_document_ones():
+    from smolrag_lab.providers.document_profile import DocumentProfile
+    from smolrag_lab.providers.local_tasks import summarize_excerpts
+
+    document = _long_document(40)
+    excerpts = _excerpts(document)
+    assert len(excerpts) > 20
+    expected = [summarize(document, e) for e in excerpts]
+    assert summarize_excerpts(DocumentProfile.of(document), excerpts) == expected
+    assert any('section "Part 30"' in s for s in expected)
+
+
+def test_a_profile_locates_document_order_excerpts_without_scanning_the_document():
+    """Each excerpt is found in the window after the previous one: the search never restarts."""
+    from smolrag_lab.providers.document_profile import DocumentProfile
+
+    document = _long_document(300)
+    profile = DocumentProfile.of(document)
+    scans = []
+
+    class Watched(str):
+        def find(self, sub, *bounds):  # noqa: D102 - records whether a search was bounded
+            scans.append(bool(bounds))
+            return str.find(self, sub, *bounds)
+
+    profile.text = Watched(document)
+    positions = [profile.locate(e) for e in _excerpts(document)]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions)
+    assert scans and all(scans)
+
+
+def test_what_a_worker_receives_grows_with_the_excerpts_not_the_document():
+    import pickle
+
+    from smolrag_lab.providers.document_profile import DocumentProfile
+
+    small, large = _long_document(20), _long_document(2000)
+    sizes = []
+    for document in (small, large):
+        excerpt = _excerpts(document)[3]
+        sizes.append(len(pickle.dumps(DocumentProfile.of(document).for_excerpts([excerpt]))))
+    assert sizes[1] < 1.5 * sizes[0]
+
+
+def test_grouped_local_tasks_match_in_a_process_pool():
+    from smolrag_lab.ingest.executors import ProcessPool
+
+    document = _long_document(30)
+    excerpts = _excerpts(document)
+    inline = asyncio.run(LocalTasks().process_group(document, "", excerpts))
+    pooled_tasks = LocalTasks()
+    pooled_tasks.executor = pool = ProcessPool(2)
+    try:
+        pooled = asyncio.run(pooled_tasks.process_group(document, "", excerpts))
+    finally:
+        pool.shutdown()
+    assert pooled == inline
+    assert [s for s, _ in inline] == [summarize(document, e) for e in excerpts]
+    assert pooled_tasks.stats.get("summary").calls == len(excerpts)

@@ -124,15 +124,3 @@ def embed_local(texts: list[str], batch_size: int, threads: int) -> np.ndarray:
     from ..providers.local_embedder import LocalEmbedder
 
     return LocalEmbedder(batch_size=batch_size, threads=threads).embed(texts)
-
-
-def summarize_local(document: str, excerpt: str) -> str:
-    from ..providers.local_tasks import summarize
-
-    return summarize(document, excerpt)
-
-
-def extract_local(excerpt: str) -> Any:
-    from ..providers.local_tasks import extract
-
-    return extract(excerpt)

@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import math
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,16 +25,17 @@ from ..text import (
     STOPWORDS,
     clean_markdown,
     content_words,
-    document_title,
     headings,
     split_sentences,
 )
 from .base import CompletionTasks, EntityRecord, Extraction, QueryKeywords, RelationshipRecord
+from .document_profile import DocumentProfile, sections
 from .records import normalise_name
 
 MAX_ENTITIES_PER_SENTENCE = 5
 MAX_ENTITIES_PER_EXCERPT = 24
 SUMMARY_WORDS = 40
+PROFILES_KEPT = 16  # documents whose profiles LocalTasks keeps
 EXTRACTIVE_NOTE = "Extractive answer (no language model configured): the passages below are quoted from the sources."
 
 _IDENTIFIER_PATTERNS = [
@@ -103,25 +104,55 @@ class LocalTasks(CompletionTasks):
         None  # a concurrent.futures.Executor for summaries and extraction (ingest/executors.py)
     )
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._profiles: OrderedDict[str, DocumentProfile] = OrderedDict()
+
+    def profile(self, document: str) -> DocumentProfile:
+        """The document's profile, made on its first excerpt and reused for the others (the few
+        documents most recently seen are kept: an ingestion works on a handful at once).
+        """
+        found = self._profiles.pop(document, None) or DocumentProfile.of(document)
+        self._profiles[document] = found
+        while len(self._profiles) > PROFILES_KEPT:
+            self._profiles.popitem(last=False)
+        return found
+
     async def summarize(self, document: str, excerpt: str) -> str:
         self.stats.add("summary", calls=1, items=1)
+        profile = self.profile(document)
+        section = profile.section_before(profile.locate(excerpt))
         if self.executor is not None:
-            from ..ingest.executors import summarize_local
-
             return await asyncio.get_running_loop().run_in_executor(
-                self.executor, summarize_local, document, excerpt
+                self.executor, summarize_located, profile.for_excerpts([excerpt]), excerpt, section
             )
-        return summarize(document, excerpt)
+        return summarize_located(profile, excerpt, section)
 
     async def extract(self, excerpt: str) -> Extraction:
         self.stats.add("extraction", calls=1, items=1)
         if self.executor is not None:
-            from ..ingest.executors import extract_local
-
-            return await asyncio.get_running_loop().run_in_executor(
-                self.executor, extract_local, excerpt
-            )
+            return await asyncio.get_running_loop().run_in_executor(self.executor, extract, excerpt)
         return extract(excerpt)
+
+    async def process_group(
+        self, document: str, context: str, excerpts: Sequence[str]
+    ) -> list[tuple[str, Extraction]]:
+        """The group's summaries and extractions in one step (one executor task per group, carrying
+        the profile cut down to the group's words).
+        """
+        for kind in ("summary", "extraction"):
+            self.stats.add(kind, calls=len(excerpts), items=len(excerpts))
+        profile = self.profile(document)
+        found = sections(profile, excerpts)
+        if self.executor is not None:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.executor,
+                summarize_and_extract,
+                profile.for_excerpts(excerpts),
+                excerpts,
+                found,
+            )
+        return summarize_and_extract(profile, excerpts, found)
 
     async def keywords(self, query: str) -> QueryKeywords:
         self.stats.add("keywords", calls=1, items=1)
@@ -134,13 +165,38 @@ class LocalTasks(CompletionTasks):
         )  # CPU work, off the event loop
 
 
+def summarize_and_extract(
+    profile: DocumentProfile, excerpts: Sequence[str], sections_before: Sequence[str | None]
+) -> list[tuple[str, Extraction]]:
+    """Summary and extraction of each excerpt (module-level: worker processes run it too)."""
+    return [
+        (summarize_located(profile, excerpt, section), extract(excerpt))
+        for excerpt, section in zip(excerpts, sections_before, strict=True)
+    ]
+
+
 def summarize(document: str, excerpt: str) -> str:
-    title = document_title(document)
-    position = document.find(excerpt[:200])
-    before = [h for h in headings(document) if position < 0 or h[0] <= max(position, 0)]
+    """The summary of one excerpt on its own (profiles the whole document: for a single call; an
+    ingestion profiles each document once, see :func:`summarize_excerpts`).
+    """
+    return summarize_excerpts(DocumentProfile.of(document), [excerpt])[0]
+
+
+def summarize_excerpts(profile: DocumentProfile, excerpts: Sequence[str]) -> list[str]:
+    """Summaries of a document's excerpts, in document order: O(excerpt) each given the profile."""
+    return [
+        summarize_located(profile, excerpt, section)
+        for excerpt, section in zip(excerpts, sections(profile, excerpts), strict=True)
+    ]
+
+
+def summarize_located(profile: DocumentProfile, excerpt: str, section_before: str | None) -> str:
+    """The summary of an excerpt whose enclosing section is known: title, section and the excerpt's
+    sentence whose content words are most frequent in the document.
+    """
     inside = headings(excerpt)
-    section = inside[0] if inside else before[-1] if before else None
-    weights = Counter(content_words(document))
+    section = inside[0][2] if inside else section_before
+    weights = profile.weights
     best, best_score = "", -1.0
     for sentence in split_sentences(excerpt):
         plain = clean_markdown(sentence)
@@ -151,8 +207,9 @@ def summarize(document: str, excerpt: str) -> str:
         if score > best_score:
             best, best_score = plain, score
     best = " ".join((best or clean_markdown(excerpt)).split()[:SUMMARY_WORDS])
+    title = profile.title
     where = f'"{title}"' + (
-        f', section "{clean_markdown(section[2])}"' if section and section[2] != title else ""
+        f', section "{clean_markdown(section)}"' if section and section != title else ""
     )
     return f"From {where}: {best}"
 
