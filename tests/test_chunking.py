@@ -1,4 +1,4 @@
-from smolrag_lab.ingest.chunking import Chunker
+from smolrag_lab.ingest.chunking import Chunker, heading_allowance
 from smolrag_lab.tokens import TokenCounter
 
 COUNTER = TokenCounter()
@@ -70,3 +70,23 @@ def test_a_paragraph_without_breaks_is_still_split():
     text = "word " * 5000
     pieces = Chunker(COUNTER, size=100, overlap=0).split(text)
     assert len(pieces) >= 40 and all(COUNTER.count(p) <= 100 for p in pieces)
+
+
+def test_a_file_of_bare_headings_becomes_bounded_excerpts():
+    text = "\n\n".join(f"# Heading {i}" for i in range(3000))
+    excerpts = Chunker(COUNTER, size=60, overlap=10).split(text)
+    assert len(excerpts) > 100
+    assert max(COUNTER.count(e) for e in excerpts) <= 60 + heading_allowance(60)
+    assert "".join(excerpts).count("# Heading") == 3000
+
+
+def test_headings_are_still_carried_with_the_paragraph_they_introduce():
+    text = "# Guide\n\n## Setup\n\nInstall the package first. Then run it."
+    assert Chunker(COUNTER, size=60, overlap=0).split(text) == [text]
+
+
+def test_a_single_megabyte_word_is_cut_into_bounded_excerpts():
+    word = "x7" * 500_000  # tokenised whole, one run of BPE merges took minutes
+    excerpts = Chunker(COUNTER, size=160, overlap=20).split(word)
+    assert max(COUNTER.count(e) for e in excerpts) <= 160 + heading_allowance(160)
+    assert "".join("".join(e.split()) for e in excerpts) == word

@@ -141,7 +141,7 @@ def test_a_profile_locates_document_order_excerpts_without_scanning_the_document
     scans = []
 
     class Watched(str):
-        def find(self, sub, *bounds):  # noqa: D102 - records whether a search was bounded
+        def find(self, sub, *bounds):
             scans.append(bool(bounds))
             return str.find(self, sub, *bounds)
 

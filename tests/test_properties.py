@@ -5,7 +5,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smolrag_lab.ingest.chunking import Chunker
+from smolrag_lab.ingest.chunking import Chunker, heading_allowance
 from smolrag_lab.prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
 from smolrag_lab.providers.base import ProviderError
 from smolrag_lab.providers.records import check_extraction, parse_extraction, parse_keywords
@@ -139,3 +139,45 @@ def test_any_keyword_output_gives_two_lists_of_strings(text):
         assert isinstance(values, list) and all(
             isinstance(v, str) and v == v.strip() and v for v in values
         )
+
+
+SHAPES = st.one_of(
+    st.integers(1, 400).map(lambda n: "\n\n".join(f"# Heading {i}" for i in range(n))),
+    st.integers(1, 400).map(
+        lambda n: "\n".join(f"{'## ' * (i % 3 > 0)}Title {i}" for i in range(n))
+    ),
+    st.integers(1, 3000).map(lambda n: " ".join(f"word{i}" for i in range(n))),  # one long line
+    st.integers(1, 40_000).map(lambda n: "".join(chr(97 + i % 26) for i in range(n))),  # no spaces
+    st.integers(1, 200).map(
+        lambda n: "\n".join(f"{'  ' * (i % 12)}- item {i} of the list" for i in range(n))
+    ),  # nested lists
+    st.integers(1, 200).map(
+        lambda n: "| a | b |\n|---|---|\n" + "\n".join(f"| {i} | cell {i} |" for i in range(n))
+    ),  # a table
+    st.integers(1, 60).map(lambda n: "```" + "x" * (n * 100) + "\n" + "y = 1\n" * n + "```"),
+    DOCUMENTS,
+)
+
+
+@FAST
+@given(
+    parts=st.lists(SHAPES, min_size=1, max_size=3),
+    size=st.integers(16, 200),
+    overlap_share=st.floats(0, 0.5),
+    strategy=st.sampled_from(["markdown", "tokens", "sentences"]),
+)
+def test_every_excerpt_fits_the_size_plus_the_heading_allowance(
+    parts, size, overlap_share, strategy
+):
+    text = "\n\n".join(parts)
+    chunker = Chunker(COUNTER, size=size, overlap=int(size * overlap_share), strategy=strategy)
+    excerpts = chunker.split(text)
+    assert bool(excerpts) == bool(text.strip())
+    assert all(COUNTER.count(e) <= size + heading_allowance(size) for e in excerpts)
+
+
+def test_a_megabyte_word_and_a_megabyte_of_headings_fit():
+    for text in ("q" * 1_000_000, "\n\n".join(f"# Heading {i}" for i in range(60_000))):
+        for strategy in ("markdown", "tokens", "sentences"):
+            excerpts = Chunker(COUNTER, size=160, overlap=20, strategy=strategy).split(text)
+            assert max(COUNTER.count(e) for e in excerpts) <= 160 + heading_allowance(160)
