@@ -96,3 +96,60 @@ def _work_done_here() -> tuple[bool, bool]:
     from smolrag_lab.providers.local_embedder import _Model
 
     return bool(executors._CHUNKERS), bool(_Model._instances)
+
+
+SCRIPT = """
+import sys
+from smolrag_lab import Settings, SmolRag
+
+settings = Settings(data_dir=sys.argv[1], log_to_file=False, embedding_cache=False,
+                    ingest_executor="auto", ingest_workers=2, process_pool_min_texts=1)
+{body}
+"""
+INGEST = """rag = SmolRag(settings)
+report = rag.ingest(sys.argv[2:], progress=False)
+print("added", len(report.added), "failed", len(report.failed),
+      "pool", getattr(rag._executor, "started", None))
+rag.close()"""
+
+
+def run_script(tmp_path, body: str):
+    import subprocess
+    import sys
+
+    script = tmp_path / "user_script.py"
+    script.write_text(SCRIPT.format(body=body))
+    import os
+    from pathlib import Path
+
+    import smolrag_lab
+
+    docs = [str(CORPUS / n) for n in QUICK_DEMO_DOCUMENTS[:1]]
+    package_root = str(Path(smolrag_lab.__file__).parents[1])  # this checkout, not an installed one
+    env = {**os.environ, "PYTHONPATH": package_root}
+    return subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "data"), *docs],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=env,
+    )
+
+
+def test_a_script_without_a_main_guard_ingests_inline_and_says_why(tmp_path):
+    done = run_script(tmp_path, INGEST)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "added 1 failed 0 pool None" in done.stdout
+    assert "BrokenProcessPool" not in done.stderr
+    assert (
+        'outside `if __name__ == "__main__":`' in done.stderr and "user_script.py:" in done.stderr
+    )
+
+
+def test_a_guarded_script_still_uses_the_process_pool(tmp_path):
+    guarded = 'if __name__ == "__main__":\n' + "\n".join("    " + x for x in INGEST.split("\n"))
+    done = run_script(tmp_path, guarded)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "added 1 failed 0 pool True" in done.stdout
+    assert "outside `if __name__" not in done.stderr

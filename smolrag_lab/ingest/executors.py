@@ -9,8 +9,11 @@ loads the embedding model once and keeps it.
 
 from __future__ import annotations
 
+import ast
+import logging
 import multiprocessing
 import os
+import sys
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
@@ -20,6 +23,8 @@ import numpy as np
 
 from ..settings import Settings
 from .discovery import Document, Skipped, read_document
+
+log = logging.getLogger(__name__)
 
 
 class ProcessPool(Executor):
@@ -59,6 +64,16 @@ def make_executor(settings: Settings) -> tuple[Executor | None, Any]:
     cores = os.cpu_count() or 1
     workers = settings.ingest_workers or cores
     if settings.ingest_executor == "process" or (settings.ingest_executor == "auto" and cores > 1):
+        if (line := unguarded_main_line()) is not None:
+            log.warning(
+                '%s:%d starts ingestion outside `if __name__ == "__main__":`, so process-pool '
+                "workers would run the script again: ingesting inline instead (put the call under "
+                "that guard to use %d worker processes)",
+                sys.modules["__main__"].__file__,
+                line,
+                workers,
+            )
+            return None, None
         return ProcessPool(workers), None
     if settings.ingest_executor == "dask":
         from distributed import Client, LocalCluster
@@ -76,6 +91,49 @@ def make_executor(settings: Settings) -> tuple[Executor | None, Any]:
         client = Client(cluster)
         return client.get_executor(), (client, cluster)
     return None, None
+
+
+def unguarded_main_line() -> int | None:
+    """The line of the running ``__main__`` script that is executing its top level outside an
+    ``if __name__ == "__main__":`` block, or None (no script, a notebook, or a guarded call).
+
+    Spawned workers (and forkserver ones) import the main script again to unpickle its functions;
+    a call at its top level then runs again in every worker. Found from the stack: the script's
+    module-level frame, and whether its current line lies inside such a guard.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path or not path.endswith(".py"):
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
+            break
+        frame = frame.f_back
+    if frame is None or os.path.abspath(frame.f_code.co_filename) != os.path.abspath(path):
+        return None
+    line = frame.f_lineno
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    guarded = any(
+        isinstance(node, ast.If)
+        and _is_main_test(node.test)
+        and node.lineno <= line <= (node.end_lineno or node.lineno)
+        for node in tree.body
+    )
+    return None if guarded else line
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return False
+    sides = [test.left, *test.comparators]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    texts = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return isinstance(test.ops[0], ast.Eq) and names == ["__name__"] and texts == ["__main__"]
 
 
 def worker_threads(executor: Executor, threads: int) -> int:
