@@ -126,3 +126,29 @@ def test_version_has_one_source():
 
     assert PYPROJECT["dynamic"] == ["version"] and "version" not in PYPROJECT
     assert metadata.version("smolrag_lab") == smolrag_lab.__version__
+
+
+def test_importing_the_package_loads_no_heavy_dependency():
+    """``import smolrag_lab`` stays fast: the engine, the openai SDK, networkx, ONNX Runtime and
+    numpy load when first used, not at import."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import smolrag_lab
+
+    code = (
+        "import sys, smolrag_lab; assert smolrag_lab.__version__; "
+        "print(sorted(m for m in ('openai', 'networkx', 'onnxruntime', 'numpy', 'bm25s', "
+        "'tokenizers', 'smolrag_lab.engine') if m in sys.modules))"
+    )
+    root = str(Path(smolrag_lab.__file__).parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert done.stdout.strip() == "[]"
+    offline = "import smolrag_lab.engine, sys; print('openai' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", offline], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert done.stdout.strip() == "False"

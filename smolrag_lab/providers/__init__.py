@@ -1,6 +1,13 @@
-"""Model providers: embedders and completion-task backends, chosen by :class:`Settings`."""
+"""Model providers: embedders and completion-task backends, chosen by :class:`Settings`.
+
+The OpenAI-compatible client is imported when first used (the ``openai`` SDK takes seconds to
+import, and an offline index never needs it).
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ..settings import Settings
 from ..stores.kv import SqliteDatabase
@@ -16,9 +23,23 @@ from .base import (
 from .cache import CachedEmbedder, CompletionCache
 from .local_embedder import LocalEmbedder
 from .local_tasks import LocalTasks
-from .openai_client import OpenAIClient, OpenAIEmbedder
-from .openai_tasks import OpenAITasks
 from .stats import CallStats, ProviderStats
+
+if TYPE_CHECKING:
+    from .openai_client import OpenAIClient, OpenAIEmbedder
+    from .openai_tasks import OpenAITasks
+
+_LAZY = {
+    "OpenAIClient": ".openai_client",
+    "OpenAIEmbedder": ".openai_client",
+    "OpenAITasks": ".openai_tasks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Providers:
@@ -37,6 +58,8 @@ class Providers:
     @property
     def client(self) -> OpenAIClient:
         if self._client is None:
+            from .openai_client import OpenAIClient
+
             cache = (
                 CompletionCache(self.cache_db.namespace("completion_cache"))
                 if self.cache_db
@@ -53,6 +76,8 @@ class Providers:
                 if s.embedding_model != "all-MiniLM-L6-v2"
                 else "text-embedding-3-small"
             )
+            from .openai_client import OpenAIEmbedder
+
             inner: Embedder = OpenAIEmbedder(self.client, model)
         else:
             inner = LocalEmbedder(batch_size=s.embedding_batch_size, threads=s.embedding_threads)
@@ -62,6 +87,8 @@ class Providers:
 
     def _make_tasks(self) -> CompletionTasks:
         if self.settings.resolved_completion_backend == "openai":
+            from .openai_tasks import OpenAITasks
+
             return OpenAITasks(self.client, self.settings.entity_types)
         return LocalTasks()
 
