@@ -328,13 +328,27 @@ class SmolRag:
         settings = self.settings.for_query(**overrides)
         key = self._cache_key(text, mode, answer, settings)
         if settings.query_cache and (hit := self.index.query_cache.get(key)):
-            return dataclasses.replace(QueryResult.from_dict(hit), cached=True)
+            return dataclasses.replace(QueryResult.from_dict(hit.get("result", hit)), cached=True)
         plan = self.plan(text) if mode == "auto" else planner.Plan(mode)
         result = await self._run_query(text, plan.mode, answer, settings)
         result.plan = plan.reason
         if settings.query_cache:
-            self.index.query_cache.set(key, result.to_dict())
+            self._remember(key, result, settings.query_cache_max_entries)
         return result
+
+    def _remember(self, key: str, result: QueryResult, cap: int) -> None:
+        """Cache a result, stamped; past ``cap`` entries the oldest go, down to 90% of it. Counting
+        is checked every tenth of the cap's writes, so the bound costs O(1) per query amortised.
+        """
+        cache = self.index.query_cache
+        cache.set(key, {"at": time.time(), "result": result.to_dict()})
+        self._cache_writes = getattr(self, "_cache_writes", 0) + 1
+        if self._cache_writes % max(1, cap // 10) and self._cache_writes > 1:
+            return
+        excess = len(cache) - cap
+        if excess > 0:
+            stamped = sorted((entry.get("at", 0.0), k) for k, entry in cache.items())
+            cache.delete([k for _, k in stamped[: excess + cap // 10]])
 
     def _cache_key(self, text: str, mode: str, answer: bool, s: Settings) -> str:
         return request_key(

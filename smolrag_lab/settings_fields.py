@@ -113,6 +113,9 @@ class QuerySettings:
     local_relationship_token_budget: int = _knob(1000, lo=0, hi=1_000_000)
     kg_excerpt_token_budget: int = _knob(4000, lo=0, hi=1_000_000)
     query_cache: bool = _knob(True)
+    query_cache_max_entries: int = _knob(
+        10_000, lo=1, hi=10**9, doc="cached query results kept; the oldest are evicted past it"
+    )
 
 
 @dataclass(frozen=True)

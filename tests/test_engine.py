@@ -243,3 +243,26 @@ def test_hybrid_interleaves_and_keeps_first_occurrences():
     local = Retrieved("local_kg", graph_excerpts=[hit("a"), hit("c")])
     global_ = Retrieved("global_kg", graph_excerpts=[hit("b"), hit("a"), hit("d")])
     assert [h.excerpt_id for h in hybrid_kg(local, global_).graph_excerpts] == ["a", "b", "c", "d"]
+
+
+def test_query_cache_is_capped_and_evicts_the_oldest(rag, tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    rag.ingest(corpus, progress=False)
+    cap = 20
+    for i in range(60):
+        rag.retrieve(
+            f"What does the VectorStore rank, question {i}?",
+            "standard",
+            query_cache_max_entries=cap,
+        )
+    assert len(rag.index.query_cache) <= cap + cap // 10
+    assert rag.retrieve(
+        "What does the VectorStore rank, question 59?",
+        "standard",
+        query_cache_max_entries=cap,
+    ).cached
+    assert not rag.retrieve(
+        "What does the VectorStore rank, question 0?",
+        "standard",
+        query_cache_max_entries=cap,
+    ).cached
