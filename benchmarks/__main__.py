@@ -7,7 +7,15 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("embedder", "vector_search", "query_overhead", "reruns", "ingest_cost", "demo_qa")
+BENCHMARKS = (
+    "embedder",
+    "vector_search",
+    "query_overhead",
+    "reruns",
+    "ingest_cost",
+    "doc_scaling",
+    "demo_qa",
+)
 
 
 def main() -> int:
