@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import types
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,7 @@ def unguarded_main_line() -> int | None:
     path = getattr(main, "__file__", None)
     if main is None or not path or not path.endswith(".py"):
         return None
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
             break
