@@ -28,9 +28,11 @@ from .providers.cache import request_key
 from .query import context as context_builder
 from .query import planner, retrieval
 from .query.context import Source
+from .query.graph_rank import EntityLinker
 from .query.lexical import LexicalIndex
 from .settings import QUERY_SETTINGS, Settings, reveal
 from .stores.lock import WriterLock
+from .text import excerpt_search_text
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -123,7 +125,7 @@ class SmolRag:
         self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
         self.writer_lock = self._writer_lock()
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
-        self._lexical: tuple[int, LexicalIndex] | None = None
+        self._lexical: tuple[tuple[int, bool], LexicalIndex] | None = None
         self._graph_views: dict[tuple, Any] = {}
         self._executor, self._executor_owner, self._owns_executor = executor, None, False
         if executor is not None:
@@ -153,18 +155,20 @@ class SmolRag:
         s = self.settings
         return f"workspace {s.index_workspace}" if s.database_url else str(s.data_dir)
 
-    def lexical_index(self) -> LexicalIndex:
-        """BM25 over excerpt + summary (the text that is embedded), rebuilt when the index changes."""
-        version = self.index.version
-        if self._lexical is None or self._lexical[0] != version:
+    def lexical_index(self, with_summary: bool = True) -> LexicalIndex:
+        """BM25 over each excerpt (with its summary unless told otherwise), rebuilt when the index
+        changes.
+        """
+        stamp = (self.index.version, with_summary)
+        if self._lexical is None or self._lexical[0] != stamp:
             items = list(self.index.excerpts.items())
-            self._lexical = (
-                version,
-                LexicalIndex(
-                    [k for k, _ in items], [f"{v['text']}\n\n{v['summary']}" for _, v in items]
-                ),
-            )
+            texts = [excerpt_search_text(v["text"], v["summary"], with_summary) for _, v in items]
+            self._lexical = (stamp, LexicalIndex([k for k, _ in items], texts))
         return self._lexical[1]
+
+    def entity_linker(self) -> EntityLinker:
+        """The graph's entity names for spotting those a question names, kept until the graph changes."""
+        return self._graph_view("linker", lambda: EntityLinker(self.index.graph.graph))
 
     def _graph_view(self, kind: str, build: Any, *key: Any) -> Any:
         """A structure derived from the graph (pruned copy, entity-name table), kept until the index
@@ -415,10 +419,13 @@ class SmolRag:
         timings["embed_ms"] = 1000 * (time.perf_counter() - t0)
         t0 = time.perf_counter()
         lexical = (
-            self.lexical_index() if s.fusion == "rrf" and mode in ("standard", "mix") else None
+            self.lexical_index(s.lexical_summary)
+            if s.fusion != "none" and mode in ("standard", "mix")
+            else None
         )
+        linker = self.entity_linker() if mode == "mix" and s.mix_graph == "rerank" else None
         result = await planner.search(
-            self.index, self.query_graph(s), mode, vectors, s, text, lexical
+            self.index, self.query_graph(s), mode, vectors, s, text, lexical, linker
         )
         result.mode, result.keywords = mode, keywords
         timings["search_ms"] = 1000 * (time.perf_counter() - t0)

@@ -25,6 +25,9 @@ REBUILD_KEY = "rebuilding"  # meta key present while a rebuild is under way (its
 # Settings that only the OpenAI completion tasks read: with the local tasks they shape nothing.
 OPENAI_TASK_SETTINGS = ("completion_model", "entity_types")
 NOT_USED = "(not used by the local tasks)"
+# Settings added after indexes began recording theirs, with the value older indexes were built with:
+# recorded only when set otherwise, so those indexes still match.
+ADDED_LATER = {"embed_summary": True}
 
 
 class IndexSettingsMismatch(SettingsError):
@@ -58,6 +61,8 @@ def index_shape(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, name)
         if local and name in OPENAI_TASK_SETTINGS:
             value = NOT_USED
+        if name in ADDED_LATER and value == ADDED_LATER[name]:
+            continue
         shape[name] = list(value) if isinstance(value, tuple) else value
     return shape
 

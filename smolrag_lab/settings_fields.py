@@ -73,6 +73,7 @@ class IndexSettings:
     embedding_model: str = _knob("all-MiniLM-L6-v2")
     completion_model: str = _knob("gpt-4.1-mini")
     tokenizer_encoding: str = _knob("cl100k_base")
+    embed_summary: bool = _knob(True, doc="excerpt vectors embed each excerpt with its summary")
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,30 @@ class QuerySettings:
     relationship_threshold: float = _knob(0.02, lo=-1.0, hi=1.0)
     fusion: str = _knob(
         "rrf",
-        choices=("none", "rrf"),
-        doc="fuse BM25 and dense excerpt rankings (reciprocal rank fusion) in standard and mix",
+        choices=("none", "rrf", "convex"),
+        doc="fuse BM25 and dense excerpt rankings in standard and mix: reciprocal rank fusion, or "
+        "a convex combination of normalised scores",
     )
     rrf_k: int = _knob(60, lo=1, hi=10_000, doc="reciprocal rank fusion constant")
+    fusion_norm: str = _knob(
+        "minmax", choices=("minmax", "zscore"), doc="how convex fusion puts scores on one scale"
+    )
+    fusion_dense_weight: float = _knob(
+        0.5, lo=0.0, hi=1.0, doc="convex fusion: weight of the dense scores (BM25 gets the rest)"
+    )
+    fusion_adaptive: bool = _knob(
+        False, doc="convex fusion: lean per query towards the ranking whose best hit stands out"
+    )
+    lexical_summary: bool = _knob(True, doc="BM25 indexes each excerpt with its summary")
+    mix_graph: str = _knob(
+        "append",
+        choices=("append", "rerank"),
+        doc="mix: graph excerpts after the fused ones, or the fused list re-ranked by personalised "
+        "PageRank from the question's entities",
+    )
+    graph_rerank_weight: float = _knob(
+        0.3, lo=0.0, hi=1.0, doc="mix_graph=rerank: share of the graph score in the final order"
+    )
     graph_candidates: int = _knob(
         200,
         lo=1,

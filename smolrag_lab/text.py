@@ -275,3 +275,10 @@ def clean_markdown(text: str) -> str:
     text = _LIST_MARK.sub("", text)
     text = _EMPHASIS.sub(r"\2", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def excerpt_search_text(text: str, summary: str, with_summary: bool = True) -> str:
+    """The text an excerpt is embedded and BM25-indexed by: itself, followed by its summary unless
+    ``with_summary`` is off (settings ``embed_summary``, ``lexical_summary``).
+    """
+    return f"{text}\n\n{summary}" if with_summary and summary else text

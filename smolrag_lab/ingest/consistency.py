@@ -2,7 +2,7 @@
 
 The records in SQLite (documents, sources, excerpts, extractions) are the source of truth: they
 commit per document in one transaction. Everything else is derived from them and can lag behind
-after an interrupted run: the excerpt vectors (from excerpt + summary), the graph (from the stored
+after an interrupted run: the excerpt vectors (from excerpt + summary, or the excerpt alone: ``embed_summary``), the graph (from the stored
 extractions) and the entity / relationship vectors (from the graph). ``check`` lists every
 disagreement; ``repair`` re-derives the lagging parts, so no model call but embeddings is needed.
 """
@@ -20,6 +20,7 @@ from ..aio import run_sync
 from ..index import Index
 from ..providers.base import Embedder, EntityRecord, Extraction, RelationshipRecord
 from ..settings import Settings
+from ..text import excerpt_search_text
 from .graph_merge import (
     GraphEdit,
     Touched,
@@ -135,7 +136,10 @@ def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, in
     )
     missing = sorted(set(excerpts) - set(index.excerpt_vectors.ids()))
     if missing:
-        texts = [f"{excerpts[i]['text']}\n\n{excerpts[i]['summary']}" for i in missing]
+        texts = [
+            excerpt_search_text(excerpts[i]["text"], excerpts[i]["summary"], settings.embed_summary)
+            for i in missing
+        ]
         index.excerpt_vectors.upsert(
             missing,
             run_sync(embedder.aembed(texts)),

@@ -23,7 +23,7 @@ from ..monitor import PerformanceMonitor
 from ..providers import Providers
 from ..providers.base import Extraction
 from ..settings import Settings
-from ..text import document_title
+from ..text import document_title, excerpt_search_text
 from ..tokens import TokenCounter
 from .chunking import Chunker
 from .consistency import (
@@ -339,7 +339,8 @@ class Ingestor:
         )
 
     async def _embed(self, p: Prepared) -> None:
-        texts = [f"{e}\n\n{s}" for e, s in zip(p.excerpts, p.summaries)]
+        with_summary = self.settings.embed_summary
+        texts = [excerpt_search_text(e, s, with_summary) for e, s in zip(p.excerpts, p.summaries)]
         p.vectors = await self.providers.embedder.aembed(texts)
 
     async def _grouped_calls(self, p: Prepared) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from ..index import Index
 from ..settings import Settings
 from . import retrieval
+from .graph_rank import EntityLinker
 from .lexical import LexicalIndex
 
 QUERY_TYPES = (*retrieval.MODES, "auto")
@@ -133,13 +134,16 @@ async def search(
     s: Settings,
     question: str,
     lexical: LexicalIndex | None,
+    linker: EntityLinker | None = None,
 ) -> retrieval.Retrieved:
+    """The searches ``mode`` needs; ``linker`` finds the entities a question names (``mix_graph``)."""
     jobs: dict[str, Callable[[], Any]] = {}
     if mode in ("local_kg", "hybrid_kg", "mix"):
         jobs["local"] = partial(retrieval.local_kg, index, vectors["low"], s, graph)
     if mode in ("global_kg", "hybrid_kg", "mix"):
         jobs["global"] = partial(retrieval.global_kg, index, vectors["high"], s, graph)
-    if mode in ("standard", "mix"):
+    rerank = mode == "mix" and s.mix_graph == "rerank"
+    if mode == "standard" or (mode == "mix" and not rerank):
         jobs["vector"] = partial(retrieval.standard, index, vectors["query"], s, question, lexical)
     if s.parallel_retrieval and len(jobs) > 1:
         done = dict(
@@ -151,6 +155,20 @@ async def search(
         result = retrieval.hybrid_kg(done["local"], done["global"])
     else:
         result = done.get("local") or done.get("global") or retrieval.Retrieved(mode)
+    if rerank:
+        seeds = _seeds(done["local"].entities, linker.linked(question) if linker else [])
+        done["vector"] = await asyncio.to_thread(
+            retrieval.graph_reranked, index, graph, vectors["query"], s, question, lexical, seeds
+        )
     result.vector_excerpts = done.get("vector", [])
     result.mode = mode
     return result
+
+
+def _seeds(entities: list[dict[str, Any]], named: list[str]) -> dict[str, float]:
+    """Personalisation for PageRank: entities the question names (weight 1) and the entity-vector hits
+    of ``local_kg`` (weight: their similarity).
+    """
+    seeds = {e["key"]: max(float(e.get("score", 0.0)), 0.0) for e in entities}
+    seeds.update({key: 1.0 for key in named})
+    return seeds

@@ -6,7 +6,8 @@
 - ``global_kg``: relationship vectors searched with the high-level keywords, then their endpoints
   and excerpts;
 - ``hybrid_kg``: both, de-duplicated, excerpts interleaved;
-- ``mix``: ``hybrid_kg`` plus ``standard``.
+- ``mix``: ``hybrid_kg`` plus ``standard``; with ``mix_graph="rerank"`` the graph re-orders the
+  ``standard`` list instead of only adding excerpts after it.
 Every keyword is used (upstream embedded only the first of each list).
 """
 
@@ -22,7 +23,8 @@ from ..index import Index
 from ..ingest.graph_merge import entity_view, relationship_view
 from ..providers.base import QueryKeywords
 from ..settings import Settings
-from .lexical import LexicalIndex, reciprocal_rank_fusion
+from . import graph_rank
+from .lexical import LexicalIndex, convex_fusion, reciprocal_rank_fusion
 
 MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
 
@@ -70,6 +72,35 @@ def _excerpts(index: Index, scored_ids: list[tuple[str, float]], origin: str) ->
     ]
 
 
+def fused_candidates(
+    index: Index,
+    query_vector: np.ndarray,
+    s: Settings,
+    question: str,
+    lexical: LexicalIndex | None,
+    depth: int,
+) -> list[tuple[str, float]]:
+    """The first ``depth`` excerpt ids with their scores: dense alone (``fusion="none"``, or without a
+    lexical index), or dense and BM25 fused by ranks (``rrf``) or by normalised scores (``convex``).
+    """
+    if s.fusion == "none" or lexical is None:
+        hits = index.excerpt_vectors.query(query_vector, depth, s.excerpt_threshold)
+        return [(h.id, h.score) for h in hits]
+    dense = index.excerpt_vectors.query(query_vector, s.fusion_candidates, s.excerpt_threshold)
+    bm25 = lexical.search(question, s.fusion_candidates)
+    if s.fusion == "rrf":
+        fused = reciprocal_rank_fusion([[h.id for h in dense], [i for i, _ in bm25]], s.rrf_k)
+    else:
+        fused = convex_fusion(
+            [(h.id, h.score) for h in dense],
+            bm25,
+            s.fusion_dense_weight,
+            s.fusion_norm,
+            s.fusion_adaptive,
+        )
+    return fused[:depth]
+
+
 def standard(
     index: Index,
     query_vector: np.ndarray,
@@ -77,14 +108,28 @@ def standard(
     question: str = "",
     lexical: LexicalIndex | None = None,
 ) -> list[ExcerptHit]:
-    """Dense top-k, or with ``fusion="rrf"`` the reciprocal rank fusion of dense and BM25 rankings."""
-    if s.fusion == "rrf" and lexical is not None:
-        dense = index.excerpt_vectors.query(query_vector, s.fusion_candidates, s.excerpt_threshold)
-        bm25 = lexical.search(question, s.fusion_candidates)
-        fused = reciprocal_rank_fusion([[h.id for h in dense], [i for i, _ in bm25]], s.rrf_k)
-        return _excerpts(index, fused[: s.excerpt_top_k], "vector")
-    hits = index.excerpt_vectors.query(query_vector, s.excerpt_top_k, s.excerpt_threshold)
-    return _excerpts(index, [(h.id, h.score) for h in hits], "vector")
+    """The top ``excerpt_top_k`` of :func:`fused_candidates`."""
+    scored = fused_candidates(index, query_vector, s, question, lexical, s.excerpt_top_k)
+    return _excerpts(index, scored, "vector")
+
+
+def graph_reranked(
+    index: Index,
+    graph: Any,
+    query_vector: np.ndarray,
+    s: Settings,
+    question: str,
+    lexical: LexicalIndex | None,
+    seeds: dict[str, float],
+) -> list[ExcerptHit]:
+    """``mix_graph="rerank"``: the fused candidates (all ``fusion_candidates`` of them) re-ordered by
+    personalised PageRank from ``seeds`` (:func:`.graph_rank.rerank`), then cut to ``excerpt_top_k``.
+    """
+    depth = max(s.excerpt_top_k, s.fusion_candidates)
+    scored = fused_candidates(index, query_vector, s, question, lexical, depth)
+    mentions = index.excerpt_entities()
+    ranked = graph_rank.rerank(scored, mentions, graph, seeds, s.graph_rerank_weight)
+    return _excerpts(index, ranked[: s.excerpt_top_k], "vector")
 
 
 def _graph_hits(
