@@ -9,7 +9,8 @@ Sources (each read from the installed package, nothing downloaded):
 
 Install them first (as root): ``apt-get install -y perl-doc git-doc sqlite3-doc``.
 
-usage: python -m benchmarks.build_faq_set [--out smolrag_data/faq] [--sources perlfaq gitfaq sqlitefaq]
+usage: python -m benchmarks.build_faq_set [--out smolrag_data/faq]
+       [--sources perlfaq gitfaq sqlitefaq]
 
 Writes ``OUT/docs/<source>-NNN.txt`` (one answer each) and ``OUT/queries.jsonl`` in the shared
 format (``id``, ``query``, ``relevant`` {document: grade}, ``reference_answer``). The corpus is

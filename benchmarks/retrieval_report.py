@@ -6,7 +6,6 @@ usage: python -m benchmarks.retrieval_report [benchmarks/results/retrieval.json]
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -48,95 +47,109 @@ def _comparison(found: dict[str, dict[str, list]], reference: str, candidate: st
     }
 
 
-def _goals(systems: Systems, after: dict[str, str]) -> dict[str, Any]:
-    """Each goal per set, from paired comparisons on nDCG@10 ("within the interval": the interval of
-    the difference reaches zero or above)."""
+def _mean(values: list[float]) -> float:
+    return float(sum(values) / len(values))
+
+
+def _not_worse(found: dict, reference: str, candidate: str) -> dict[str, bool] | None:
+    """nDCG@10 of ``candidate`` against ``reference``: not worse (the 95% interval of the paired
+    difference reaches zero or above) and significantly better (it lies above zero); None when
+    either was not measured."""
+    if reference not in found or candidate not in found:
+        return None
+    diff = compare(found[reference]["ndcg@10"], found[candidate]["ndcg@10"]).difference
+    return {"not_worse": diff.high >= 0, "better": diff.low > 0}
+
+
+def _goals(systems: Systems, rows: dict[str, str]) -> dict[str, Any]:
+    """Each goal of issue 21 per set (None where a system was not measured), then over the sets."""
     per_set: dict[str, Any] = {}
     for name, found in systems.items():
-        value = {
-            row: float(sum(found[s]["ndcg@10"]) / len(found[s]["ndcg@10"]))
-            for row, s in after.items()
-        }
+        value = {row: _mean(found[s]["ndcg@10"]) for row, s in rows.items() if s in found}
         better = max(("baseline: bm25", "baseline: dense"), key=lambda b: value[b])
-        vs_better = compare(found[after[better]]["ndcg@10"], found[after["standard"]]["ndcg@10"])
-        mix = compare(found[after["standard"]]["ndcg@10"], found[after["mix"]]["ndcg@10"])
-        graph = {
-            m: compare(found["baseline: bm25"]["ndcg@10"], found[m]["ndcg@10"]).difference.high >= 0
-            for m in ("local_kg", "global_kg", "hybrid_kg", "mix")
-        }
+        mix = _not_worse(found, rows["standard"], rows["mix"])
         per_set[name] = {
-            "standard_not_worse_than_better_baseline": vs_better.difference.high >= 0,
             "better_baseline": better,
+            "standard_vs_better_baseline": _not_worse(found, better, rows["standard"]),
             "standard_above_both_baselines": value["standard"]
             > max(value["baseline: bm25"], value["baseline: dense"]),
-            "mix_not_worse_than_standard": mix.difference.high >= 0,
-            "mix_significantly_better": mix.difference.low > 0,
-            "graph_modes_not_worse_than_bm25": graph,
+            "mix_vs_standard": mix,
+            "graph_modes_vs_bm25": {
+                m: _not_worse(found, "baseline: bm25", rows[m])
+                for m in ("local_kg", "global_kg", "hybrid_kg", "mix")
+            },
         }
-    sets = per_set.values()
+    sets = list(per_set.values())
+    mixes = [s["mix_vs_standard"] for s in sets if s["mix_vs_standard"]]
+    graphs = [g for s in sets for g in s["graph_modes_vs_bm25"].values() if g]
+    cranfield = systems.get("cranfield", {}).get(rows["standard"])
     return {
         "per_set": per_set,
-        "standard_never_worse": all(s["standard_not_worse_than_better_baseline"] for s in sets),
+        "standard_never_worse": all(s["standard_vs_better_baseline"]["not_worse"] for s in sets),
         "standard_above_both_on_two_sets": sum(s["standard_above_both_baselines"] for s in sets)
         >= 2,
-        "mix_never_worse": all(s["mix_not_worse_than_standard"] for s in sets),
-        "mix_significantly_better_somewhere": any(s["mix_significantly_better"] for s in sets),
-        "graph_modes_never_worse_than_bm25": all(
-            all(s["graph_modes_not_worse_than_bm25"].values()) for s in sets
-        ),
-        "cranfield_standard_ndcg10_at_least_0.42": (
-            float(sum(systems["cranfield"][after["standard"]]["ndcg@10"]))
-            / len(systems["cranfield"][after["standard"]]["ndcg@10"])
-            >= 0.42
-            if "cranfield" in systems
-            else None
-        ),
+        "mix_never_worse": all(m["not_worse"] for m in mixes) if mixes else None,
+        "mix_significantly_better_somewhere": any(m["better"] for m in mixes) if mixes else None,
+        "graph_modes_never_worse_than_bm25": all(g["not_worse"] for g in graphs)
+        if graphs
+        else None,
+        "cranfield_standard_ndcg10_at_least_0.42": _mean(cranfield["ndcg@10"]) >= 0.42
+        if cranfield
+        else None,
     }
+
+
+COMPARISONS = (
+    ("after vs before: standard", "before:standard", "after:standard"),
+    ("after vs before: mix", "before:mix", "after:mix"),
+    ("standard vs baseline: dense", "baseline: dense", "after:standard"),
+    ("standard vs baseline: bm25", "baseline: bm25", "after:standard"),
+    ("mix vs standard", "after:standard", "after:mix"),
+    *(
+        (f"{m} vs baseline: bm25", "baseline: bm25", m)
+        for m in ("local_kg", "global_kg", "hybrid_kg")
+    ),
+)
+
+
+def _comparisons(found: dict, before: dict[str, str], after: dict[str, str]) -> dict[str, Any]:
+    def system(ref: str) -> str:
+        table, _, row = ref.partition(":")
+        return {"before": before, "after": after}[table][row] if row else ref
+
+    out = {}
+    for label, reference, candidate in COMPARISONS:
+        if system(reference) in found and system(candidate) in found:
+            out[label] = _comparison(found, system(reference), system(candidate))
+    return out
 
 
 def report(
     systems: Systems,
     info: dict[str, Any],
     standard_lodo: dict[str, Any],
-    mix_lodo: dict[str, Any],
+    mix_lodo: dict[str, Any] | None,
     previous: dict[str, Any],
     kept: dict[str, Any],
-    kept_graph: dict[str, Any],
-    args: argparse.Namespace,
 ) -> dict[str, Any]:
+    """The whole result; ``mix_lodo`` is None when no set had its graph measured."""
+    graph_kept = mix_lodo["kept"] if mix_lodo else "append"
     before = _rows(standard_lodo["previous"], "mix | previous | append")
-    after = _rows(standard_lodo["kept"], f"mix | kept | {mix_lodo['kept']}")
+    after = _rows(standard_lodo["kept"], f"mix | kept | {graph_kept}")
     return {
         "command": "python -m benchmarks.retrieval_sets " + " ".join(sys.argv[1:]),
         "metrics": list(METRICS),
         "confidence": 0.95,
         "interval": "percentile bootstrap over questions, 2000 resamples, seed 0",
         "sets": info,
-        "defaults": {"previous": previous, "kept": {**kept, **kept_graph}},
+        "defaults": {"previous": previous, "kept": kept, "mix_graph_kept": graph_kept},
         "rows": {"before": before, "after": after},
         "systems": {
             name: {system: {m: _interval(v[m]) for m in METRICS} for system, v in found.items()}
             for name, found in systems.items()
         },
         "comparisons": {
-            name: {
-                "after vs before: standard": _comparison(
-                    found, before["standard"], after["standard"]
-                ),
-                "after vs before: mix": _comparison(found, before["mix"], after["mix"]),
-                "standard vs baseline: dense": _comparison(
-                    found, "baseline: dense", after["standard"]
-                ),
-                "standard vs baseline: bm25": _comparison(
-                    found, "baseline: bm25", after["standard"]
-                ),
-                "mix vs standard": _comparison(found, after["standard"], after["mix"]),
-                **{
-                    f"{m} vs baseline: bm25": _comparison(found, "baseline: bm25", m)
-                    for m in ("local_kg", "global_kg", "hybrid_kg")
-                },
-            }
-            for name, found in systems.items()
+            name: _comparisons(found, before, after) for name, found in systems.items()
         },
         "lodo": {"standard": standard_lodo, "mix_graph": mix_lodo},
         "goals": {"before": _goals(systems, before), "after": _goals(systems, after)},
@@ -156,11 +169,16 @@ def markdown(result: dict[str, Any]) -> str:
         head = " | ".join(f"{m} before | {m} after" for m in METRICS)
         out += [f"| system | {head} |", "|---|" + "---|" * (2 * len(METRICS))]
         for row in ROWS:
-            b, a = found[result["rows"]["before"][row]], found[result["rows"]["after"][row]]
+            b, a = result["rows"]["before"][row], result["rows"]["after"][row]
+            if b not in found or a not in found:
+                continue
+            b, a = found[b], found[a]
             cells = " | ".join(f"{_cell(b[m])} | {_cell(a[m])}" for m in METRICS)
             out.append(f"| {row} | {cells} |")
         out.append("")
     for lever, table in result["lodo"].items():
+        if table is None:
+            continue
         out += [
             f"Leave-one-dataset-out, {lever} (previous: `{table['previous']}`; kept: "
             f"`{table['kept']}`):",

@@ -16,6 +16,7 @@ sqlite3-doc``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,6 @@ FUSIONS: dict[str, dict[str, Any]] = {
         "fusion_norm": "minmax",
         "fusion_adaptive": True,
     },
-    "convex zscore": {"fusion": "convex", "fusion_norm": "zscore"},
     "convex zscore adaptive": {
         "fusion": "convex",
         "fusion_norm": "zscore",
@@ -55,9 +55,11 @@ FUSIONS: dict[str, dict[str, Any]] = {
 MIX_GRAPH: dict[str, dict[str, Any]] = {
     "append": {"mix_graph": "append"},
     "rerank 0.1": {"mix_graph": "rerank", "graph_rerank_weight": 0.1},
-    "rerank 0.2": {"mix_graph": "rerank", "graph_rerank_weight": 0.2},
-    "rerank 0.4": {"mix_graph": "rerank", "graph_rerank_weight": 0.4},
+    "rerank 0.3": {"mix_graph": "rerank", "graph_rerank_weight": 0.3},
 }
+
+
+LEXICAL_TEXTS = [True]  # BM25 over excerpt + summary; --bm25-text-only adds the excerpt alone
 
 
 def standard_candidates(index_configs: list[bool]) -> dict[str, dict[str, Any]]:
@@ -67,7 +69,7 @@ def standard_candidates(index_configs: list[bool]) -> dict[str, dict[str, Any]]:
     out = {}
     for embed in index_configs:
         for fusion, overrides in FUSIONS.items():
-            for lexical in (True, False):
+            for lexical in LEXICAL_TEXTS:
                 if fusion == "none" and not lexical:
                     continue  # no BM25 in it
                 name = f"{fusion} | bm25 {_text(lexical)} | embed {_text(embed)}"
@@ -128,18 +130,24 @@ def _query_settings(overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(
-    dataset: Any, name: str, root: Path, embed: bool, jobs: dict[str, tuple[str, dict]]
+    dataset: Any,
+    name: str,
+    root: Path,
+    embed: bool,
+    jobs: dict[str, tuple[str, dict]],
+    as_found: bool = False,
 ) -> tuple[dict[str, dict[str, list]], dict[str, Any]]:
     """Per-question values of each job (system name: mode and query settings) on the set's index
-    for ``embed_summary=embed`` (ingested on first use, reused after); ``baselines`` as a job name
-    adds the BM25 and dense baselines.
+    for ``embed_summary=embed`` (ingested on first use, reused after; ``as_found``: opened without
+    recovery or ingestion); ``baselines`` as a job name adds the BM25 and dense baselines.
     """
     data_dir = root / f"{name}-{'full' if embed else 'excerpt'}"
     settings = Settings.load(data_dir=data_dir, query_cache=False, embed_summary=embed)
     systems: dict[str, dict[str, list]] = {}
-    with SmolRag(settings) as rag:
+    with SmolRag(settings, recover=not as_found) as rag:
         started = time.perf_counter()
-        rag.ingest(dataset.paths, progress=False)
+        if not as_found:
+            rag.ingest(dataset.paths, progress=False)
         info = {
             f"ingest_s_embed_{_text(embed)}": round(time.perf_counter() - started, 1),
             "documents": len(rag.index.documents),
@@ -154,6 +162,24 @@ def measure(
                 systems[system] = _rows(rag, dataset.items, mode, overrides)
         print(f"{name}, embed {_text(embed)}: {len(jobs)} jobs done", flush=True)
     return systems, info
+
+
+def _ingested_only(dataset: Any, data_dir: Path) -> Any:
+    """The sub-collection already in ``data_dir`` (an ingestion stopped part-way): its documents,
+    the questions with a relevant document among them, and those relevant documents only.
+    """
+    settings = Settings.load(data_dir=data_dir, query_cache=False)
+    with SmolRag(settings, log_to_file=False, recover=False) as rag:
+        names = {Path(r["source"]).name for _, r in rag.index.documents.items()}
+    items = [
+        dataclasses.replace(i, relevant={d: g for d, g in i.relevant.items() if d in names})
+        for i in dataset.items
+        if set(i.relevant) & names
+    ]
+    files = tuple(p for p in dataset.corpus_files() if p.name in names)
+    return dataclasses.replace(
+        dataset, name=f"{dataset.name}[{len(files)} docs]", items=items, documents=files
+    )
 
 
 def _standard_jobs(embed: bool) -> dict[str, tuple[str, dict]]:
@@ -177,26 +203,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """
     root = Path(args.data_root)
     datasets = {name: load_dataset(q, c, args.limit) for name, (c, q) in _sets(args).items()}
+    for name in args.ingested_only:
+        datasets[name] = _ingested_only(datasets[name], root / f"{name}-full")
     systems: dict[str, dict[str, dict[str, list]]] = {name: {} for name in datasets}
     info: dict[str, dict[str, Any]] = {
-        name: {"queries": len(d.items)} for name, d in datasets.items()
+        name: {"queries": len(d.items), "dataset": d.name} for name, d in datasets.items()
     }
     for name, dataset in datasets.items():
         for embed in [True, False] if name in args.excerpt_only else [True]:
-            found, facts = measure(dataset, name, root, embed, _standard_jobs(embed))
+            as_found = name in args.ingested_only
+            jobs = _standard_jobs(embed)
+            if name not in args.graph_sets:
+                jobs["baselines"] = ("", {})
+            found, facts = measure(dataset, name, root, embed, jobs, as_found)
             systems[name].update(found)
             info[name].update(facts)
     standard = lodo_table(systems, "standard | ", previous_name())
     kept = standard_candidates([True, False])[standard["kept"]]
     for name, dataset in datasets.items():
+        if name not in args.graph_sets:
+            continue
         jobs = {m: (m, {}) for m in GRAPH_MODES}
         jobs |= {"baselines": ("", {})} | _graph_jobs("previous", PREVIOUS)
         found, _ = measure(dataset, name, root, True, jobs)
         systems[name].update(found)
         found, _ = measure(dataset, name, root, kept["embed_summary"], _graph_jobs("kept", kept))
         systems[name].update(found)
-    mix = lodo_table(systems, "mix | kept | ", "append")
-    return report(systems, info, standard, mix, PREVIOUS, kept, MIX_GRAPH[mix["kept"]], args)
+    graph_systems = {name: found for name, found in systems.items() if name in args.graph_sets}
+    mix = lodo_table(graph_systems, "mix | kept | ", "append") if graph_systems else None
+    return report(systems, info, standard, mix, PREVIOUS, kept)
 
 
 def lodo_table(systems: dict, prefix: str, previous: str) -> dict[str, Any]:
@@ -224,10 +259,27 @@ def main() -> None:
         help="sets also ingested with embed_summary=false (a second ingestion each)",
     )
     parser.add_argument(
+        "--ingested-only",
+        nargs="*",
+        default=[],
+        help="sets measured on the documents their index already holds, opened as found",
+    )
+    parser.add_argument(
+        "--graph-sets",
+        nargs="*",
+        default=["demo", "cranfield", "faq"],
+        help="sets on which the graph modes and mix are measured (their graph must be complete)",
+    )
+    parser.add_argument(
+        "--bm25-text-only", action="store_true", help="also BM25 over the excerpt alone"
+    )
+    parser.add_argument(
         "--limit", type=int, help="only the first N questions of each set (smoke runs)"
     )
     parser.add_argument("--out", default=default_out("retrieval"))
     args = parser.parse_args()
+    if args.bm25_text_only:
+        LEXICAL_TEXTS.append(False)
     publish(run(args), args.out)
 
 

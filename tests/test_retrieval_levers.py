@@ -1,5 +1,5 @@
-"""Retrieval levers of issue 21: convex fusion of normalised scores (fixed or query-adaptive weight),
-graph re-ranking of mix by personalised PageRank, entity linking of questions, the excerpt-only
+"""Retrieval levers of issue 21: convex fusion of normalised scores (fixed or query-adaptive
+weight), graph re-ranking of mix by personalised PageRank, entity linking of questions, the excerpt-only
 embedded text, leave-one-dataset-out choice, and the FAQ set builder."""
 
 import json
@@ -30,7 +30,8 @@ def test_normalisations_by_hand():
 def test_convex_fusion_by_hand():
     dense = [("a", 0.9), ("b", 0.5), ("c", 0.1)]
     bm25 = [("c", 12.0), ("d", 6.0), ("a", 0.0)]
-    # minmax: dense a=1, b=.5, c=0; bm25 c=1, d=.5, a=0; b is missing from bm25 (floor 0), d from dense
+    # minmax: dense a=1, b=.5, c=0; bm25 c=1, d=.5, a=0; b is missing from bm25 (floor 0), d from
+    # dense
     fused = dict(convex_fusion(dense, bm25, dense_weight=0.5))
     assert fused == pytest.approx({"a": 0.5, "b": 0.25, "c": 0.5, "d": 0.25})
     dense_heavy = convex_fusion(dense, bm25, dense_weight=0.8)

@@ -1,6 +1,6 @@
-"""Leave-one-dataset-out choice of a default: a candidate setting is chosen on every labelled set but
-one and then judged on the one left out, so a default is kept only if it holds on data it was not
-chosen on.
+"""Leave-one-dataset-out choice of a default: a candidate setting is chosen on every labelled set
+but one and then judged on the one left out, so a default is kept only if it holds on data it was
+not chosen on.
 
 ``scores[set][candidate]`` holds per-question values (the same questions, in the same order, for
 every candidate of a set). The choice on the other sets maximises the mean over those sets of each

@@ -2,8 +2,8 @@
 
 The records in SQLite (documents, sources, excerpts, extractions) are the source of truth: they
 commit per document in one transaction. Everything else is derived from them and can lag behind
-after an interrupted run: the excerpt vectors (from excerpt + summary, or the excerpt alone: ``embed_summary``), the graph (from the stored
-extractions) and the entity / relationship vectors (from the graph). ``check`` lists every
+after an interrupted run: the excerpt vectors (from excerpt + summary, or the excerpt alone with
+``embed_summary`` off), the graph (from the stored extractions) and the entity / relationship vectors (from the graph). ``check`` lists every
 disagreement; ``repair`` re-derives the lagging parts, so no model call but embeddings is needed.
 """
 

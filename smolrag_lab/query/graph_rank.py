@@ -1,8 +1,8 @@
-"""Graph signals that re-rank the fused excerpt list of ``mix`` (``mix_graph="rerank"``), in the spirit
-of HippoRAG and fast-graphrag: personalised PageRank seeded with the entities the question names,
-each candidate excerpt scored by the PageRank mass of the entities it mentions, and that score blended
-with the fused text score. Appending graph excerpts after the fused ones (``mix_graph="append"``)
-leaves the top of the list exactly as ``standard`` has it; re-ranking lets the graph move it.
+"""Graph signals that re-rank the fused excerpt list of ``mix`` (``mix_graph="rerank"``), in the
+spirit of HippoRAG and fast-graphrag: personalised PageRank seeded with the entities the question
+names, each candidate excerpt scored by the PageRank mass of the entities it mentions, and that
+score blended with the fused text score. Appending graph excerpts after the fused ones
+(``mix_graph="append"``) leaves the top of the list exactly as ``standard`` has it; re-ranking lets the graph move it.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def personalised_pagerank(
             rank = updated
             break
         rank = updated
-    return dict(zip(order, rank.tolist()))
+    return dict(zip(order, rank.tolist(), strict=True))
 
 
 def rerank(
@@ -100,8 +100,8 @@ def rerank(
     weight: float,
 ) -> list[tuple[str, float]]:
     """``candidates`` (fused excerpt ids and scores, best first) ordered by
-    ``(1 - weight) * text + weight * graph``, both min-max normalised over the list; the graph score of
-    an excerpt is the personalised PageRank mass of the entities it mentions. Without seeds in the
+    ``(1 - weight) * text + weight * graph``, both min-max normalised over the list; the graph score
+    of an excerpt is the personalised PageRank mass of the entities it mentions. Without seeds in the
     candidates' entities, the list comes back unchanged.
     """
     if not candidates or weight <= 0:
@@ -115,6 +115,6 @@ def rerank(
     structure = normalised(graph_scores, "minmax")
     blended = [
         (i, float((1 - weight) * t + weight * g))
-        for (i, _), t, g in zip(candidates, text, structure)
+        for (i, _), t, g in zip(candidates, text, structure, strict=True)
     ]
     return sorted(blended, key=lambda item: -item[1])  # stable: ties keep the fused order

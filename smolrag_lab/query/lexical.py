@@ -1,5 +1,6 @@
 """BM25 over excerpts (bm25s, English stop words and Snowball stemming), and the fusion of rankings:
-reciprocal rank fusion, or a convex combination of normalised scores whose weight can follow the query.
+reciprocal rank fusion, or a convex combination of normalised scores whose weight can follow the
+query.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def normalised(scores: Sequence[float], method: str) -> np.ndarray:
 
 
 def peakedness(scores: Sequence[float]) -> float:
-    """How far the best score stands above the rest of its list, in standard deviations: high when one
-    candidate clearly matches (an exact term hit for BM25), near zero when the list is flat.
+    """How far the best score stands above the rest of its list, in standard deviations: high when
+    one candidate clearly matches (an exact term hit for BM25), near zero when the list is flat.
     """
     arr = np.asarray(scores, dtype=float)
     if arr.size < 2:
@@ -86,9 +87,9 @@ def convex_fusion(
     method: str = "minmax",
     adaptive: bool = False,
 ) -> list[tuple[str, float]]:
-    """Ids by ``w * dense + (1 - w) * lexical`` over normalised scores (best first); an id missing from
-    one list takes that list's lowest normalised score. With ``adaptive`` the weight leans towards the
-    list whose best hit stands out more: ``w = a*pd / (a*pd + (1-a)*pl)`` for the prior ``a`` =
+    """Ids by ``w * dense + (1 - w) * lexical`` over normalised scores (best first); an id missing
+    from one list takes that list's lowest normalised score. With ``adaptive`` the weight leans
+    towards the list whose best hit stands out more: ``w = a*pd / (a*pd + (1-a)*pl)`` for the prior ``a`` =
     ``dense_weight`` and peakedness ``pd``, ``pl`` (the prior alone when both lists are flat).
     """
     if not lexical:
@@ -103,7 +104,7 @@ def convex_fusion(
     lists = []
     for ranking in (dense, lexical):
         values = normalised([s for _, s in ranking], method)
-        lists.append(dict(zip((i for i, _ in ranking), values)))
+        lists.append(dict(zip([i for i, _ in ranking], values, strict=True)))
     floors = [min(scores.values()) for scores in lists]
     ids = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in lexical]))
     fused = [

@@ -136,7 +136,7 @@ async def search(
     lexical: LexicalIndex | None,
     linker: EntityLinker | None = None,
 ) -> retrieval.Retrieved:
-    """The searches ``mode`` needs; ``linker`` finds the entities a question names (``mix_graph``)."""
+    """The searches ``mode`` needs; ``linker`` spots the entities a question names (``mix_graph``)."""
     jobs: dict[str, Callable[[], Any]] = {}
     if mode in ("local_kg", "hybrid_kg", "mix"):
         jobs["local"] = partial(retrieval.local_kg, index, vectors["low"], s, graph)
@@ -166,8 +166,8 @@ async def search(
 
 
 def _seeds(entities: list[dict[str, Any]], named: list[str]) -> dict[str, float]:
-    """Personalisation for PageRank: entities the question names (weight 1) and the entity-vector hits
-    of ``local_kg`` (weight: their similarity).
+    """Personalisation for PageRank: entities the question names (weight 1) and the entity-vector
+    hits of ``local_kg`` (weight: their similarity).
     """
     seeds = {e["key"]: max(float(e.get("score", 0.0)), 0.0) for e in entities}
     seeds.update({key: 1.0 for key in named})
