@@ -167,7 +167,7 @@ class SmolRag:
         return self._lexical[1]
 
     def entity_linker(self) -> EntityLinker:
-        """The graph's entity names, to spot those a question names; kept until the graph changes."""
+        """The graph's entity names, to spot those a question names; kept until it changes."""
         return self._graph_view("linker", lambda: EntityLinker(self.index.graph.graph))
 
     def _graph_view(self, kind: str, build: Any, *key: Any) -> Any:

@@ -1,6 +1,6 @@
 """Retrieval levers of issue 21: convex fusion of normalised scores (fixed or query-adaptive
-weight), graph re-ranking of mix by personalised PageRank, entity linking of questions, the excerpt-only
-embedded text, leave-one-dataset-out choice, and the FAQ set builder."""
+weight), graph re-ranking of mix by personalised PageRank, entity linking of questions, the
+excerpt-only embedded text, leave-one-dataset-out choice, and the FAQ set builder."""
 
 import json
 import shutil

@@ -340,7 +340,10 @@ class Ingestor:
 
     async def _embed(self, p: Prepared) -> None:
         with_summary = self.settings.embed_summary
-        texts = [excerpt_search_text(e, s, with_summary) for e, s in zip(p.excerpts, p.summaries, strict=True)]
+        texts = [
+            excerpt_search_text(e, s, with_summary)
+            for e, s in zip(p.excerpts, p.summaries, strict=True)
+        ]
         p.vectors = await self.providers.embedder.aembed(texts)
 
     async def _grouped_calls(self, p: Prepared) -> None:

@@ -2,7 +2,8 @@
 spirit of HippoRAG and fast-graphrag: personalised PageRank seeded with the entities the question
 names, each candidate excerpt scored by the PageRank mass of the entities it mentions, and that
 score blended with the fused text score. Appending graph excerpts after the fused ones
-(``mix_graph="append"``) leaves the top of the list exactly as ``standard`` has it; re-ranking lets the graph move it.
+(``mix_graph="append"``) leaves the top of the list exactly as ``standard`` has it; re-ranking
+lets the graph move it.
 """
 
 from __future__ import annotations
@@ -101,8 +102,8 @@ def rerank(
 ) -> list[tuple[str, float]]:
     """``candidates`` (fused excerpt ids and scores, best first) ordered by
     ``(1 - weight) * text + weight * graph``, both min-max normalised over the list; the graph score
-    of an excerpt is the personalised PageRank mass of the entities it mentions. Without seeds in the
-    candidates' entities, the list comes back unchanged.
+    of an excerpt is the personalised PageRank mass of the entities it mentions. Without seeds in
+    the candidates' entities, the list comes back unchanged.
     """
     if not candidates or weight <= 0:
         return list(candidates)

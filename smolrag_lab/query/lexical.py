@@ -89,8 +89,8 @@ def convex_fusion(
 ) -> list[tuple[str, float]]:
     """Ids by ``w * dense + (1 - w) * lexical`` over normalised scores (best first); an id missing
     from one list takes that list's lowest normalised score. With ``adaptive`` the weight leans
-    towards the list whose best hit stands out more: ``w = a*pd / (a*pd + (1-a)*pl)`` for the prior ``a`` =
-    ``dense_weight`` and peakedness ``pd``, ``pl`` (the prior alone when both lists are flat).
+    towards the list whose best hit stands out more: ``w = a*pd / (a*pd + (1-a)*pl)`` for the
+    prior ``a`` = ``dense_weight`` and peakedness ``pd``, ``pl`` (the prior alone when both lists are flat).
     """
     if not lexical:
         return list(dense)

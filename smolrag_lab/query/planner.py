@@ -136,7 +136,7 @@ async def search(
     lexical: LexicalIndex | None,
     linker: EntityLinker | None = None,
 ) -> retrieval.Retrieved:
-    """The searches ``mode`` needs; ``linker`` spots the entities a question names (``mix_graph``)."""
+    """The searches ``mode`` needs; ``linker`` spots the entities a question names."""
     jobs: dict[str, Callable[[], Any]] = {}
     if mode in ("local_kg", "hybrid_kg", "mix"):
         jobs["local"] = partial(retrieval.local_kg, index, vectors["low"], s, graph)

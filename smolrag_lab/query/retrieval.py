@@ -81,7 +81,8 @@ def fused_candidates(
     depth: int,
 ) -> list[tuple[str, float]]:
     """The first ``depth`` excerpt ids with their scores: dense alone (``fusion="none"``, or without
-    a lexical index), or dense and BM25 fused by ranks (``rrf``) or by normalised scores (``convex``).
+    a lexical index), or dense and BM25 fused by ranks (``rrf``) or by normalised scores
+    (``convex``).
     """
     if s.fusion == "none" or lexical is None:
         hits = index.excerpt_vectors.query(query_vector, depth, s.excerpt_threshold)
@@ -123,7 +124,8 @@ def graph_reranked(
     seeds: dict[str, float],
 ) -> list[ExcerptHit]:
     """``mix_graph="rerank"``: the fused candidates (all ``fusion_candidates`` of them) re-ordered
-    by personalised PageRank from ``seeds`` (:func:`.graph_rank.rerank`), then cut to ``excerpt_top_k``.
+    by personalised PageRank from ``seeds`` (:func:`.graph_rank.rerank`), then cut to
+    ``excerpt_top_k``.
     """
     depth = max(s.excerpt_top_k, s.fusion_candidates)
     scored = fused_candidates(index, query_vector, s, question, lexical, depth)
