@@ -100,11 +100,11 @@ def _goals(systems: Systems, rows: dict[str, str]) -> dict[str, Any]:
 
 
 COMPARISONS = (
-    ("after vs before: standard", "before:standard", "after:standard"),
-    ("after vs before: mix", "before:mix", "after:mix"),
-    ("standard vs baseline: dense", "baseline: dense", "after:standard"),
-    ("standard vs baseline: bm25", "baseline: bm25", "after:standard"),
-    ("mix vs standard", "after:standard", "after:mix"),
+    ("after vs before: standard", "before.standard", "after.standard"),
+    ("after vs before: mix", "before.mix", "after.mix"),
+    ("standard vs baseline: dense", "baseline: dense", "after.standard"),
+    ("standard vs baseline: bm25", "baseline: bm25", "after.standard"),
+    ("mix vs standard", "after.standard", "after.mix"),
     *(
         (f"{m} vs baseline: bm25", "baseline: bm25", m)
         for m in ("local_kg", "global_kg", "hybrid_kg")
@@ -114,7 +114,7 @@ COMPARISONS = (
 
 def _comparisons(found: dict, before: dict[str, str], after: dict[str, str]) -> dict[str, Any]:
     def system(ref: str) -> str:
-        table, _, row = ref.partition(":")
+        table, _, row = ref.partition(".")
         return {"before": before, "after": after}[table][row] if row else ref
 
     out = {}
@@ -156,6 +156,11 @@ def report(
     }
 
 
+def _name(candidate: str) -> str:
+    """A candidate's name inside a Markdown table cell."""
+    return candidate.replace(" | ", ", ")
+
+
 def _cell(interval: dict[str, float]) -> str:
     return f"{interval['mean']:.3f} [{interval['low']:.3f}, {interval['high']:.3f}]"
 
@@ -180,8 +185,8 @@ def markdown(result: dict[str, Any]) -> str:
         if table is None:
             continue
         out += [
-            f"Leave-one-dataset-out, {lever} (previous: `{table['previous']}`; kept: "
-            f"`{table['kept']}`):",
+            f"Leave-one-dataset-out, {lever} (previous: `{_name(table['previous'])}`; kept: "
+            f"`{_name(table['kept'])}`):",
             "",
         ]
         out += [
@@ -190,7 +195,7 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for f in table["folds"]:
             out.append(
-                f"| {f['left_out']} | {f['chosen']} | {f['left_out_score']:.3f} | "
+                f"| {f['left_out']} | {_name(f['chosen'])} | {f['left_out_score']:.3f} | "
                 f"{f['previous_score']:.3f} | {f['delta']:+.3f} [{f['delta_low']:+.3f}, "
                 f"{f['delta_high']:+.3f}] | {'yes' if f['wins'] else 'no'} |"
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -196,10 +197,10 @@ def _graph_jobs(base_name: str, base: dict[str, Any]) -> dict[str, tuple[str, di
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Phase 1: every standard candidate on every set; the standard default by leave-one-dataset-
-    out. Phase 2: graph modes, baselines and mix (each graph use, on the previous and the kept
-    standard settings).
+def run(args: argparse.Namespace) -> tuple[dict, dict, dict]:
+    """Phase 1: every standard candidate on every set (and the baselines where the graph is not
+    measured). Phase 2 (:func:`_graph_phase`): the standard default by leave-one-dataset-out, then
+    graph modes, baselines and mix (each graph use, on the previous and the kept standard settings).
     """
     root = Path(args.data_root)
     datasets = {name: load_dataset(q, c, args.limit) for name, (c, q) in _sets(args).items()}
@@ -218,6 +219,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             found, facts = measure(dataset, name, root, embed, jobs, as_found)
             systems[name].update(found)
             info[name].update(facts)
+    if args.raw:  # per-question values, to merge runs of separate sets (--merge)
+        Path(args.raw).write_text(json.dumps({"systems": systems, "info": info}))
+    return systems, info, datasets
+
+
+def _graph_phase(args: argparse.Namespace, systems: dict, info: dict, datasets: dict) -> dict:
+    """Phase 2 on the sets whose graph is measured; then leave-one-dataset-out and the report."""
+    root = Path(args.data_root)
     standard = lodo_table(systems, "standard | ", previous_name())
     kept = standard_candidates([True, False])[standard["kept"]]
     for name, dataset in datasets.items():
@@ -273,6 +282,10 @@ def main() -> None:
     parser.add_argument(
         "--bm25-text-only", action="store_true", help="also BM25 over the excerpt alone"
     )
+    parser.add_argument("--raw", help="also write the per-question values to this JSON file")
+    parser.add_argument(
+        "--merge", nargs="+", help="report from --raw files of earlier runs (no measurement)"
+    )
     parser.add_argument(
         "--limit", type=int, help="only the first N questions of each set (smoke runs)"
     )
@@ -280,7 +293,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.bm25_text_only:
         LEXICAL_TEXTS.append(False)
-    publish(run(args), args.out)
+    if args.merge:
+        systems, info = {}, {}
+        for path in args.merge:
+            raw = json.loads(Path(path).read_text())
+            systems.update(raw["systems"])
+            info.update(raw["info"])
+        datasets = {}
+    else:
+        systems, info, datasets = run(args)
+    result = _graph_phase(args, systems, info, datasets)
+    if not args.raw or args.merge:
+        publish(result, args.out)
 
 
 if __name__ == "__main__":
