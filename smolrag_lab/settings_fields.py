@@ -60,6 +60,11 @@ class IndexSettings:
         doc="excerpt: upstream (summary with the whole document, extraction per excerpt); "
         "group: neighbouring excerpts summarised and mined in one call",
     )
+    build_graph: bool = _knob(
+        True,
+        doc="false: no entity extraction and no graph, excerpts and their vectors only (enough for "
+        "standard retrieval; the tuner's fast trials)",
+    )
     group_tokens: int = _knob(1200, lo=16, hi=100_000, doc="excerpt tokens per grouped call")
     document_context_tokens: int = _knob(
         400, lo=0, hi=100_000, doc="title, outline and opening sent with each grouped call"

@@ -246,7 +246,7 @@ class Ingestor:
         stages = (
             ("grouped_calls", "embeddings")
             if self.settings.call_unit == "group"
-            else ("summaries", "embeddings", "extraction")
+            else ("summaries", "embeddings", "extraction")[: 3 if self.settings.build_graph else 2]
         )
         bars = {
             stage: tqdm(
@@ -300,7 +300,7 @@ class Ingestor:
             else:
                 await self._stage("summaries", prepared, report, bars, self._summarise)
             await self._stage("embeddings", prepared, report, bars, self._embed)
-            if self.settings.call_unit != "group":
+            if self.settings.call_unit != "group" and self.settings.build_graph:
                 await self._stage("extraction", prepared, report, bars, self._extract)
             if previous is not None:
                 await previous.wait()
@@ -362,7 +362,7 @@ class Ingestor:
         )
         pairs = [pair for result in results for pair in result]
         p.summaries = [summary for summary, _ in pairs]
-        p.extractions = [extraction for _, extraction in pairs]
+        p.extractions = [extraction for _, extraction in pairs] if self.settings.build_graph else []
 
     async def _extract(self, p: Prepared) -> None:
         tasks = self.providers.tasks
