@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .cli_eval import add_eval_commands
 from .query.planner import QUERY_TYPES
 from .query.retrieval import MODES
 from .settings import Settings, SettingsError
@@ -329,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve_command)
     _add_bench_command(commands)
+    add_eval_commands(commands)
     return parser
 
 

@@ -17,6 +17,7 @@ from ..settings import Settings
 from .baselines import Baselines
 from .dataset import Dataset, EvalItem
 from .metrics import latency_summary, score_ranking
+from .paired import per_question, system_intervals
 from .profile import profiled_ingest
 
 BASELINES = ("bm25", "dense")
@@ -48,6 +49,13 @@ class BenchmarkRun:
             group = "baselines" if system in BASELINES else "modes"
             summary[group][system] = _aggregate(rows)
             summary["queries"] = max(summary["queries"], len(rows))
+        questions = per_question(self.rows)
+        reference = next((b for b in BASELINES if b in systems), next(iter(systems), None))
+        summary["reference"] = reference
+        for system, entry in system_intervals(questions, reference).items():
+            group = "baselines" if system in BASELINES else "modes"
+            summary[group][system].update(entry)
+        summary["per_question"] = questions
         return summary
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .harness import BenchmarkRun
+from .paired import delta_cell
 
 HEADLINE = ("ndcg@10", "recall@10", "precision@5", "hit@5", "span@5", "mrr")
 
@@ -36,7 +37,9 @@ def write_reports(run: BenchmarkRun, out_dir: str | Path, charts: bool = True) -
 
 
 def results_table(report: dict[str, Any]) -> str:
-    """One Markdown row per mode and baseline with the headline metrics and retrieval latency."""
+    """One Markdown row per mode and baseline: the headline metrics, nDCG@10's 95% interval and its
+    paired difference from the reference system (marked when within noise), retrieval latency.
+    """
     columns = [
         m
         for m in HEADLINE
@@ -44,14 +47,20 @@ def results_table(report: dict[str, Any]) -> str:
             m in v and v[m] is not None for v in {**report["modes"], **report["baselines"]}.values()
         )
     ]
+    reference = report.get("reference")
+    extra = ["ndcg@10 95% CI", f"Δ ndcg@10 vs {reference} [95% CI]"] if reference else []
     lines = [
-        "| system | " + " | ".join(columns) + " | p50 ms | p95 ms |",
-        "|---" * (len(columns) + 3) + "|",
+        "| system | " + " | ".join(columns + extra) + " | p50 ms | p95 ms |",
+        "|---" * (len(columns) + len(extra) + 3) + "|",
     ]
     for group in ("modes", "baselines"):
         for name, values in report[group].items():
             label = name if group == "modes" else f"baseline: {name}"
             cells = [f"{values[m]:.3f}" if values.get(m) is not None else "" for m in columns]
+            if extra:
+                low, high = values.get("ci", {}).get("ndcg@10", (float("nan"),) * 2)
+                cells.append(f"[{low:.3f}, {high:.3f}]")
+                cells.append(delta_cell(values.get("vs_reference", {}).get("ndcg@10")))
             lat = values["latency_ms"]
             lines.append(
                 f"| {label} | " + " | ".join(cells) + f" | {lat['p50']:.1f} | {lat['p95']:.1f} |"
