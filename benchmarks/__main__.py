@@ -15,6 +15,7 @@ BENCHMARKS = (
     "ingest_cost",
     "doc_scaling",
     "demo_qa",
+    "tune_speed",
 )
 
 

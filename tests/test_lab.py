@@ -214,6 +214,13 @@ def test_tuning_sweep_grid(tmp_path, corpus):
         rows = sweep[sweep["chunk_size"] == size].set_index("excerpt_top_k")
         assert rows.loc[3, "recall"] >= rows.loc[1, "recall"]
         assert rows.loc[3, "context_tokens"] >= rows.loc[1, "context_tokens"]
+    # every cell carries nDCG's interval and its paired difference from the default cell
+    assert (sweep["ndcg_low"] <= sweep["ndcg"]).all() and (
+        sweep["ndcg"] <= sweep["ndcg_high"]
+    ).all()
+    reference = sweep[sweep["reference_cell"]]
+    assert len(reference) == 1 and reference["within_noise"].all()
+    assert (reference["delta_ndcg"] == 0).all() and (reference["p_ndcg"] == 1).all()
     matrix = sweep_matrix(sweep, "recall")
     assert matrix.shape == (2, 2)
     ax = plots.plot_heatmap(matrix, "recall")

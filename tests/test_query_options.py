@@ -126,7 +126,16 @@ def test_option_comparison_and_load_test_report_every_option(demo, tmp_path):
     assert "delta_ndcg@10" in by_option["auto"] and "| auto | auto |" in options_table(rows)
     summary = options_summary_table(rows).splitlines()
     assert len(summary) == 2 + 5 and summary[4].startswith("| int8 raw | ")
-    assert f"| prune | · / {by_option['prune']['delta_ndcg@10']:+.3f} / · / · / · |" in summary[5]
+    prune = by_option["prune"]["vs_default_ndcg@10"]
+    mark = "~" if prune["within_noise"] else ""
+    assert f"| prune | · / {prune['delta']:+.3f}{mark} / · / · / · |" in summary[5]
+    # every option's change carries a paired interval over the same questions
+    for row in rows[5:]:
+        comparison = row["vs_default_ndcg@10"]
+        assert comparison["n"] == len(dataset.items)
+        assert comparison["delta_low"] <= comparison["delta"] <= comparison["delta_high"]
+        assert comparison["delta"] == pytest.approx(row["delta_ndcg@10"], abs=1e-4)
+    assert "(default)" in options_table(rows) and "95% CI" in options_table(rows)
     load = load_test(demo, questions()[:3], levels=(1, 4), queries_per_level=20)
     assert [r["clients"] for r in load] == [1, 4]
     assert all(r["errors"] == 0 and r["mismatches"] == 0 and r["throughput_qps"] > 0 for r in load)

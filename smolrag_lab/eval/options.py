@@ -23,6 +23,8 @@ from ..settings import Settings
 from .dataset import Dataset
 from .harness import run_benchmark
 from .metrics import latency_summary
+from .paired import paired_values, delta_cell
+from .stats import compare
 
 GRAPH_MODES = ("local_kg", "global_kg", "hybrid_kg", "mix")
 METRICS = ("ndcg@10", "recall@10", "hit@5")
@@ -92,8 +94,21 @@ def compare_options(
             option_settings = option_settings.replace(data_dir=_copy_for(settings, option_settings))
         for row in _measure(option.name, dataset, option_settings, option.modes, progress):
             reference = by_mode["standard" if row["mode"] == "auto" else row["mode"]]
-            rows.append({**row, **{f"delta_{m}": round(row[m] - reference[m], 4) for m in METRICS}})
+            rows.append({**row, **_against(reference, row)})
     return rows
+
+
+def _against(reference: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """Each metric's change from the default: the mean difference, its paired 95% interval and
+    sign-flip p-value over the same questions, and whether it is within noise.
+    """
+    out: dict[str, Any] = {}
+    for m in METRICS:
+        out[f"delta_{m}"] = round(row[m] - reference[m], 4)
+        ref, cand = paired_values(reference["per_question"], row["per_question"], m)
+        if ref:
+            out[f"vs_default_{m}"] = compare(ref, cand).to_dict()
+    return out
 
 
 def _copy_for(base: Settings, option: Settings) -> Path:
@@ -108,7 +123,8 @@ def _measure(
     name: str, dataset: Dataset, s: Settings, modes: Sequence[str], progress: bool
 ) -> list[dict[str, Any]]:
     run = run_benchmark(dataset, s, modes, answer=False, baselines=False, progress=progress)
-    report = run.report()["modes"]
+    full = run.report()
+    report, questions = full["modes"], full["per_question"]
     with SmolRag(s, log_to_file=False, query_cache=False) as rag:
         rag.retrieve(dataset.items[0].query, "mix")  # shortlists are built on first use
         footprint = _footprint(rag, s)
@@ -120,6 +136,7 @@ def _measure(
             "p50_ms": report[mode]["latency_ms"]["p50"],
             "p95_ms": report[mode]["latency_ms"]["p95"],
             **footprint,
+            "per_question": {k: questions[mode][k] for k in ("id", *METRICS)},
         }
         for mode in modes
     ]
@@ -197,17 +214,33 @@ def options_table(rows: Sequence[dict[str, Any]]) -> str:
     footprint (MB) — what the README and ``smolrag-lab bench --options`` show.
     """
     head = (
-        "| option | mode | ndcg@10 | Δ ndcg@10 | recall@10 | Δ recall@10 | p50 ms | p95 ms | vectors on disk MB "
+        "| option | mode | ndcg@10 | Δ ndcg@10 [95% CI] | recall@10 | Δ recall@10 [95% CI] "
+        "| p50 ms | p95 ms | vectors on disk MB "
         "| vectors scanned MB | graph nodes / edges |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append(
-            f"| {r['option']} | {r['mode']} | {r['ndcg@10']:.3f} | {r.get('delta_ndcg@10', 0):+.3f} "
-            f"| {r['recall@10']:.3f} | {r.get('delta_recall@10', 0):+.3f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+            f"| {r['option']} | {r['mode']} | {r['ndcg@10']:.3f} | {_delta(r, 'ndcg@10')} "
+            f"| {r['recall@10']:.3f} | {_delta(r, 'recall@10')} "
+            f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
             f"| {r['vector_disk_bytes'] / 2**20:.2f} | {r['vector_scan_bytes'] / 2**20:.2f} | {r['graph_nodes']} / {r['graph_edges']} |"
         )
     return "\n".join(lines)
+
+
+def _delta(row: dict[str, Any], metric: str, interval: bool = True) -> str:
+    """The change against the default: with its interval (``within noise`` marked), or the default's
+    own row as a reference; ``interval=False`` keeps the sign and a ``~`` mark, for compact tables.
+    """
+    comparison = row.get(f"vs_default_{metric}")
+    if comparison is None:
+        if row.get("option") == "default":
+            return "(default)"
+        return f"{row.get(f'delta_{metric}', 0):+.3f}"
+    if interval:
+        return delta_cell(comparison)
+    return f"{comparison['delta']:+.3f}" + ("~" if comparison["within_noise"] else "")
 
 
 def load_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -225,7 +258,8 @@ def load_table(rows: Sequence[dict[str, Any]]) -> str:
 
 def options_summary_table(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown, one row per option: the change in ndcg@10 for each mode it was run in ("·" where it
-    was not), p50 latency of ``standard`` and ``mix`` (or ``auto``), and its footprint. The README's table.
+    was not; ``~`` where its paired 95% interval includes zero, i.e. within noise), p50 latency of
+    ``standard`` and ``mix`` (or ``auto``), and its footprint. The README's table.
     """
     by_option: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
@@ -239,11 +273,11 @@ def options_summary_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [head, "|---|---|---|---|---|"]
     for name, modes in by_option.items():
         if "auto" in modes:
-            delta = f"auto vs standard {modes['auto'].get('delta_ndcg@10', 0):+.3f}"
+            delta = f"auto vs standard {_delta(modes['auto'], 'ndcg@10')}"
             latency = f"{modes['auto']['p50_ms']:.1f} (auto)"
         else:
             delta = " / ".join(
-                f"{modes[m].get('delta_ndcg@10', 0):+.3f}" if m in modes else "·" for m in MODES
+                _delta(modes[m], "ndcg@10", interval=False) if m in modes else "·" for m in MODES
             )
             latency = " / ".join(
                 f"{modes[m]['p50_ms']:.1f}" if m in modes else "·" for m in ("standard", "mix")

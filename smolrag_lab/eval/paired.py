@@ -28,7 +28,7 @@ def per_question(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[
     return out
 
 
-def _paired(
+def paired_values(
     reference: Mapping[str, list[Any]], candidate: Mapping[str, list[Any]], metric: str
 ) -> tuple[list[float], list[float]]:
     """Values of ``metric`` on the questions both have (matched by id), skipping missing values."""
@@ -57,7 +57,7 @@ def system_intervals(
             ci = bootstrap_ci(values, resamples=resamples, seed=seed)
             entry["ci"][metric] = [ci.low, ci.high]
             if reference and system != reference and reference in questions:
-                ref, cand = _paired(questions[reference], table, metric)
+                ref, cand = paired_values(questions[reference], table, metric)
                 if ref:
                     entry["vs_reference"][metric] = compare(
                         ref, cand, resamples=resamples, seed=seed
@@ -105,7 +105,7 @@ def compare_runs(
     a_q, b_q = run_a["per_question"], run_b["per_question"]
     for system in [s for s in a_q if s in b_q]:
         for metric in metrics:
-            ref, cand = _paired(a_q[system], b_q[system], metric)
+            ref, cand = paired_values(a_q[system], b_q[system], metric)
             if not ref:
                 continue
             result = compare(ref, cand, resamples=resamples, seed=seed)

@@ -16,6 +16,7 @@ from ..index_settings import folder_name
 from ..settings import INDEX_SETTINGS, QUERY_SETTINGS, Settings
 from .dataset import Dataset
 from .metrics import score_ranking
+from .stats import bootstrap_ci, compare
 
 SWEEP_METRICS = (
     "precision",
@@ -40,7 +41,9 @@ def tuning_sweep(
     cutoff: int | None = None,
     data_root: str | Path | None = None,
 ) -> pd.DataFrame:
-    """One row per (index value, query value) with the mean of each metric over the dataset.
+    """One row per (index value, query value) with the mean of each metric over the dataset, nDCG's
+    95% interval and its paired difference from the default cell (``within_noise`` when the
+    difference's interval includes zero).
 
     Metrics are taken at ``cutoff`` excerpts; when sweeping ``excerpt_top_k`` without a cutoff, at
     the top-k itself (so the cell reads "what the context of that size contains"). Indexes are kept
@@ -56,7 +59,7 @@ def tuning_sweep(
             f"{query_setting} is not a query setting; choose one of {', '.join(QUERY_SETTINGS)}"
         )
     root = Path(data_root) if data_root else settings.data_dir.parent / "sweeps"
-    rows = []
+    rows, per_cell = [], []
     for index_value in index_values:
         tuned = settings.replace(**{index_setting: index_value, "query_cache": False})
         tuned = tuned.replace(data_dir=root / folder_name(tuned, dataset.name))
@@ -76,7 +79,38 @@ def tuning_sweep(
                         **_mean(scores),
                     }
                 )
-    return pd.DataFrame(rows)
+                per_cell.append([s.get("ndcg", 0.0) for s in scores])
+    default = (getattr(settings, index_setting), getattr(settings, query_setting, None))
+    return pd.DataFrame(_with_intervals(rows, per_cell, index_setting, query_setting, default))
+
+
+def _with_intervals(
+    rows: list[dict[str, Any]],
+    per_cell: list[list[float]],
+    index_setting: str,
+    query_setting: str,
+    default: tuple[Any, Any],
+) -> list[dict[str, Any]]:
+    """Each cell's nDCG with its 95% interval and its paired difference from the default cell (the
+    settings' own values when the grid holds them, else the first cell), marked when within noise.
+    """
+    keys = [(r[index_setting], r[query_setting]) for r in rows]
+    ref = keys.index(default) if default in keys else 0
+    for i, row in enumerate(rows):
+        ci = bootstrap_ci(per_cell[i])
+        row.update({"ndcg_low": round(ci.low, 4), "ndcg_high": round(ci.high, 4)})
+        result = compare(per_cell[ref], per_cell[i])
+        row.update(
+            {
+                "reference_cell": i == ref,
+                "delta_ndcg": round(result.difference.estimate, 4),
+                "delta_ndcg_low": round(result.difference.low, 4),
+                "delta_ndcg_high": round(result.difference.high, 4),
+                "p_ndcg": round(result.p_value, 4),
+                "within_noise": result.within_noise,
+            }
+        )
+    return rows
 
 
 def _score_item(

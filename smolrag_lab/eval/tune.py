@@ -238,7 +238,7 @@ def _open_study(
     pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
     study = optuna.create_study(
         storage=f"sqlite:///{root / 'study.sqlite3'}",
-        study_name=name or f"{objective}{'+' + second if multi else ''}",
+        study_name=name or f"{objective}{'+' + second if multi else ''}-{_digest(space)}",
         sampler=sampler,
         pruner=pruner if not multi else optuna.pruners.NopPruner(),
         directions=["maximize", "minimize"] if multi else ["maximize"],
@@ -256,6 +256,12 @@ def _open_study(
             "another space: give another study name or root"
         )
     return study
+
+
+def _digest(space: Mapping[str, Knob]) -> str:
+    """Names a study after its space, so another space starts another study in the same storage."""
+    text = json.dumps({k: v.to_dict() for k, v in sorted(space.items())}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def _objective(

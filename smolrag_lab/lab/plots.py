@@ -41,16 +41,34 @@ def plot_at_k(report: dict[str, Any], metric: str, ax: Any = None) -> Any:
 
 
 def plot_metric_bars(report: dict[str, Any], metric: str = "ndcg@10", ax: Any = None) -> Any:
+    """Bars with their 95% intervals (when the report has them); hatched: within noise of the
+    reference system.
+    """
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     systems = _systems(report)
     names = list(systems)
-    ax.bar(
+    means = [systems[n].get(metric) or 0 for n in names]
+    cis = [systems[n].get("ci", {}).get(metric) for n in names]
+    errors = None
+    if all(cis):
+        errors = [
+            [max(0.0, m - c[0]) for m, c in zip(means, cis, strict=True)],
+            [max(0.0, c[1] - m) for m, c in zip(means, cis, strict=True)],
+        ]
+    bars = ax.bar(
         names,
-        [systems[n].get(metric) or 0 for n in names],
+        means,
+        yerr=errors,
+        capsize=3,
         color=["#999999" if "baseline" in n else "#3b75af" for n in names],
     )
+    for bar, name in zip(bars, names, strict=True):
+        if systems[name].get("vs_reference", {}).get(metric, {}).get("within_noise"):
+            bar.set_hatch("//")
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} by system — {report['dataset']}")
+    reference = report.get("reference")
+    noise = f"; hatched: within noise of {reference}" if reference else ""
+    ax.set_title(f"{metric} by system — {report['dataset']}{noise}", fontsize=9)
     ax.tick_params(axis="x", rotation=30)
     return ax
 
