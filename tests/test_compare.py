@@ -122,3 +122,23 @@ def test_compare_cli_prints_the_paired_table(two_runs):
         timeout=300,
     )
     assert missing.returncode == 1 and "no report.json" in missing.stderr
+
+
+def test_per_question_values_stay_aligned_when_a_metric_is_missing():
+    from smolrag_lab.eval.paired import per_question
+
+    rows = [
+        {"system": "s", "id": "a", "span@5": 1.0, "ndcg@10": 0.5},
+        {"system": "s", "id": "b", "ndcg@10": 0.7},  # no trusted gold passage: no span
+        {"system": "s", "id": "c", "span@5": 0.0, "ndcg@10": 0.1},
+    ]
+    table = per_question(rows)["s"]
+    assert table == {"id": ["a", "b", "c"], "span@5": [1.0, None, 0.0], "ndcg@10": [0.5, 0.7, 0.1]}
+    better = per_question([{**r, "ndcg@10": r["ndcg@10"] + 0.25} for r in rows])
+    by_metric = {
+        r["metric"]: r
+        for r in compare_runs({"per_question": per_question(rows)}, {"per_question": better})
+    }
+    assert by_metric["span@5"]["n"] == 2 and by_metric["span@5"]["within_noise"]
+    assert by_metric["ndcg@10"]["delta"] == pytest.approx(0.25)
+    assert by_metric["ndcg@10"]["p_value"] == pytest.approx(0.25)  # exact: 2 of 8 sign patterns

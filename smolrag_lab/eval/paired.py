@@ -17,14 +17,22 @@ NOISE_MARK = "within noise"
 
 
 def per_question(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
-    """``{system: {"id": [...], metric: [...]}}`` from a run's rows, questions in run order."""
-    out: dict[str, dict[str, list[Any]]] = {}
+    """``{system: {"id": [...], metric: [...]}}`` from a run's rows, questions in run order; a
+    metric a question lacks (``span@k`` without a trusted gold passage) is ``None`` there.
+    """
+    by_system: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        table = out.setdefault(row["system"], {"id": []})
-        table["id"].append(row["id"])
-        for key, value in row.items():
-            if "@" in key or key in ("mrr", "context_tokens", "retrieval_ms"):
-                table.setdefault(key, []).append(value)
+        by_system.setdefault(row["system"], []).append(row)
+    out: dict[str, dict[str, list[Any]]] = {}
+    for system, group in by_system.items():
+        keys = dict.fromkeys(
+            k
+            for r in group
+            for k in r
+            if "@" in k or k in ("mrr", "context_tokens", "retrieval_ms")
+        )
+        out[system] = {"id": [r["id"] for r in group]}
+        out[system].update({k: [r.get(k) for r in group] for k in keys})
     return out
 
 
@@ -32,8 +40,10 @@ def paired_values(
     reference: Mapping[str, list[Any]], candidate: Mapping[str, list[Any]], metric: str
 ) -> tuple[list[float], list[float]]:
     """Values of ``metric`` on the questions both have (matched by id), skipping missing values."""
-    ref = dict(zip(reference["id"], reference.get(metric, []), strict=True))
-    cand = dict(zip(candidate["id"], candidate.get(metric, []), strict=True))
+    if metric not in reference or metric not in candidate:
+        return [], []
+    ref = dict(zip(reference["id"], reference[metric], strict=True))
+    cand = dict(zip(candidate["id"], candidate[metric], strict=True))
     common = [q for q in reference["id"] if q in cand and ref.get(q) is not None]
     common = [q for q in common if cand[q] is not None]
     return [float(ref[q]) for q in common], [float(cand[q]) for q in common]
