@@ -238,7 +238,7 @@ def _open_study(
     pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
     study = optuna.create_study(
         storage=f"sqlite:///{root / 'study.sqlite3'}",
-        study_name=name or f"{objective}{'+' + second if multi else ''}-{_digest(space)}",
+        study_name=name or f"{objective}{f'+{second}' if multi else ''}-{_digest(space)}",
         sampler=sampler,
         pruner=pruner if not multi else optuna.pruners.NopPruner(),
         directions=["maximize", "minimize"] if multi else ["maximize"],

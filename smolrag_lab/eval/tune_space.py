@@ -72,6 +72,7 @@ class Knob:
         """The value an Optuna trial draws for this knob."""
         if self.choices is not None:
             return trial.suggest_categorical(self.name, list(self.choices))
+        assert self.low is not None and self.high is not None  # checked in __post_init__
         if self.is_int:
             step = int(self.step or 1)
             return trial.suggest_int(
