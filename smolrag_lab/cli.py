@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +13,20 @@ from .cli_eval import add_eval_commands
 from .query.planner import QUERY_TYPES
 from .query.retrieval import MODES
 from .settings import Settings, SettingsError
+
+# C0/C1 controls (terminal escape sequences start with ESC) and the bidirectional overrides.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_IN_LINES = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _safe(text: object, keep_lines: bool = False) -> str:
+    """``text`` as a terminal may show it: document names and model output can hold escape
+    sequences (colours, titles, cursor moves, hyperlinks), written here as backslash escapes.
+    """
+    pattern = _UNSAFE_IN_LINES if keep_lines else _UNSAFE
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def _engine(args: argparse.Namespace, recover: bool = True, rebuild: bool = False) -> Any:
@@ -52,9 +67,12 @@ def _print_report(report: Any, as_json: bool, out: Any = None) -> int:
             file=out or sys.stdout,
         )
         for item in report.skipped:
-            print(f"skipped {item['source']}: {item['reason']}", file=sys.stderr)
+            print(f"skipped {_safe(item['source'])}: {_safe(item['reason'])}", file=sys.stderr)
     for item in report.failed:
-        print(f"failed {item['source']} at {item['stage']}: {item['error']}", file=sys.stderr)
+        print(
+            f"failed {_safe(item['source'])} at {item['stage']}: {_safe(item['error'])}",
+            file=sys.stderr,
+        )
     return 1 if report.failed else 0
 
 
@@ -64,9 +82,9 @@ def _query_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return 0
-    print(result.answer + "\n")
+    print(_safe(result.answer, keep_lines=True) + "\n")
     for src in result.sources:
-        print(f"[{src.number}] {src.document} ({src.excerpt_id}, score {src.score:.3f})")
+        print(f"[{src.number}] {_safe(src.document)} ({src.excerpt_id}, score {src.score:.3f})")
     return 0
 
 
@@ -74,9 +92,9 @@ def _delete_command(args: argparse.Namespace) -> int:
     with _engine(args) as rag:
         removed = rag.delete(args.source)
     if not removed:
-        print(f"smolrag-lab: {args.source} is not in the index", file=sys.stderr)
+        print(f"smolrag-lab: {_safe(args.source)} is not in the index", file=sys.stderr)
         return 1
-    print(f"removed {args.source}")
+    print(f"removed {_safe(args.source)}")
     return 0
 
 

@@ -83,6 +83,15 @@ class QueryResult:
         return cls(**data)
 
 
+def _private_files(data_dir: Path) -> None:
+    """The index holds the documents' text and the caches hold model answers: everything this
+    process creates from here on (stores, vector files, caches, logs) is readable by its user only.
+    The umask is the process's, so a file no store opens explicitly is covered too.
+    """
+    os.umask(os.umask(0o077) | 0o077)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
 class SmolRag:
     def __init__(
         self,
@@ -104,7 +113,7 @@ class SmolRag:
         base = settings or Settings.load()
         self.settings = base.replace(**overrides) if overrides else base
         logging.getLogger("smolrag_lab").setLevel(self.settings.log_level)
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _private_files(self.settings.data_dir)
         self._log_handler = None
         if self.settings.log_to_file:
             self._log_handler = configure_file_logging(
@@ -295,6 +304,8 @@ class SmolRag:
     def ingest_text(self, text: str, source: str) -> IngestReport:
         if not text.strip():
             raise ValueError(f"{source}: empty text is not ingested")
+        if "\x00" in text:
+            raise ValueError(f"{source}: text with NUL characters is not ingested (binary content)")
         with self._writing():
             return run_sync(self.ingestor.ingest_documents([Document(source, text)]))
 

@@ -12,6 +12,17 @@ from collections.abc import Sequence
 TUPLE_SEP = "<|>"
 RECORD_SEP = "+|+"
 COMPLETE_TAG = "<|COMPLETE|>"
+_QUOTED = {d: d.replace("|", "\u00a6") for d in (COMPLETE_TAG, TUPLE_SEP, RECORD_SEP)}
+
+
+def neutralise(text: str) -> str:
+    """Document text as the prompts quote it: a document may contain the record delimiters (quoting
+    this format, or forging records for a model to echo into the graph), so their bar becomes a
+    broken bar (U+00A6) and nothing a model copies from the text parses as a record.
+    """
+    for delimiter, quoted in _QUOTED.items():
+        text = text.replace(delimiter, quoted)
+    return text
 
 
 def excerpt_summary(document: str, excerpt: str) -> list[dict[str, str]]:
@@ -21,8 +32,8 @@ def excerpt_summary(document: str, excerpt: str) -> list[dict[str, str]]:
         {
             "role": "user",
             "content": (
-                f"<full-document>\n{document}\n</full-document>\n\n"
-                f"<excerpt>\n{excerpt}\n</excerpt>\n\n"
+                f"<full-document>\n{neutralise(document)}\n</full-document>\n\n"
+                f"<excerpt>\n{neutralise(excerpt)}\n</excerpt>\n\n"
                 "Create a concise, one-sentence summary of how the <excerpt> relates to the broader "
                 "context of the <full-document> and the content around it. Respond with the summary only."
             ),
@@ -58,7 +69,7 @@ Output:
 ("content_keywords"{TUPLE_SEP}indexing pipeline, vector storage){COMPLETE_TAG}"""
     return [
         {"role": "system", "content": instructions},
-        {"role": "user", "content": f"-Real Data-\nText: {excerpt}\nOutput:"},
+        {"role": "user", "content": f"-Real Data-\nText: {neutralise(excerpt)}\nOutput:"},
     ]
 
 
@@ -89,12 +100,12 @@ that are clearly related, across all the excerpts.
 4. High-level keywords for the main ideas of the excerpts:
 ("content_keywords"{TUPLE_SEP}<keyword>, <keyword>, ...)
 5. Separate records with {RECORD_SEP} and end with {COMPLETE_TAG}"""
-    numbered = "\n\n".join(f"[E{i}]\n{text}" for i, text in enumerate(excerpts, 1))
+    numbered = "\n\n".join(f"[E{i}]\n{neutralise(text)}" for i, text in enumerate(excerpts, 1))
     return [
         {"role": "system", "content": instructions},
         {
             "role": "user",
-            "content": f"<document-context>\n{context}\n</document-context>\n\n"
+            "content": f"<document-context>\n{neutralise(context)}\n</document-context>\n\n"
             f"<excerpts>\n{numbered}\n</excerpts>\nOutput:",
         },
     ]

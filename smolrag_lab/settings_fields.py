@@ -282,6 +282,18 @@ class ServerSettings:
     api_documents_root: Path | None = _knob(
         None, doc="folder whose files POST /documents may ingest by path"
     )
+    api_failed_logins_per_minute: int = _knob(
+        10, lo=1, hi=10**6, doc="wrong or missing tokens per client address per minute before 429"
+    )
+    api_header_timeout_s: float = _knob(10.0, lo=0.1, hi=3600.0, doc="request headers deadline")
+    api_body_timeout_s: float = _knob(30.0, lo=0.1, hi=3600.0, doc="request body deadline (408)")
+    api_max_connections: int = _knob(100, lo=1, hi=10**6, doc="open connections; beyond: 503")
+    api_proxy_headers: bool = _knob(
+        False, doc="trust X-Forwarded-For/-Proto from api_forwarded_allow_ips (behind a proxy)"
+    )
+    api_forwarded_allow_ips: str = _knob(
+        "127.0.0.1", doc="comma-separated proxy addresses trusted when api_proxy_headers is on"
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""A real API server on 127.0.0.1 for the tests: uvicorn in a background thread on a free port."""
+"""A real API server on 127.0.0.1 for the tests: uvicorn in a background thread on a free port,
+configured as `smolrag-lab serve` configures it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from smolrag_lab.api import create_app
+from smolrag_lab.api.server import uvicorn_config
 from smolrag_lab.settings import Settings
 
 TOKEN = "test-token-0123456789"
@@ -26,9 +28,7 @@ def free_port() -> int:
 def running(settings: Settings) -> Iterator[str]:
     """Serve ``settings`` until the block ends; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -38,6 +38,7 @@ def served(tmp_path_factory):
         api_documents_root=root,
         log_to_file=False,
         api_rate_limit_per_minute=0,
+        api_failed_logins_per_minute=10_000,
     )
     with running(settings) as url:
         client = httpx.Client(

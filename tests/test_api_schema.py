@@ -37,7 +37,9 @@ def api_schema(tmp_path_factory):
         api_rate_limit_per_minute=0,
     )
     with running(settings) as url:
-        yield schemathesis.openapi.from_url(f"{url}/openapi.json")
+        yield schemathesis.openapi.from_url(
+            f"{url}/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
 
 
 def test_api_conforms_to_its_schema(api_schema):

@@ -1,5 +1,5 @@
-"""The HTTP API: upstream SmolRAG's ``POST /query`` kept as it is, plus retrieval, documents, stats and
-health, behind bearer authentication, body-size and rate limits (``smolrag-lab serve``).
+"""The HTTP API: upstream SmolRAG's ``POST /query`` kept as it is, plus retrieval, documents, stats
+and health, behind bearer authentication, body-size and rate limits (``smolrag-lab serve``).
 """
 
 from .app import create_app, serve

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-LABEL = re.compile(r"^[\w][\w .\-/]{0,199}$")
+LABEL = re.compile(r"[\w][\w .\-/]{0,199}\Z")  # \Z: "$" would let a trailing newline in
 
 
 class _QueryBody(BaseModel):
@@ -51,7 +51,8 @@ class RetrieveRequest(_QueryBody):
 
 class SourceOut(BaseModel):
     number: int
-    document: str
+    document: str = Field(description="the document's file name")
+    source: str = Field(description="the document as GET /documents names it (unambiguous)")
     excerpt_id: str
     score: float
     origin: str

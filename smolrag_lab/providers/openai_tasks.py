@@ -13,6 +13,7 @@ from .openai_client import OpenAIClient
 from .records import (
     check_extraction,
     check_group_output,
+    grounded,
     parse_extraction,
     parse_group_output,
     parse_keywords,
@@ -46,7 +47,16 @@ class OpenAITasks(CompletionTasks):
         if report.skipped:
             self.stats.add("extraction_parse", errors=report.skipped, items=report.records)
             log.warning("extraction output: %d unreadable record(s) skipped", report.skipped)
-        return extraction
+        return self._grounded(extraction, excerpt)
+
+    def _grounded(self, extraction: Extraction, source_text: str) -> Extraction:
+        kept, dropped = grounded(extraction, source_text)
+        if dropped:
+            self.stats.add("extraction_ungrounded", errors=dropped, items=dropped)
+            log.warning(
+                "extraction output: %d record(s) naming nothing in the text dropped", dropped
+            )
+        return kept
 
     async def process_group(
         self, document: str, context: str, excerpts: Sequence[str]
@@ -68,6 +78,7 @@ class OpenAITasks(CompletionTasks):
                 len(missing),
                 report.skipped,
             )
+        extraction = self._grounded(extraction, "\n".join([context, *excerpts]))
         per_excerpt = attribute(extraction, excerpts)
         return [
             (summaries.get(i + 1) or local_summarize(document, e), per_excerpt[i])

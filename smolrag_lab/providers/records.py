@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from ..prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
@@ -104,6 +105,35 @@ def _add_record(result: Extraction, kind: str, fields: list[str]) -> bool:
 def _number(text: str) -> float:
     match = re.search(r"-?\d+(?:\.\d+)?", text)
     return float(match.group()) if match else 1.0
+
+
+def _folded(text: str) -> str:
+    """Text for name matching: compatibility forms, case, punctuation and spacing ignored."""
+    folded = unicodedata.normalize("NFKC", html.unescape(text)).casefold()
+    return " ".join(re.sub(r"[\W_]+", " ", folded).split())
+
+
+def grounded(extraction: Extraction, source_text: str) -> tuple[Extraction, int]:
+    """The records whose names occur in ``source_text`` (after :func:`_folded`), and how many were
+    dropped: a name the excerpt never mentions was invented or injected, not extracted. A
+    relationship needs both of its ends.
+    """
+    haystack = _folded(source_text)
+
+    def occurs(name: str) -> bool:
+        key = _folded(name)
+        return bool(key) and key in haystack
+
+    kept = Extraction(
+        entities=[e for e in extraction.entities if occurs(e.name)],
+        relationships=[
+            r for r in extraction.relationships if occurs(r.source) and occurs(r.target)
+        ],
+        content_keywords=list(extraction.content_keywords),
+    )
+    dropped = len(extraction.entities) - len(kept.entities)
+    dropped += len(extraction.relationships) - len(kept.relationships)
+    return kept, dropped
 
 
 def parse_keywords(text: str) -> QueryKeywords:
