@@ -3,12 +3,17 @@ configured as `smolrag-lab serve` configures it."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 import uvicorn
 
 from smolrag_lab.api import create_app
@@ -16,6 +21,7 @@ from smolrag_lab.api.server import uvicorn_config
 from smolrag_lab.settings import Settings
 
 TOKEN = "test-token-0123456789"
+LONG_TOKEN = "test-token-long-enough-for-any-address-0123456789"
 
 
 def free_port() -> int:
@@ -41,3 +47,30 @@ def running(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def cli_server(data_dir: Path, token: str = LONG_TOKEN, **env: str) -> Iterator[tuple[int, int]]:
+    """`smolrag-lab serve` in its own process (``env``: extra SMOLRAG_* variables); yields its port
+    and process id once /health answers.
+    """
+    port = free_port()
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("SMOLRAG_")}
+    variables |= {"SMOLRAG_API_TOKEN": token, "SMOLRAG_LOG_TO_FILE": "false", **env}
+    command = [sys.executable, "-m", "smolrag_lab.cli", "serve", "--data-dir", str(data_dir)]
+    server = subprocess.Popen([*command, "--port", str(port)], env=variables)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.2)
+        yield port, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
