@@ -314,6 +314,10 @@ def _serve_command(args: argparse.Namespace) -> int:
         overrides["data_dir"] = args.data_dir
     if args.documents_root:
         overrides["api_documents_root"] = args.documents_root
+    if args.proxy_headers:
+        overrides["api_proxy_headers"] = True
+    if args.forwarded_allow_ips:
+        overrides["api_forwarded_allow_ips"] = args.forwarded_allow_ips
     try:
         serve(Settings.load(args.config, **overrides), args.host, args.port)
     except ServerConfigError as exc:
@@ -345,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--documents-root", help="folder whose files POST /documents may ingest by path"
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="behind a reverse proxy: take the client address from its X-Forwarded-For",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        help="comma-separated proxy addresses whose forwarded headers are trusted (127.0.0.1)",
     )
     serve.set_defaults(run=_serve_command)
     _add_bench_command(commands)
