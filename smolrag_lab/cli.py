@@ -309,7 +309,7 @@ def _serve_command(args: argparse.Namespace) -> int:
     from .api import serve
     from .api.app import ServerConfigError
 
-    overrides = {"api_auth": False} if args.no_auth else {}
+    overrides: dict[str, Any] = {"api_auth": False} if args.no_auth else {}
     if args.data_dir:
         overrides["data_dir"] = args.data_dir
     if args.documents_root:

@@ -25,7 +25,7 @@ from . import schemas
 from .security import Gate, RateLimiter, install_error_handlers, make_guard
 
 log = logging.getLogger(__name__)
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorBody, "description": text}
     for status, text in (
         (
@@ -106,7 +106,8 @@ def check_config(settings: Settings, host: str) -> None:
         )
     if not settings.api_auth and not _is_loopback(host):
         raise ServerConfigError(f"auth can only be off on a loopback address, not {host}")
-    if settings.api_auth and not _is_loopback(host) and len(reveal(settings.api_token) or "") < MIN_TOKEN_CHARS:
+    short = len(reveal(settings.api_token) or "") < MIN_TOKEN_CHARS
+    if settings.api_auth and not _is_loopback(host) and short:
         raise ServerConfigError(
             f"on a non-loopback address the API token needs at least {MIN_TOKEN_CHARS} characters"
         )
@@ -132,12 +133,10 @@ def _mode(query_type: str) -> str:
     return mode
 
 
-def _checked(value: str | None, name: str) -> str | None:
+def _checked(value: str, name: str) -> str:
     """``value`` unless it holds a NUL character or a lone surrogate (JSON can carry both; no store
     keeps the first the same way, and the second is not text): those get 400.
     """
-    if value is None:
-        return None
     if "\x00" in value:
         raise HTTPException(400, f"{name} contains a NUL character")
     try:
@@ -303,10 +302,11 @@ def _document_routes(router: APIRouter, names: _Names) -> None:
             _checked(body.text, "text")
             if not body.text.strip():
                 raise HTTPException(400, "text is empty")
-            names.check_label(rag.index, body.source)
-            report = await _writing(asyncio.to_thread(rag.ingest_text, body.text, body.source))
+            label = body.source or ""  # the schema requires it with text
+            names.check_label(rag.index, label)
+            report = await _writing(asyncio.to_thread(rag.ingest_text, body.text, label))
         else:
-            target = _inside_root(names.root, _checked(body.path, "path"))
+            target = _inside_root(names.root, _checked(body.path or "", "path"))
             names.check_files(rag.index, target)
             report = await _writing(
                 asyncio.to_thread(rag.ingest, [target], progress=False, confine_to=names.root)

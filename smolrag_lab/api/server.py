@@ -15,7 +15,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ..settings import Settings
 
 MAX_HEADER_BYTES = 32 * 1024  # request line and headers; larger ones get 400 from h11
-KEEP_ALIVE_S = 5.0
+KEEP_ALIVE_S = 5
 
 
 class HeadersDeadlineH11(H11Protocol):
