@@ -142,6 +142,12 @@ class QuerySettings:
     query_cache_max_entries: int = _knob(
         10_000, lo=1, hi=10**9, doc="cached query results kept; the oldest are evicted past it"
     )
+    groundedness_threshold: float = _knob(
+        0.7,
+        lo=0.0,
+        hi=1.0,
+        doc="answer evaluation: support (word coverage or cosine) a cited source must give a sentence",
+    )
 
 
 @dataclass(frozen=True)
