@@ -259,7 +259,7 @@ def _bench_command(args: argparse.Namespace) -> int:
 
 
 def _bench_in(args: argparse.Namespace, data_dir: str) -> int:
-    from .eval import load_dataset, results_table, run_benchmark, write_reports
+    from .eval import answers_table, load_dataset, results_table, run_benchmark, write_reports
 
     dataset = load_dataset(args.dataset, args.corpus, limit=args.limit)
     settings = Settings.load(args.config, data_dir=data_dir)
@@ -271,6 +271,8 @@ def _bench_in(args: argparse.Namespace, data_dir: str) -> int:
     )
     files = write_reports(run, args.out, charts=not args.no_charts)
     print(results_table(run.report()))
+    if answers := answers_table(run.report()):
+        print("\n" + answers)
     print("\n" + "\n".join(f"{name}: {path}" for name, path in files.items()))
     return 0
 

@@ -18,6 +18,7 @@ QUERIES = [
         "relevant": {"cache.md": 2, "search.md": 1},
         "gold_span": "The QueryCache stores every answer under a hash of the question.",
         "match_f1": 1.0,
+        "reference_answer": "Under a hash of the question.",
     },
     {
         "id": "q2",
@@ -25,6 +26,7 @@ QUERIES = [
         "relevant": {"graph.md": 1},
         "gold_span": "Entities with the same name are merged by the GraphStore.",
         "match_f1": 0.9,
+        "reference_answer": "The GraphStore merges them.",
     },
     {
         "id": "q3",
@@ -63,11 +65,19 @@ def test_harness_reports_every_metric_and_is_repeatable(tmp_path):
     assert report["modes"]["standard"]["hit@5"] == 1.0
     assert report["ingest"]["documents"]["added"] == 3 and report["ingest"]["peak_memory_mb"] > 0
     assert report["ingest"]["disk_bytes"]["kv_bytes"] > 0
-    strip = lambda r: {
-        g: {s: {k: v for k, v in m.items() if "latency" not in k} for s, m in r[g].items()}
-        for g in ("modes", "baselines")
-    }
+
+    def strip(r):
+        return {
+            g: {s: {k: v for k, v in m.items() if "latency" not in k} for s, m in r[g].items()}
+            for g in ("modes", "baselines")
+        }
+
     assert strip(report) == strip(second.report())
+    standard = report["modes"]["standard"]
+    assert 0 < standard["answer_f1"] <= 1 and 0 <= standard["groundedness"] <= 1
+    assert standard["span_recall"] > 0.5 and standard["answer_words"] > 5
+    assert standard["answer_context_tokens"] > 0 and standard["no_answer"] == 0
+    assert "answer_f1" not in report["baselines"]["bm25"]
 
     files = write_reports(first, tmp_path / "out")
     assert (
@@ -82,7 +92,9 @@ def test_harness_reports_every_metric_and_is_repeatable(tmp_path):
         "dense",
     }
     assert "| standard |" in files["summary"].read_text()
-    for chart in ("precision_recall_at_k", "ndcg", "latency", "ingest_stages"):
+    assert "## Answers" in files["summary"].read_text()
+    assert {r["answer_f1"] for r in rows if r["system"] == "standard" and r["id"] == "q3"} == {""}
+    for chart in ("precision_recall_at_k", "ndcg", "latency", "ingest_stages", "answer_quality"):
         assert files[chart].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -158,3 +170,20 @@ def test_bench_command_line(tmp_path):
         text=True,
     )
     assert bad.returncode == 1 and "corpus folder not found" in bad.stderr
+
+
+def test_without_reference_answers_only_reference_free_metrics(tmp_path):
+    """Like Cranfield: relevance judgements and no written answers."""
+    corpus = write_corpus(tmp_path / "corpus")
+    queries = tmp_path / "queries.jsonl"
+    bare = [{k: q[k] for k in ("id", "query", "relevant")} for q in QUERIES]
+    queries.write_text("\n".join(json.dumps(q) for q in bare) + "\n")
+    dataset = load_dataset(queries, corpus)
+    assert not dataset.has_references
+    settings = Settings(data_dir=tmp_path / "idx", chunk_size=40, chunk_overlap=0)
+    run = run_benchmark(dataset, settings, modes=["standard"], baselines=False, progress=False)
+    standard = run.report()["modes"]["standard"]
+    assert 0 <= standard["groundedness"] <= 1 and standard["citation_recall"] > 0
+    assert all(standard.get(k) is None for k in ("answer_f1", "rouge_l", "span_recall"))
+    summary = write_reports(run, tmp_path / "out", charts=False)["summary"].read_text()
+    assert "groundedness" in summary and "answer_f1" not in summary

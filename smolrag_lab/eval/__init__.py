@@ -1,5 +1,6 @@
 """Evaluation: datasets in the shared format, retrieval metrics, baselines and the benchmark harness."""
 
+from .answers import ANSWER_METRICS, AnswerScorer, answer_metrics
 from .dataset import Dataset, EvalItem, load_dataset
 from .harness import BASELINES, DEFAULT_KS, MODES, BenchmarkRun, run_benchmark
 from .metrics import (
@@ -12,9 +13,13 @@ from .metrics import (
     score_ranking,
     span_at_k,
 )
-from .report import markdown_summary, results_table, write_reports
+from .report import answers_table, markdown_summary, results_table, write_reports
 
 __all__ = [
+    "ANSWER_METRICS",
+    "AnswerScorer",
+    "answer_metrics",
+    "answers_table",
     "BASELINES",
     "DEFAULT_KS",
     "MODES",

@@ -17,6 +17,7 @@ class EvalItem:
     relevant: dict[str, int]
     gold_span: str | None = None
     match_f1: float | None = None
+    reference_answer: str | None = None  # a written answer, for the answer metrics
 
     @property
     def span(self) -> str | None:
@@ -38,6 +39,10 @@ class Dataset:
     @property
     def has_spans(self) -> bool:
         return any(i.span for i in self.items)
+
+    @property
+    def has_references(self) -> bool:
+        return any(i.reference_answer for i in self.items)
 
     @property
     def paths(self) -> list[Path]:
@@ -102,6 +107,7 @@ def load_dataset(queries: str | Path, corpus: str | Path, limit: int | None = No
                     relevant,
                     row.get("gold_span"),
                     row.get("match_f1"),
+                    row.get("reference_answer"),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -14,6 +14,7 @@ from ..aio import run_sync
 from ..engine import SmolRag
 from ..query.retrieval import MODES
 from ..settings import Settings
+from .answers import ANSWER_METRICS, AnswerScorer
 from .baselines import Baselines
 from .dataset import Dataset, EvalItem
 from .metrics import latency_summary, score_ranking
@@ -22,6 +23,7 @@ from .profile import profiled_ingest
 
 BASELINES = ("bm25", "dense")
 DEFAULT_KS = (1, 3, 5, 10)
+CONTEXT_SIZES = ("context_tokens", "answer_context_tokens")
 
 
 @dataclass
@@ -60,7 +62,8 @@ class BenchmarkRun:
 
 
 def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    metrics = [k for k in rows[0] if "@" in k or k == "mrr"]
+    keys = dict.fromkeys(k for r in rows for k in r)
+    metrics = [k for k in keys if "@" in k or k in ("mrr", *CONTEXT_SIZES, *ANSWER_METRICS)]
     out: dict[str, Any] = {}
     for metric in metrics:
         values = [r[metric] for r in rows if r.get(metric) is not None]
@@ -94,11 +97,12 @@ def run_benchmark(
             "chunk_strategy": settings.chunk_strategy,
         },
     )
+    scorer = AnswerScorer(threshold=settings.groundedness_threshold) if answer else None
     with SmolRag(settings.replace(query_cache=False)) as rag:
         run.ingest = profiled_ingest(rag, dataset.paths, progress=progress)
         for mode in modes:
             for item in tqdm(dataset.items, desc=mode, disable=not progress):
-                run.rows.append(_engine_row(rag, item, mode, depth, ks, answer))
+                run.rows.append(_engine_row(rag, item, mode, depth, ks, scorer))
         if baselines:
             base = Baselines(rag)
             for system in BASELINES:
@@ -108,12 +112,18 @@ def run_benchmark(
 
 
 def _engine_row(
-    rag: SmolRag, item: EvalItem, mode: str, depth: int, ks: tuple[int, ...], answer: bool
+    rag: SmolRag,
+    item: EvalItem,
+    mode: str,
+    depth: int,
+    ks: tuple[int, ...],
+    scorer: AnswerScorer | None,
 ) -> dict[str, Any]:
-    result = run_sync(rag.aquery(item.query, mode, answer=answer, excerpt_top_k=depth))
+    """Retrieval scores at the evaluation depth; with a ``scorer``, the answer's metrics too."""
+    result = run_sync(rag.aquery(item.query, mode, answer=False, excerpt_top_k=depth))
     documents = [Path(s.source).name for s in result.sources]
     timings = result.timings_ms
-    return {
+    row = {
         "system": mode,
         "id": item.id,
         "query": item.query,
@@ -124,6 +134,24 @@ def _engine_row(
         "answer_ms": timings.get("answer_ms", 0.0),
         "total_ms": timings.get("total_ms", 0.0),
         **score_ranking(documents, [s.text for s in result.sources], item.relevant, ks, item.span),
+        **(_answer_scores(rag, scorer, item, mode) if scorer else {}),
+    }
+    row["total_ms"] = row["retrieval_ms"] + row["answer_ms"]
+    return row
+
+
+def _answer_scores(rag: SmolRag, scorer: AnswerScorer, item: EvalItem, mode: str) -> dict[str, Any]:
+    """The answer a user gets, from the configured settings (the evaluation depth would hand it a
+    larger context than a user's), with its metrics, its context's size and its time.
+    """
+    result = run_sync(rag.aquery(item.query, mode, answer=True))
+    texts = [s.text for s in result.sources]
+    scores = scorer.score(item.query, result.answer, texts, item.reference_answer, item.span)
+    return {
+        "answer": result.answer,
+        "answer_context_tokens": result.token_counts.get("total", 0),
+        "answer_ms": result.timings_ms.get("answer_ms", 0.0),
+        **scores,
     }
 
 

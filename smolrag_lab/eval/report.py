@@ -11,6 +11,18 @@ from .harness import BenchmarkRun
 from .paired import delta_cell
 
 HEADLINE = ("ndcg@10", "recall@10", "precision@5", "hit@5", "span@5", "mrr")
+ANSWER_HEADLINE = (
+    "answer_f1",
+    "rouge_l",
+    "semantic_f1",
+    "span_recall",
+    "groundedness",
+    "citation_precision",
+    "citation_recall",
+    "no_answer",
+    "answer_words",
+    "answer_context_tokens",
+)
 
 
 def write_reports(run: BenchmarkRun, out_dir: str | Path, charts: bool = True) -> dict[str, Path]:
@@ -68,6 +80,28 @@ def results_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def answers_table(report: dict[str, Any]) -> str:
+    """One Markdown row per mode with the answer metrics it has ("" when answers were not scored;
+    without reference answers, the reference-free ones only).
+    """
+    modes = report["modes"]
+    columns = [m for m in ANSWER_HEADLINE if any(v.get(m) is not None for v in modes.values())]
+    if not columns:
+        return ""
+    lines = ["| mode | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, values in modes.items():
+        cells = [
+            ""
+            if values.get(m) is None
+            else f"{values[m]:.0f}"
+            if values[m] >= 10
+            else f"{values[m]:.3f}"
+            for m in columns
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown_summary(report: dict[str, Any]) -> str:
     ingest = report["ingest"]
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in ingest.get("stage_seconds", {}).items())
@@ -79,6 +113,7 @@ def markdown_summary(report: dict[str, Any]) -> str:
             "",
             results_table(report),
             "",
+            *(["## Answers", "", answers, ""] if (answers := answers_table(report)) else []),
             "## Ingestion",
             "",
             f"- documents: {ingest['documents']}",

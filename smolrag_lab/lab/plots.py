@@ -110,6 +110,8 @@ def save_benchmark_charts(report: dict[str, Any], out_dir: str | Path) -> dict[s
         "ingest_stages": lambda: plot_ingest_stages(report).figure,
         "provider_calls": lambda: plot_provider_calls(report).figure,
     }
+    if any("groundedness" in v for v in report["modes"].values()):
+        charts["answer_quality"] = lambda: plot_answer_quality(report).figure
     files = {}
     for name, make in charts.items():
         figure = make()
@@ -118,6 +120,47 @@ def save_benchmark_charts(report: dict[str, Any], out_dir: str | Path) -> dict[s
         figure.savefig(files[name], dpi=110)
         plt.close(figure)
     return files
+
+
+ANSWER_CHART_METRICS = (
+    "answer_f1",
+    "semantic_f1",
+    "span_recall",
+    "groundedness",
+    "citation_precision",
+)
+
+
+def plot_answer_quality(report: dict[str, Any], ax: Any = None) -> Any:
+    """Grouped bars: each mode's answer metrics (without references, the reference-free ones)."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    modes = report["modes"]
+    metrics = [m for m in ANSWER_CHART_METRICS if any(v.get(m) is not None for v in modes.values())]
+    width = 0.8 / max(len(metrics), 1)
+    for i, metric in enumerate(metrics):
+        xs = [j + i * width for j in range(len(modes))]
+        ax.bar(xs, [v.get(metric) or 0 for v in modes.values()], width, label=metric)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(modes))], list(modes), rotation=30)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"answer quality by mode — {report['dataset']}")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_answer_vs_context(frame: pd.DataFrame, metric: str = "answer_f1", ax: Any = None) -> Any:
+    """A sweep's answer quality against the context tokens it cost, one line per index value."""
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    index_setting, query_setting = frame.columns[0], frame.columns[1]
+    for value, rows in frame.groupby(index_setting):
+        rows = rows.sort_values("context_tokens")
+        ax.plot(rows["context_tokens"], rows[metric], marker="o", label=f"{index_setting}={value}")
+        for _, row in rows.iterrows():
+            ax.annotate(str(row[query_setting]), (row["context_tokens"], row[metric]), fontsize=7)
+    ax.set_xlabel("context tokens (mean)")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} against context size, by {query_setting}")
+    ax.legend(fontsize=7)
+    return ax
 
 
 def plot_precision_recall(report: dict[str, Any]) -> Any:
