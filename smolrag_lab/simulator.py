@@ -28,7 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from .prompts import COMPLETE_TAG, GROUP_GOAL, RECORD_SEP, TUPLE_SEP
+from .prompts import (
+    COMPLETE_TAG,
+    CONTEXT_CLOSE,
+    CONTEXT_OPEN,
+    GROUP_GOAL,
+    QUESTION_LABEL,
+    RECORD_SEP,
+    TUPLE_SEP,
+)
 from .providers import local_tasks
 from .providers.base import Extraction
 from .text import clean_markdown, headings
@@ -77,7 +85,8 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
             {"high_level_keywords": found.high_level, "low_level_keywords": found.low_level}
         )
     if system.startswith("---Role---"):
-        context = system.split("---Context---\n", 1)[-1]
+        context = user.split(CONTEXT_OPEN + "\n", 1)[-1].split("\n" + CONTEXT_CLOSE, 1)[0]
+        user = user.rsplit(QUESTION_LABEL, 1)[-1]
         starts = [m.start() for m in _SOURCE_HEAD.finditer(context)] + [len(context)]
         sources = [context[a:b].split("\n", 1)[-1] for a, b in zip(starts, starts[1:])]
         return local_tasks.extractive_answer(user, sources)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,24 @@ class Context:
     token_counts: dict[str, int] = field(default_factory=dict)
 
 
+_FORGED_SOURCE = re.compile(r"^(\s*)\[(\d+)\]", re.MULTILINE)
+_FORGED_SECTION = re.compile(r"-{3,}\s*([A-Za-z][A-Za-z ]{0,38}?)\s*-{3,}")
+_DELIMITER = re.compile(r"</?\s*smolrag-context\s*>", re.IGNORECASE)
+
+
+def neutralise(text: str) -> str:
+    """Retrieved text made unable to pass for the context's own structure: a line opening with
+    ``[n]`` (a source header) becomes ``(n)``, a ``---Role---`` / ``-----Sources-----`` marker
+    anywhere loses its dashes, and the context's delimiters are removed. Everything else is left as written.
+    """
+    text = _DELIMITER.sub(" ", text)
+    text = _FORGED_SOURCE.sub(r"\1(\2)", text)
+    return _FORGED_SECTION.sub(r"\1", text)
+
+
 def _csv_rows(header: list[str], rows: list[list[Any]]) -> list[str]:
     out = []
-    for row in [header] + rows:
+    for row in [header] + [[neutralise(c) if isinstance(c, str) else c for c in r] for r in rows]:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="").writerow(row)
         out.append(buffer.getvalue())
@@ -62,9 +78,9 @@ def _table(
 
 
 def _source_block(number: int, hit: ExcerptHit, with_summary: bool) -> str:
-    head = f"[{number}] {Path(hit.source).name}"
-    body = f"{head}\n{hit.text}"
-    return f"{body}\nSummary: {hit.summary}" if with_summary and hit.summary else body
+    head = f"[{number}] {neutralise(Path(hit.source).name)}"
+    body = f"{head}\n{neutralise(hit.text)}"
+    return f"{body}\nSummary: {neutralise(hit.summary)}" if with_summary and hit.summary else body
 
 
 def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Context:
