@@ -6,8 +6,8 @@
   relationships from co-occurrence in a sentence (the sentence is the description), in the spirit
   of GraphRAG's NLP-based "fast" graph;
 - keywords: the same phrase finder on the question;
-- answer: quotes the context sentences that best match the question, with [n] citations, and says
-  plainly that it is extractive.
+- answer: quotes the context sentences that best answer the question, with [n] citations, and says
+  plainly that it is extractive (providers/local_answer.py).
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from ..text import (
 )
 from .base import CompletionTasks, EntityRecord, Extraction, QueryKeywords, RelationshipRecord
 from .document_profile import DocumentProfile, sections
+from .local_answer import EXTRACTIVE_NOTE, extractive_answer  # noqa: F401 (re-exported)
 from .records import normalise_name
 
 MAX_ENTITIES_PER_SENTENCE = 5
 MAX_ENTITIES_PER_EXCERPT = 24
 SUMMARY_WORDS = 40
 PROFILES_KEPT = 16  # documents whose profiles LocalTasks keeps
-EXTRACTIVE_NOTE = "Extractive answer (no language model configured): the passages below are quoted from the sources."
 
 _IDENTIFIER_PATTERNS = [
     ("function", re.compile(r"\b[A-Za-z_][A-Za-z0-9_.]*\(\)")),
@@ -253,25 +253,3 @@ def keywords(query: str) -> QueryKeywords:
         high_level=list(dict.fromkeys(high)) or singles,
         low_level=list(dict.fromkeys(low + concepts)) or singles,
     )
-
-
-def extractive_answer(question: str, sources: Sequence[str], max_sentences: int = 3) -> str:
-    query_terms = set(content_words(question)) - QUERY_FILLER
-    candidates = [
-        (n, clean_markdown(s)) for n, src in enumerate(sources, 1) for s in split_sentences(src)
-    ]
-    frequency = Counter(t for _, s in candidates for t in set(content_words(s)))
-    scored = []
-    for order, (number, sentence) in enumerate(candidates):
-        overlap = query_terms & set(content_words(sentence))
-        score = sum(math.log(1 + len(candidates) / frequency[t]) for t in overlap)
-        if score > 0 and len(sentence.split()) >= 4:
-            scored.append((-score, number, order, sentence))
-    if not scored:
-        return (
-            "The indexed sources do not appear to answer this question. "
-            "(Extractive mode: no language model is configured.)"
-        )
-    picked = sorted(sorted(scored)[:max_sentences], key=lambda item: (item[1], item[2]))
-    lines = [f"- {sentence} [{number}]" for _, number, _, sentence in picked]
-    return EXTRACTIVE_NOTE + "\n\n" + "\n".join(lines)
