@@ -267,12 +267,22 @@ def _bench_in(args: argparse.Namespace, data_dir: str) -> int:
         return _options_command(args, dataset, settings)
     ks = [int(k) for k in args.k.split(",") if k.strip()]
     run = run_benchmark(
-        dataset, settings, args.modes, ks, answer=not args.no_answer, progress=not args.quiet
+        dataset,
+        settings,
+        args.modes,
+        ks,
+        answer=not args.no_answer,
+        progress=not args.quiet,
+        judge_sample=args.judge,
     )
     files = write_reports(run, args.out, charts=not args.no_charts)
     print(results_table(run.report()))
     if answers := answers_table(run.report()):
         print("\n" + answers)
+    if "modes" in run.judge:
+        from .eval.judge import judge_table
+
+        print("\n" + judge_table(run.judge))
     print("\n" + "\n".join(f"{name}: {path}" for name, path in files.items()))
     return 0
 
@@ -470,6 +480,13 @@ def _add_bench_command(commands: Any) -> None:
     bench.add_argument("--limit", type=int, help="only the first N queries")
     bench.add_argument("--no-answer", action="store_true", help="time retrieval only")
     bench.add_argument("--no-charts", action="store_true")
+    bench.add_argument(
+        "--judge",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with an endpoint configured: an LLM judges the first N answers of each mode, 3 runs",
+    )
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
     bench.add_argument(
         "--options",

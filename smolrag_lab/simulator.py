@@ -33,6 +33,7 @@ from .prompts import (
     CONTEXT_CLOSE,
     CONTEXT_OPEN,
     GROUP_GOAL,
+    JUDGE_GOAL,
     QUESTION_LABEL,
     RECORD_SEP,
     TUPLE_SEP,
@@ -76,6 +77,8 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
         return local_tasks.summarize(document, excerpt)
     if system.startswith(GROUP_GOAL):
         return _group_reply(user)
+    if system.startswith(JUDGE_GOAL):
+        return _judge_reply(system.split("\n", 1)[0].removeprefix(JUDGE_GOAL).strip(), user)
     if system.startswith("-Goal-"):
         excerpt = user.split("Text: ", 1)[-1].rsplit("\nOutput:", 1)[0]
         return render_extraction(local_tasks.extract(excerpt))
@@ -91,6 +94,47 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
         sources = [context[a:b].split("\n", 1)[-1] for a, b in zip(starts, starts[1:])]
         return local_tasks.extractive_answer(user, sources)
     return "This endpoint simulates the smolrag_lab prompts only."
+
+
+def _tag(text: str, tag: str) -> str:
+    if f"<{tag}>\n" not in text:
+        return ""
+    return text.split(f"<{tag}>\n", 1)[1].split(f"\n</{tag}>", 1)[0]
+
+
+def _judge_reply(metric: str, user: str) -> str:
+    """A grader's verdicts computed by word overlap (eval/answers.py), in the JSON the judging
+    prompts ask for: deterministic, so the simulated judge has no variance of its own.
+    """
+    from .eval.answers import claims, is_no_answer, lexical_coverage
+    from .text import content_words, split_sentences
+
+    answer, reference = _tag(user, "ANSWER"), _tag(user, "REFERENCE")
+    context = _tag(user, "CONTEXT") or _tag(user, "EXCERPTS")
+    if metric == "faithfulness":
+        found = [
+            {"statement": c.text, "supported": lexical_coverage(c.text, [context]) >= 0.7}
+            for c in claims(answer)
+        ]
+        return json.dumps({"statements": found})
+    if metric == "answer_relevance":
+        asked = set(content_words(_tag(user, "QUESTION")))
+        share = len(asked & set(content_words(answer))) / len(asked) if asked else 0.0
+        score = 1 if is_no_answer(answer) else 1 + round(4 * share)
+        return json.dumps({"score": score, "reason": "word overlap with the question"})
+    if metric == "context_precision":
+        starts = [m.start() for m in _SOURCE_HEAD.finditer(context)] + [len(context)]
+        excerpts = [context[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+        verdicts = [
+            {"excerpt": n, "useful": lexical_coverage(reference, [text]) >= 0.5}
+            for n, text in enumerate(excerpts, 1)
+        ]
+        return json.dumps({"verdicts": verdicts})
+    sentences = [
+        {"sentence": s, "attributed": lexical_coverage(s, [context]) >= 0.5}
+        for s in split_sentences(reference)
+    ]
+    return json.dumps({"sentences": sentences})
 
 
 def _section_before(outline: list[str], text: str) -> str:

@@ -17,6 +17,7 @@ from ..settings import Settings
 from .answers import ANSWER_METRICS, AnswerScorer
 from .baselines import Baselines
 from .dataset import Dataset, EvalItem
+from .judge import Case, run_judge
 from .metrics import latency_summary, score_ranking
 from .paired import per_question, system_intervals
 from .profile import profiled_ingest
@@ -33,6 +34,7 @@ class BenchmarkRun:
     rows: list[dict[str, Any]] = field(default_factory=list)  # one per query and system
     ingest: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    judge: dict[str, Any] = field(default_factory=dict)  # eval/judge.py, when asked for
 
     def report(self) -> dict[str, Any]:
         systems: dict[str, dict[str, Any]] = {}
@@ -58,6 +60,8 @@ class BenchmarkRun:
             group = "baselines" if system in BASELINES else "modes"
             summary[group][system].update(entry)
         summary["per_question"] = questions
+        if self.judge:
+            summary["judge"] = self.judge
         return summary
 
 
@@ -84,7 +88,13 @@ def run_benchmark(
     answer: bool = True,
     baselines: bool = True,
     progress: bool = True,
+    judge_sample: int = 0,
+    judge_runs: int = 3,
 ) -> BenchmarkRun:
+    """Every query in every mode, scored; answers scored too unless ``answer`` is false. With
+    ``judge_sample`` and an endpoint configured, the first ``judge_sample`` answers of each mode are
+    also judged by the model ``judge_runs`` times (eval/judge.py; the cost is printed first).
+    """
     ks = tuple(sorted(set(ks)))
     depth = max(ks) * 2  # enough excerpts for max(k) distinct documents in nearly every case
     run = BenchmarkRun(
@@ -100,9 +110,13 @@ def run_benchmark(
     scorer = AnswerScorer(threshold=settings.groundedness_threshold) if answer else None
     with SmolRag(settings.replace(query_cache=False)) as rag:
         run.ingest = profiled_ingest(rag, dataset.paths, progress=progress)
+        cases: list[Case] = []
         for mode in modes:
-            for item in tqdm(dataset.items, desc=mode, disable=not progress):
-                run.rows.append(_engine_row(rag, item, mode, depth, ks, scorer))
+            for i, item in enumerate(tqdm(dataset.items, desc=mode, disable=not progress)):
+                sample = cases if answer and i < judge_sample else None
+                run.rows.append(_engine_row(rag, item, mode, depth, ks, scorer, sample))
+        if cases:
+            run.judge = _judge(rag, cases, settings, judge_runs)
         if baselines:
             base = Baselines(rag)
             for system in BASELINES:
@@ -118,6 +132,7 @@ def _engine_row(
     depth: int,
     ks: tuple[int, ...],
     scorer: AnswerScorer | None,
+    cases: list[Case] | None = None,
 ) -> dict[str, Any]:
     """Retrieval scores at the evaluation depth; with a ``scorer``, the answer's metrics too."""
     result = run_sync(rag.aquery(item.query, mode, answer=False, excerpt_top_k=depth))
@@ -134,25 +149,35 @@ def _engine_row(
         "answer_ms": timings.get("answer_ms", 0.0),
         "total_ms": timings.get("total_ms", 0.0),
         **score_ranking(documents, [s.text for s in result.sources], item.relevant, ks, item.span),
-        **(_answer_scores(rag, scorer, item, mode) if scorer else {}),
+        **(_answer_scores(rag, scorer, item, mode, cases) if scorer else {}),
     }
     row["total_ms"] = row["retrieval_ms"] + row["answer_ms"]
     return row
 
 
-def _answer_scores(rag: SmolRag, scorer: AnswerScorer, item: EvalItem, mode: str) -> dict[str, Any]:
+def _answer_scores(
+    rag: SmolRag, scorer: AnswerScorer, item: EvalItem, mode: str, cases: list[Case] | None
+) -> dict[str, Any]:
     """The answer a user gets, from the configured settings (the evaluation depth would hand it a
     larger context than a user's), with its metrics, its context's size and its time.
     """
     result = run_sync(rag.aquery(item.query, mode, answer=True))
     texts = [s.text for s in result.sources]
     scores = scorer.score(item.query, result.answer, texts, item.reference_answer, item.span)
+    if cases is not None:
+        cases.append(Case(mode, item.query, result.answer, tuple(texts), item.reference_answer))
     return {
         "answer": result.answer,
         "answer_context_tokens": result.token_counts.get("total", 0),
         "answer_ms": result.timings_ms.get("answer_ms", 0.0),
         **scores,
     }
+
+
+def _judge(rag: SmolRag, cases: list[Case], settings: Settings, runs: int) -> dict[str, Any]:
+    if settings.resolved_completion_backend != "openai":
+        return {"skipped": "no completion endpoint configured", "cases": len(cases)}
+    return run_judge(rag.providers.client, cases, settings, runs)
 
 
 def _baseline_row(

@@ -102,6 +102,27 @@ def answers_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _judge_section(judged: dict[str, Any] | None) -> list[str]:
+    if not judged:
+        return []
+    if "modes" not in judged:
+        return ["## Judge", "", f"Not run: {judged.get('skipped')}.", ""]
+    from .judge import judge_table
+
+    cost = judged["cost"]
+    return [
+        "## Judge",
+        "",
+        f"{judged['cases']} answers, {judged['runs']} runs (mean ± standard deviation across "
+        f"runs); {cost['calls']} calls, about {cost['prompt_tokens']} prompt tokens, "
+        f"${cost['estimated_cost_usd']:.4f} before cache hits; unreadable replies: "
+        f"{judged['unreadable']}.",
+        "",
+        judge_table(judged),
+        "",
+    ]
+
+
 def markdown_summary(report: dict[str, Any]) -> str:
     ingest = report["ingest"]
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in ingest.get("stage_seconds", {}).items())
@@ -114,6 +135,7 @@ def markdown_summary(report: dict[str, Any]) -> str:
             results_table(report),
             "",
             *(["## Answers", "", answers, ""] if (answers := answers_table(report)) else []),
+            *_judge_section(report.get("judge")),
             "## Ingestion",
             "",
             f"- documents: {ingest['documents']}",
