@@ -28,6 +28,7 @@ from .stats import compare
 
 GRAPH_MODES = ("local_kg", "global_kg", "hybrid_kg", "mix")
 METRICS = ("ndcg@10", "recall@10", "hit@5")
+ANSWER_OPTION_METRICS = ("answer_f1", "groundedness", "answer_context_tokens")
 
 
 @dataclass(frozen=True)
@@ -77,24 +78,28 @@ def compare_options(
     settings: Settings,
     options: Sequence[Option] | None = None,
     progress: bool = False,
+    answers: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per option and mode (the default first), with the change in each metric against the
-    default's same mode (``auto`` is compared with ``standard``).
+    default's same mode (``auto`` is compared with ``standard``). With ``answers``, the answers are
+    written and scored too (:data:`ANSWER_OPTION_METRICS`, with their changes).
     """
     options = default_options() if options is None else options
     # Query embeddings are computed in every run: with the cache, runs after the first would skip them
     # and look faster than the default for that reason alone.
     settings = settings.replace(embedding_cache=False)
-    baseline = _measure("default", dataset, settings, MODES, progress)
+    baseline = _measure("default", dataset, settings, MODES, progress, answers)
     by_mode = {row["mode"]: row for row in baseline}
     rows = list(baseline)
     for option in options:
         option_settings = settings.replace(**option.overrides)
         if option_settings.vector_storage != settings.vector_storage:
             option_settings = option_settings.replace(data_dir=_copy_for(settings, option_settings))
-        for row in _measure(option.name, dataset, option_settings, option.modes, progress):
+        for row in _measure(option.name, dataset, option_settings, option.modes, progress, answers):
             reference = by_mode["standard" if row["mode"] == "auto" else row["mode"]]
-            rows.append({**row, **_against(reference, row)})
+            answered = [m for m in ANSWER_OPTION_METRICS if row.get(m) is not None]
+            deltas = {f"delta_{m}": round(row[m] - (reference.get(m) or 0), 4) for m in answered}
+            rows.append({**row, **deltas, **_against(reference, row)})
     return rows
 
 
@@ -120,9 +125,14 @@ def _copy_for(base: Settings, option: Settings) -> Path:
 
 
 def _measure(
-    name: str, dataset: Dataset, s: Settings, modes: Sequence[str], progress: bool
+    name: str,
+    dataset: Dataset,
+    s: Settings,
+    modes: Sequence[str],
+    progress: bool,
+    answers: bool = False,
 ) -> list[dict[str, Any]]:
-    run = run_benchmark(dataset, s, modes, answer=False, baselines=False, progress=progress)
+    run = run_benchmark(dataset, s, modes, answer=answers, baselines=False, progress=progress)
     full = run.report()
     report, questions = full["modes"], full["per_question"]
     with SmolRag(s, log_to_file=False, query_cache=False) as rag:
@@ -133,6 +143,9 @@ def _measure(
             "option": name,
             "mode": mode,
             **{m: report[mode][m] for m in METRICS},
+            **{
+                m: report[mode][m] for m in ANSWER_OPTION_METRICS if report[mode].get(m) is not None
+            },
             "p50_ms": report[mode]["latency_ms"]["p50"],
             "p95_ms": report[mode]["latency_ms"]["p95"],
             **footprint,

@@ -14,6 +14,7 @@ import pandas as pd
 from ..engine import SmolRag
 from ..index_settings import folder_name
 from ..settings import INDEX_SETTINGS, QUERY_SETTINGS, Settings
+from .answers import AnswerScorer
 from .dataset import Dataset
 from .metrics import score_ranking
 from .stats import bootstrap_ci, compare
@@ -28,6 +29,14 @@ SWEEP_METRICS = (
     "context_tokens",
     "latency_ms",
 )
+SWEEP_ANSWER_METRICS = (
+    "answer_f1",
+    "span_recall",
+    "semantic_f1",
+    "groundedness",
+    "citation_precision",
+    "answer_words",
+)
 
 
 def tuning_sweep(
@@ -40,6 +49,7 @@ def tuning_sweep(
     mode: str = "standard",
     cutoff: int | None = None,
     data_root: str | Path | None = None,
+    answers: bool = False,
 ) -> pd.DataFrame:
     """One row per (index value, query value) with the mean of each metric over the dataset, nDCG's
     95% interval and its paired difference from the default cell (``within_noise`` when the
@@ -59,6 +69,7 @@ def tuning_sweep(
             f"{query_setting} is not a query setting; choose one of {', '.join(QUERY_SETTINGS)}"
         )
     root = Path(data_root) if data_root else settings.data_dir.parent / "sweeps"
+    scorer = AnswerScorer(threshold=settings.groundedness_threshold) if answers else None
     rows, per_cell = [], []
     for index_value in index_values:
         tuned = settings.replace(**{index_setting: index_value, "query_cache": False})
@@ -68,7 +79,7 @@ def tuning_sweep(
             for query_value in query_values:
                 k = cutoff or (int(query_value) if query_setting == "excerpt_top_k" else 5)
                 scores = [
-                    _score_item(rag, item, mode, k, {query_setting: query_value})
+                    _score_item(rag, item, mode, k, {query_setting: query_value}, scorer)
                     for item in dataset.items
                 ]
                 rows.append(
@@ -114,12 +125,22 @@ def _with_intervals(
 
 
 def _score_item(
-    rag: SmolRag, item: Any, mode: str, k: int, overrides: dict[str, Any]
+    rag: SmolRag,
+    item: Any,
+    mode: str,
+    k: int,
+    overrides: dict[str, Any],
+    scorer: AnswerScorer | None = None,
 ) -> dict[str, float]:
     depth = max(k, int(overrides.get("excerpt_top_k", rag.settings.excerpt_top_k)))
     started = time.perf_counter()
     result = rag.retrieve(item.query, mode, **{"excerpt_top_k": depth, **overrides})
     latency = 1000 * (time.perf_counter() - started)
+    answered = {}
+    if scorer is not None:  # the answer from the cell's own settings, as a user would get it
+        reply = rag.query(item.query, mode, **overrides)
+        texts = [s.text for s in reply.sources]
+        answered = scorer.score(item.query, reply.answer, texts, item.reference_answer, item.span)
     documents = [Path(s.source).name for s in result.sources]
     raw = score_ranking(documents, [s.text for s in result.sources], item.relevant, [k], item.span)
     scores = {name.split("@")[0]: value for name, value in raw.items()}
@@ -127,6 +148,7 @@ def _score_item(
         **scores,
         "context_tokens": float(result.token_counts.get("total", 0)),
         "latency_ms": latency,
+        **{m: answered[m] for m in SWEEP_ANSWER_METRICS if answered.get(m) is not None},
     }
 
 
@@ -135,6 +157,9 @@ def _mean(scores: list[dict[str, float]]) -> dict[str, float]:
     for metric in SWEEP_METRICS:
         values = [s[metric] for s in scores if metric in s]
         out[metric] = round(sum(values) / len(values), 4) if values else float("nan")
+    for metric in SWEEP_ANSWER_METRICS:  # only when answers were scored
+        if values := [s[metric] for s in scores if metric in s]:
+            out[metric] = round(sum(values) / len(values), 4)
     return out
 
 
