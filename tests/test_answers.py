@@ -146,3 +146,37 @@ def test_same_figures_in_two_processes():
         for _ in range(2)
     ]
     assert runs[0] == runs[1] and runs[0]["semantic_f1"] > 0
+
+
+def test_sweep_draws_answer_quality_against_context_tokens(tmp_path):
+    from test_engine import write_corpus
+
+    from smolrag_lab import Settings
+    from smolrag_lab.eval.dataset import load_dataset
+    from smolrag_lab.eval.sweep import tuning_sweep
+    from smolrag_lab.lab import plots
+
+    queries = tmp_path / "q.jsonl"
+    item = {
+        "id": "q1",
+        "query": "Where does the QueryCache store answers?",
+        "relevant": {"cache.md": 1},
+        "reference_answer": "Under a hash of the question.",
+    }
+    queries.write_text(json.dumps(item) + "\n")
+    dataset = load_dataset(queries, write_corpus(tmp_path / "corpus"))
+    sweep = tuning_sweep(
+        dataset,
+        Settings(data_dir=tmp_path / "base"),
+        "chunk_size",
+        [40],
+        "excerpt_token_budget",
+        [40, 400],
+        data_root=tmp_path / "sweeps",
+        answers=True,
+    )
+    rows = sweep.set_index("excerpt_token_budget")
+    assert rows.loc[400, "context_tokens"] > rows.loc[40, "context_tokens"]
+    assert 0 < rows.loc[400, "answer_f1"] <= 1 and rows.loc[400, "groundedness"] == 1.0
+    ax = plots.plot_answer_vs_context(sweep, "answer_f1")
+    assert len(ax.lines) == 1
