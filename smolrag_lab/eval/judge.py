@@ -150,8 +150,8 @@ class Judge:
             chosen = [i for i, c in enumerate(cases) if c.mode == mode]
             modes[mode] = {}
             for metric in prompts.JUDGE_METRICS:
-                means = [_mean([scores[i].get(metric) for i in chosen]) for scores in per_run]
-                means = [m for m in means if m is not None]
+                found = [_mean([scores[i].get(metric) for i in chosen]) for scores in per_run]
+                means = [m for m in found if m is not None]
                 if means:
                     modes[mode][metric] = {
                         "mean": round(statistics.fmean(means), 4),

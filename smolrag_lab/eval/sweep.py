@@ -148,7 +148,7 @@ def _score_item(
         **scores,
         "context_tokens": float(result.token_counts.get("total", 0)),
         "latency_ms": latency,
-        **{m: answered[m] for m in SWEEP_ANSWER_METRICS if answered.get(m) is not None},
+        **{m: float(v) for m in SWEEP_ANSWER_METRICS if (v := answered.get(m)) is not None},
     }
 
 
