@@ -13,11 +13,11 @@ How sentences are chosen, in order:
 3. *Selection* by maximal marginal relevance (Carbonell and Goldstein, 1998) with the usual
    λ = :data:`MMR_LAMBDA`: each step takes the sentence with the best ``λ·relevance - (1-λ)·max
    similarity to those taken``, so a second sentence adds something new; near-duplicates
-   (cosine ≥ :data:`DUPLICATE_COSINE`) are never taken. Relevance is divided by the square root
-   of the sentence's length relative to the median candidate: of two sentences as relevant, the
-   shorter answers more directly.
+   (cosine ≥ :data:`DUPLICATE_COSINE`) are never taken.
 4. *Length*: sentences are added until the answer holds :data:`WORD_BUDGET` words (at least one
    sentence, at most :data:`MAX_SENTENCES`): a fixed budget, the length of a short paragraph.
+   (Dividing relevance by sentence length, to prefer the shorter of two relevant sentences, was
+   measured and made answers worse: it is not done.)
 
 Sentences are listed best first, each with the number of the source it quotes.
 """
@@ -182,11 +182,8 @@ def extractive_answer(
     embed = vectors or _shared_vectors
     matrix = embed([c.text for c in candidates])
     cosines = matrix @ embed([question])[0]
-    lengths = [len(c.text.split()) for c in candidates]
-    median = float(np.median(lengths))
-    for candidate, cosine, length in zip(candidates, cosines, lengths, strict=True):
-        mean = (candidate.lexical + max(float(cosine), 0.0)) / 2
-        candidate.relevance = mean / math.sqrt(max(length / median, 1.0))
+    for candidate, cosine in zip(candidates, cosines, strict=True):
+        candidate.relevance = (candidate.lexical + max(float(cosine), 0.0)) / 2
     picked = _select(candidates, matrix)
     lines = [f"- {candidates[i].text} [{candidates[i].number}]" for i in picked]
     return EXTRACTIVE_NOTE + "\n\n" + "\n".join(lines)
