@@ -141,7 +141,7 @@ def _score_lexical(question: str, candidates: list[_Candidate]) -> None:
     bags = [set(content_words(c.text)) for c in candidates]
     frequency = Counter(t for bag in bags for t in bag)
     for candidate, bag in zip(candidates, bags, strict=True):
-        candidate.lexical = sum(math.log(1 + len(bags) / frequency[t]) for t in terms & bag)
+        candidate.lexical = sum(math.log(1 + len(bags) / frequency[t]) for t in sorted(terms & bag))
     best = max((c.lexical for c in candidates), default=0.0)
     for candidate in candidates:
         candidate.lexical = candidate.lexical / best if best else 0.0
