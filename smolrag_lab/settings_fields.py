@@ -146,7 +146,7 @@ class QuerySettings:
         0.7,
         lo=0.0,
         hi=1.0,
-        doc="answer evaluation: support (word coverage or cosine) a cited source must give a sentence",
+        doc="answer evaluation: support (word overlap or cosine) a cited source gives a sentence",
     )
 
 
