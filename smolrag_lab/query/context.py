@@ -44,7 +44,7 @@ _DELIMITER = re.compile(r"</?\s*smolrag-context\s*>", re.IGNORECASE)
 def neutralise(text: str) -> str:
     """Retrieved text made unable to pass for the context's own structure: a line opening with
     ``[n]`` (a source header) becomes ``(n)``, a ``---Role---`` / ``-----Sources-----`` marker
-    anywhere loses its dashes, and the context's delimiters are removed. Everything else is left as written.
+    anywhere loses its dashes, and the context's delimiters are removed. The rest is left as is.
     """
     text = _DELIMITER.sub(" ", text)
     text = _FORGED_SOURCE.sub(r"\1(\2)", text)
