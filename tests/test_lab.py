@@ -39,8 +39,10 @@ def test_tables_describe_the_index(rag):
     assert (docs["excerpts"] > 0).all() and docs["excerpts"].sum() == len(rag.index.excerpts)
     excerpts = tables.excerpts_table(rag)
     assert len(excerpts) == len(rag.index.excerpts) and (excerpts["tokens"] > 0).all()
-    entities = tables.entities_table(rag)
+    entities = tables.entities_table(rag, include_code=True)
     assert len(entities) == rag.index.graph.number_of_nodes()
+    assert not {"code", "file"} & set(tables.entities_table(rag)["type"])
+    assert "\n" not in "".join(tables.excerpts_table(rag, preview=80)["text"])
     assert list(entities["degree"]) == sorted(entities["degree"], reverse=True)
     relationships = tables.relationships_table(rag, limit=3)
     assert len(relationships) == 3 and list(relationships["weight"]) == sorted(
@@ -69,20 +71,47 @@ def test_ingest_panel_keeps_one_index_per_chunking_setup(tmp_path, corpus, monke
 def test_query_explorer_shows_linked_sources_breakdown_and_latency(rag):
     explorer = QueryExplorer(rag, question=QUESTION, mode="mix")
     result = explorer.ask()
-    page = render.result_html(result)
-    assert result.sources and 'id="src-1"' in page
+    first, second = render.result_html(result), render.result_html(result)
+    anchor = re.search(r'class="srl-result" id="([\w-]+)"', first).group(1)
+    assert result.sources and f'id="{anchor}-1"' in first
+    assert anchor not in second, "two renderings of answers must not share source anchors"
     if "[1]" in result.answer:
-        assert 'href="#src-1"' in page
-    breakdown = render.context_breakdown(result)
+        assert f'href="#{anchor}-1"' in first and "srl-cited" in first
+    breakdown = render.context_breakdown(result, rag.settings)
     assert breakdown.iloc[-1]["tokens"] == result.token_counts["total"]
-    assert "excerpts (vector)" in set(breakdown["section"]) and "total_ms" in result.timings_ms
+    assert "excerpts (vector + BM25)" in set(breakdown["section"])
+    assert "total_ms" in result.timings_ms
     explorer.top_k.value = 1
     narrow = explorer.ask(mode="standard")
     assert len(narrow.sources) == 1
     explorer.budget.value, explorer.top_k.value = 200, 30
     assert explorer.ask().token_counts["vector_excerpts"] <= 200
+    assert len(explorer.history) == 3 and len(render.history_table(explorer.history)) == 3
     compared = explorer.compare()
     assert list(compared) == ["standard", "local_kg", "global_kg", "hybrid_kg", "mix"]
+
+
+def test_sources_carry_one_score_per_kind(rag):
+    """With fusion on, a vector-half source says which ranking found it and keeps each score: cosine
+    in [-1, 1], BM25 >= 0 and the fused RRF score, at most 2 / (k + 1).
+    """
+    result = rag.query(QUESTION, "standard", fusion="rrf")
+    bound = 2 / (rag.settings.rrf_k + 1)
+    for source in result.sources:
+        assert source.origin in ("vector", "bm25", "vector+bm25")
+        assert 0 < source.scores["rrf"] <= bound + 1e-9
+        assert ("cosine" in source.scores) == ("vector" in source.origin)
+        assert ("bm25" in source.scores) == ("bm25" in source.origin)
+        assert -1.0 <= source.scores.get("cosine", 0.0) <= 1.0
+    dense = rag.query(QUESTION, "standard", fusion="none")
+    assert all(set(s.scores) == {"cosine"} for s in dense.sources)
+    page = render.result_html(result, settings=rag.settings)
+    assert "fused (RRF)" in page and "BM25" in page and "per section" in page
+
+
+def test_auto_says_what_it_chose_and_why(rag):
+    result = rag.query(QUESTION, "auto")
+    assert result.plan and f"auto chose {result.mode}" in render.result_html(result)
 
 
 def test_query_explorer_refuses_an_empty_question(rag):
@@ -91,8 +120,12 @@ def test_query_explorer_refuses_an_empty_question(rag):
 
 
 def test_compare_modes_table_has_one_row_per_mode(rag):
-    table, results = render.compare_modes(rag, QUESTION, modes=("standard", "global_kg"))
+    table, results = render.compare_modes(
+        rag, QUESTION, modes=("standard", "global_kg"), repeats=2
+    )
     assert list(table["mode"]) == ["standard", "global_kg"]
+    assert {"warm total ms", "cold start ms"} <= set(table.columns)
+    assert not results["standard"].cached
     assert table.loc[0, "sources"] == len(results["standard"].sources)
     assert "cmp-global_kg" in render.compare_html(results) or not results["global_kg"].sources
 
@@ -229,3 +262,58 @@ def test_tuning_sweep_grid(tmp_path, corpus):
         tuning_sweep(
             dataset, Settings(data_dir=tmp_path / "b"), "chunk_size", [24], "chunk_overlap", [0]
         )
+
+
+def test_code_identifiers_and_file_names_are_typed_and_hidden():
+    def kind(name, type_="concept"):
+        return graph_view.entity_kind({"name": name, "type": type_})
+
+    assert kind("response.json()") == "code" and kind("query_type") == "code"
+    assert kind("getValue") == "code" and kind("anything", "identifier") == "code"
+    assert kind("settings.py") == "file" and kind("README.md") == "file"
+    assert kind("Knowledge Graph") == "concept" and kind("SmolRAG", "interface") == "interface"
+
+
+def test_query_subgraph_limit_keeps_the_best_ranked(rag):
+    result = rag.retrieve(QUESTION, "hybrid_kg")
+    sub, nodes, edges = graph_view.query_subgraph(rag, result, neighbours=1, limit=2)
+    assert len(edges) <= 2 and len(nodes) <= 2 + 2 * 2
+    assert {e["key"] for e in result.entities[:2]} <= nodes <= set(sub.nodes)
+
+
+def test_graph_page_has_search_expansion_and_wrapped_tooltips(rag):
+    sub = graph_view.filter_graph(rag, min_degree=0, max_nodes=4)
+    page = graph_view.graph_html(rag, sub)
+    assert 'id="smolrag-node-search"' in page and "smolragExpansions" in page
+    assert "white-space:pre-wrap" in page and "Sources:" in page
+    assert 'id="smolrag-graph-bar"' in page.split('id="mynetwork"')[0], "legend above the drawing"
+
+
+def test_ingestion_progress_overall_bar_and_clean_cancel(tmp_path, corpus):
+    """The listener sees an overall fraction reach 1 with the graph stage counted; a cancel after the
+    first commit leaves that document in the index and the others out, as if never started.
+    """
+    settings = Settings(data_dir=tmp_path / "data", chunk_size=40, ingest_concurrency=1)
+    seen = []
+    with SmolRag(settings) as rag:
+
+        def listener(progress):
+            seen.append((progress.fraction, dict(progress.stages)))
+            if len(rag.index.documents) >= 1:
+                rag.ingestor.cancel.set()
+
+        rag.ingestor.progress_listener = listener
+        report = rag.ingest(corpus, progress=False)
+        cancelled = [s for s in report.skipped if s["reason"] == "cancelled before commit"]
+        assert len(report.added) == 1 and len(cancelled) == 2
+        assert len(rag.index.documents) == 1
+        assert seen[-1][0] == 1.0 and "graph_vectors" in seen[-1][1]
+        rag.ingestor.progress_listener = None
+        rest = rag.ingest(corpus, progress=False)
+        assert len(rest.added) == 2 and len(rag.index.documents) == 3
+    with SmolRag(settings.replace(data_dir=tmp_path / "fresh")) as rag:
+        fractions = []
+        rag.ingestor.progress_listener = lambda p: fractions.append(p.fraction)
+        rag.ingest(corpus, progress=False)
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0
+        assert rag.ingestor.progress_listener is not None

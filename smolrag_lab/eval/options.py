@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import SmolRag
+from ..progress import progress_bar
 from ..query.retrieval import MODES
 from ..settings import Settings
 from .dataset import Dataset
@@ -88,18 +89,25 @@ def compare_options(
     # Query embeddings are computed in every run: with the cache, runs after the first would skip them
     # and look faster than the default for that reason alone.
     settings = settings.replace(embedding_cache=False)
-    baseline = _measure("default", dataset, settings, MODES, progress, answers)
-    by_mode = {row["mode"]: row for row in baseline}
-    rows = list(baseline)
-    for option in options:
-        option_settings = settings.replace(**option.overrides)
-        if option_settings.vector_storage != settings.vector_storage:
-            option_settings = option_settings.replace(data_dir=_copy_for(settings, option_settings))
-        for row in _measure(option.name, dataset, option_settings, option.modes, progress, answers):
-            reference = by_mode["standard" if row["mode"] == "auto" else row["mode"]]
-            answered = [m for m in ANSWER_OPTION_METRICS if row.get(m) is not None]
-            deltas = {f"delta_{m}": round(row[m] - (reference.get(m) or 0), 4) for m in answered}
-            rows.append({**row, **deltas, **_against(reference, row)})
+    with progress_bar(1 + len(options), "options", "option", progress) as bar:
+        baseline = _measure("default", dataset, settings, MODES, progress, answers)
+        bar.update(1)
+        by_mode = {row["mode"]: row for row in baseline}
+        rows = list(baseline)
+        for option in options:
+            bar.set_postfix_str(option.name)
+            option_settings = settings.replace(**option.overrides)
+            if option_settings.vector_storage != settings.vector_storage:
+                option_settings = option_settings.replace(
+                    data_dir=_copy_for(settings, option_settings)
+                )
+            measured = _measure(
+                option.name, dataset, option_settings, option.modes, progress, answers
+            )
+            for row in measured:
+                reference = by_mode["standard" if row["mode"] == "auto" else row["mode"]]
+                rows.append({**row, **_answer_deltas(reference, row), **_against(reference, row)})
+            bar.update(1)
     return rows
 
 
@@ -114,6 +122,12 @@ def _against(reference: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
         if ref:
             out[f"vs_default_{m}"] = compare(ref, cand).to_dict()
     return out
+
+
+def _answer_deltas(reference: dict[str, Any], row: dict[str, Any]) -> dict[str, float]:
+    """The change in each answer metric the row was scored on, against its mode's default."""
+    answered = [m for m in ANSWER_OPTION_METRICS if row.get(m) is not None]
+    return {f"delta_{m}": round(row[m] - (reference.get(m) or 0), 4) for m in answered}
 
 
 def _copy_for(base: Settings, option: Settings) -> Path:
@@ -173,12 +187,30 @@ def load_test(
     levels: Sequence[int] = (1, 2, 4, 8, 16),
     queries_per_level: int = 160,
     modes: Sequence[str] = MODES,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Concurrent clients (threads) sending full queries (retrieval and answer, no query cache). Each
     answer's sources are compared with the same query run alone first: any difference is a race.
     """
     jobs = [(q, m) for q in questions for m in modes]
-    reference = {job: _sources(rag.query(*job, query_cache=False)) for job in jobs}
+    with progress_bar(
+        len(jobs) + len(levels) * queries_per_level, "load test", "query", progress
+    ) as bar:
+        reference = {}
+        for job in jobs:
+            reference[job] = _sources(rag.query(*job, query_cache=False))
+            bar.update(1)
+        return _load_levels(rag, jobs, reference, levels, queries_per_level, bar)
+
+
+def _load_levels(
+    rag: SmolRag,
+    jobs: list[tuple[str, str]],
+    reference: dict[tuple[str, str], list[str]],
+    levels: Sequence[int],
+    queries_per_level: int,
+    bar: Any,
+) -> list[dict[str, Any]]:
     rows = []
     for level in levels:
         work = [jobs[i % len(jobs)] for i in range(queries_per_level)]
@@ -198,7 +230,8 @@ def load_test(
 
         started = time.perf_counter()
         with ThreadPoolExecutor(level) as pool:
-            list(pool.map(one, work))
+            for _ in pool.map(one, work):
+                bar.update(1)
         wall = time.perf_counter() - started
         latency = latency_summary([ms for ms, _ in outcomes])
         errors = sum(status.startswith("error") for _, status in outcomes)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..engine import SmolRag
 from ..index_settings import folder_name
+from ..progress import progress_bar
 from ..settings import INDEX_SETTINGS, QUERY_SETTINGS, Settings
 from .answers import AnswerScorer
 from .dataset import Dataset
@@ -50,6 +51,7 @@ def tuning_sweep(
     cutoff: int | None = None,
     data_root: str | Path | None = None,
     answers: bool = False,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """One row per (index value, query value) with the mean of each metric over the dataset, nDCG's
     95% interval and its paired difference from the default cell (``within_noise`` when the
@@ -70,27 +72,22 @@ def tuning_sweep(
         )
     root = Path(data_root) if data_root else settings.data_dir.parent / "sweeps"
     scorer = AnswerScorer(threshold=settings.groundedness_threshold) if answers else None
-    rows, per_cell = [], []
-    for index_value in index_values:
-        tuned = settings.replace(**{index_setting: index_value, "query_cache": False})
-        tuned = tuned.replace(data_dir=root / folder_name(tuned, dataset.name))
-        with SmolRag(tuned, rebuild=True) as rag:
-            rag.ingest(dataset.paths, progress=False)
-            for query_value in query_values:
-                k = cutoff or (int(query_value) if query_setting == "excerpt_top_k" else 5)
-                scores = [
-                    _score_item(rag, item, mode, k, {query_setting: query_value}, scorer)
-                    for item in dataset.items
-                ]
-                rows.append(
-                    {
-                        index_setting: index_value,
-                        query_setting: query_value,
-                        "cutoff": k,
-                        **_mean(scores),
-                    }
-                )
-                per_cell.append([s.get("ndcg", 0.0) for s in scores])
+    rows: list[dict[str, Any]] = []
+    per_cell: list[list[float]] = []
+    total = len(index_values) * len(query_values) * len(dataset.items)
+    with progress_bar(total, "sweep", "query", progress) as bar:
+        for index_value in index_values:
+            cells = _sweep_index(
+                dataset,
+                settings,
+                root,
+                (index_setting, index_value),
+                (query_setting, query_values),
+                (mode, cutoff, scorer),
+                bar,
+            )
+            rows += [row for row, _ in cells]
+            per_cell += [ndcg for _, ndcg in cells]
     default = (getattr(settings, index_setting), getattr(settings, query_setting, None))
     return pd.DataFrame(_with_intervals(rows, per_cell, index_setting, query_setting, default))
 
@@ -121,6 +118,36 @@ def _with_intervals(
                 "within_noise": result.within_noise,
             }
         )
+    return rows
+
+
+def _sweep_index(
+    dataset: Dataset,
+    settings: Settings,
+    root: Path,
+    index: tuple[str, Any],
+    query: tuple[str, Sequence[Any]],
+    scoring: tuple[str, int | None, AnswerScorer | None],
+    bar: Any,
+) -> list[tuple[dict[str, Any], list[float]]]:
+    """One index setting's cells: build (or update) its index, then score every query value; each
+    cell's row of means with its per-question nDCG (for the intervals).
+    """
+    (index_setting, index_value), (query_setting, query_values), rows = index, query, []
+    mode, cutoff, scorer = scoring
+    tuned = settings.replace(**{index_setting: index_value, "query_cache": False})
+    tuned = tuned.replace(data_dir=root / folder_name(tuned, dataset.name))
+    with SmolRag(tuned, rebuild=True) as rag:
+        rag.ingest(dataset.paths, progress=not bar.disable)
+        for query_value in query_values:
+            k = cutoff or (int(query_value) if query_setting == "excerpt_top_k" else 5)
+            scores = []
+            for item in dataset.items:
+                overrides = {query_setting: query_value}
+                scores.append(_score_item(rag, item, mode, k, overrides, scorer))
+                bar.update(1)
+            row = {index_setting: index_value, query_setting: query_value, "cutoff": k}
+            rows.append(({**row, **_mean(scores)}, [s.get("ndcg", 0.0) for s in scores]))
     return rows
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ..index import Index
 from ..monitor import PerformanceMonitor
+from ..progress import IngestProgress
 from ..providers import Providers
 from ..providers.base import Extraction
 from ..settings import Settings
@@ -126,6 +126,8 @@ class Ingestor:
         self._graph_saved_at = time.monotonic()
         self._graph_dirty = False
         self._calls = asyncio.Semaphore(settings.max_concurrent_requests)
+        self.cancel = threading.Event()  # set from any thread: uncommitted documents are left out
+        self.progress_listener: Callable[[IngestProgress], None] | None = None
         self.executor: Any = (
             None  # reading and chunking run here when set (see ingest/executors.py)
         )
@@ -248,16 +250,8 @@ class Ingestor:
             if self.settings.call_unit == "group"
             else ("summaries", "embeddings", "extraction")[: 3 if self.settings.build_graph else 2]
         )
-        bars = {
-            stage: tqdm(
-                total=total,
-                desc=stage,
-                unit="excerpt",
-                disable=not progress or not total,
-                leave=True,
-            )
-            for stage in stages
-        }
+        self.cancel.clear()
+        bars = IngestProgress(stages, total, progress, self.progress_listener)
         semaphore = asyncio.Semaphore(self.settings.ingest_concurrency)
         # Documents are processed concurrently but commit in input order, so the same corpus always
         # gives the same graph (descriptions and provenance lists keep the order they were merged in).
@@ -266,17 +260,17 @@ class Ingestor:
         async def run(i: int, prepared: Prepared) -> None:
             async with semaphore:
                 try:
-                    await self._process(prepared, report, bars, turns[i - 1] if i else None)
+                    if not self._cancelled(prepared.document.source, report):
+                        await self._process(prepared, report, bars, turns[i - 1] if i else None)
                 finally:
                     turns[i].set()
 
         try:
             await asyncio.gather(*(run(i, p) for i, p in enumerate(todo)))
             with self.monitor.measure("ingest.graph_embeddings"):
-                await self._finish_run()
+                await self._finish_run(bars)
         finally:
-            for bar in bars.values():
-                bar.close()
+            bars.close()
             self.flush_graph()
         if self._graph_embed_seconds:
             report.stage_seconds["graph_embeddings"] = self._graph_embed_seconds
@@ -304,6 +298,8 @@ class Ingestor:
                 await self._stage("extraction", prepared, report, bars, self._extract)
             if previous is not None:
                 await previous.wait()
+            if self._cancelled(source, report):
+                return
             async with self._commit_lock:
                 was_known = self.index.sources.get(source) is not None
                 await self._stage("commit", prepared, report, None, self._commit)
@@ -325,6 +321,12 @@ class Ingestor:
             report.stage_spans.append((name, wall_start, time.time()))
         if bars:
             bars[name].update(len(prepared.excerpts))
+
+    def _cancelled(self, source: str, report: IngestReport) -> bool:
+        """After ``cancel`` is set, documents not yet committed are left as if never started."""
+        if self.cancel.is_set():
+            report.skipped.append({"source": source, "reason": "cancelled before commit"})
+        return self.cancel.is_set()
 
     async def _limited(self, coro):
         async with self._calls:
@@ -445,17 +447,17 @@ class Ingestor:
         apply_graph_vectors(self.index, *graph_vectors)
         self.index.excerpt_vectors.delete(sorted(set(old_excerpt_ids) - set(excerpt_ids)))
 
-    async def _finish_run(self) -> None:
+    async def _finish_run(self, bars: IngestProgress | None = None) -> None:
         """The graph-vector sync waits on the network while the graph file is written in a thread; both
         only read the graph.
         """
         saving = asyncio.create_task(asyncio.to_thread(self.flush_graph))
         try:
-            await self.sync_graph_vectors()
+            await self.sync_graph_vectors(bars)
         finally:
             await saving
 
-    async def sync_graph_vectors(self) -> None:
+    async def sync_graph_vectors(self, bars: IngestProgress | None = None) -> None:
         """Bring the entity and relationship vectors of everything the run touched in line with the
         graph, in one batch of embedding requests for the whole run instead of a few per document
         under the commit lock. Until then (or after a crash, until repair) new graph items are in the
@@ -466,7 +468,7 @@ class Ingestor:
         await sync_graph_vectors(
             self.index,
             self.settings,
-            self.providers.embedder,
+            bars.graph_embedder(self.providers.embedder) if bars else self.providers.embedder,
             pending.entities,
             pending.relationships,
         )

@@ -7,7 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies (and in grey print).
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+plt.rcParams["axes.prop_cycle"] = plt.cycler(color=OKABE_ITO)
+
+
+def _legend_outside(ax: Any, **kwargs: Any) -> None:
+    """The legend right of the axes, never over the data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **kwargs)
 
 
 def _systems(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -21,22 +32,30 @@ def _systems(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def plot_at_k(report: dict[str, Any], metric: str, ax: Any = None) -> Any:
-    """``metric`` (precision, recall, hit, ndcg) at each cut-off, one line per system."""
+    """``metric`` (precision, recall, hit, ndcg) at each cut-off, one line per system. Systems that
+    score alike would hide each other, so each has its own marker and a small sideways offset.
+    """
     ax = ax or plt.subplots(figsize=(6, 4))[1]
-    for name, values in _systems(report).items():
-        style = "--" if "baseline" in name else "-"
+    systems = _systems(report)
+    ks = np.arange(len(report["ks"]), dtype=float)
+    offsets = np.linspace(-0.12, 0.12, len(systems)) if len(systems) > 1 else [0.0]
+    for i, (name, values) in enumerate(systems.items()):
         ax.plot(
-            report["ks"],
+            ks + offsets[i],
             [values.get(f"{metric}@{k}") for k in report["ks"]],
-            style,
-            marker="o",
+            "--" if "baseline" in name else "-",
+            marker=_MARKERS[i % len(_MARKERS)],
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            markersize=5,
+            alpha=0.9,
             label=name,
         )
     ax.set_xlabel("k")
     ax.set_ylabel(f"{metric}@k")
+    ax.set_ylim(0, 1.02)
     ax.set_title(f"{metric}@k — {report['dataset']}")
-    ax.set_xticks(report["ks"])
-    ax.legend(fontsize=7)
+    ax.set_xticks(ks, [str(k) for k in report["ks"]])
+    _legend_outside(ax, fontsize=7)
     return ax
 
 
@@ -60,7 +79,7 @@ def plot_metric_bars(report: dict[str, Any], metric: str = "ndcg@10", ax: Any = 
         means,
         yerr=errors,
         capsize=3,
-        color=["#999999" if "baseline" in n else "#3b75af" for n in names],
+        color=["#999999" if "baseline" in n else OKABE_ITO[0] for n in names],
     )
     for bar, name in zip(bars, names, strict=True):
         if systems[name].get("vs_reference", {}).get(metric, {}).get("within_noise"):
@@ -87,15 +106,15 @@ def plot_latency(report: dict[str, Any], ax: Any = None) -> Any:
     ax.set_xticks([j + 0.27 for j in range(len(names))], names, rotation=30)
     ax.set_ylabel("retrieval latency (ms)")
     ax.set_yscale("log")
-    ax.legend()
-    ax.set_title(f"Retrieval latency — {report['dataset']}")
+    _legend_outside(ax)
+    ax.set_title(f"Retrieval latency (log scale) — {report['dataset']}")
     return ax
 
 
 def plot_ingest_stages(report: dict[str, Any], ax: Any = None) -> Any:
     ax = ax or plt.subplots(figsize=(6, 3))[1]
     stages = report["ingest"].get("stage_seconds", {})
-    ax.barh(list(stages), list(stages.values()), color="#3b75af")
+    ax.barh(list(stages), list(stages.values()), color=OKABE_ITO[0])
     ax.set_xlabel("seconds (summed over documents)")
     ax.set_title(f"Ingestion time by stage — {report['dataset']}")
     return ax
@@ -164,7 +183,7 @@ def plot_answer_vs_context(frame: pd.DataFrame, metric: str = "answer_f1", ax: A
 
 
 def plot_precision_recall(report: dict[str, Any]) -> Any:
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4))
     plot_at_k(report, "precision", left)
     plot_at_k(report, "recall", right)
     return figure
@@ -175,9 +194,9 @@ def plot_excerpt_lengths(
 ) -> Any:
     """Histogram of excerpt sizes in tokens, with the configured chunk size marked."""
     ax = ax or plt.subplots(figsize=(6, 3))[1]
-    ax.hist(list(tokens), bins=30, color="#3b75af")
+    ax.hist(list(tokens), bins=30, color=OKABE_ITO[0])
     if chunk_size:
-        ax.axvline(chunk_size, color="#d62728", linestyle="--", label=f"chunk_size {chunk_size}")
+        ax.axvline(chunk_size, color=OKABE_ITO[5], linestyle="--", label=f"chunk_size {chunk_size}")
         ax.legend()
     ax.set_xlabel("tokens per excerpt")
     ax.set_ylabel("excerpts")
@@ -189,15 +208,15 @@ def plot_stage_profile(profile: dict[str, Any]) -> Any:
     """Ingestion: seconds per stage, peak memory while each stage ran, and the memory timeline."""
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 3.2))
     stages = profile.get("stage_seconds", {})
-    left.barh(list(stages), list(stages.values()), color="#3b75af")
+    left.barh(list(stages), list(stages.values()), color=OKABE_ITO[0])
     left.set_xlabel("seconds (summed over documents)")
     left.set_title("Time by stage")
     peaks = profile.get("stage_peak_memory_mb", {})
-    middle.barh(list(peaks), list(peaks.values()), color="#f28e2b")
+    middle.barh(list(peaks), list(peaks.values()), color=OKABE_ITO[1])
     middle.set_xlabel("MB (peak RSS while running)")
     middle.set_title("Memory by stage")
     timeline = profile.get("memory_timeline", [])
-    right.plot([t for t, _ in timeline], [m for _, m in timeline], color="#59a14f")
+    right.plot([t for t, _ in timeline], [m for _, m in timeline], color=OKABE_ITO[2])
     right.set_xlabel("seconds")
     right.set_ylabel("RSS MB")
     right.set_title(f"Memory over time (peak {profile.get('peak_memory_mb', 0):.0f} MB)")
@@ -208,7 +227,7 @@ def plot_stage_profile(profile: dict[str, Any]) -> Any:
 def plot_degree_distribution(distribution: pd.Series, ax: Any = None) -> Any:
     ax = ax or plt.subplots(figsize=(6, 3))[1]
     connected = distribution[distribution.index > 0]
-    ax.loglog(connected.index, connected.values, "o", color="#3b75af")
+    ax.loglog(connected.index, connected.values, "o", color=OKABE_ITO[0])
     ax.set_xlabel("degree")
     ax.set_ylabel("entities")
     ax.set_title(
@@ -224,37 +243,62 @@ def plot_provider_calls(report: dict[str, Any], ax: Any = None) -> Any:
     tasks = list(stats)
     calls = [stats[t].get("calls", 0) for t in tasks]
     hits = [stats[t].get("cache_hits", 0) for t in tasks]
-    ax.barh(tasks, calls, color="#3b75af", label="calls")
-    ax.barh(tasks, hits, left=calls, color="#bab0ac", label="cache hits")
+    ax.barh(tasks, calls, color=OKABE_ITO[0], label="calls")
+    ax.barh(tasks, hits, left=calls, color=OKABE_ITO[1], label="cache hits")
     ax.set_xlabel("count")
     ax.set_title(f"Provider calls during ingestion — {report['dataset']}")
-    ax.legend()
+    _legend_outside(ax)
     return ax
 
 
 def plot_heatmap(matrix: pd.DataFrame, metric: str, ax: Any = None) -> Any:
-    """A sweep grid (rows: ingestion setting, columns: query setting) coloured by ``metric``."""
+    """A sweep grid (rows: ingestion setting, columns: query setting) coloured by ``metric``
+    (cividis, readable with colour-vision deficiencies); each number is dark on light cells and light
+    on dark ones.
+    """
     ax = ax or plt.subplots(figsize=(6, 4))[1]
-    image = ax.imshow(matrix.values.astype(float), cmap="viridis", aspect="auto")
+    values = matrix.values.astype(float)
+    image = ax.imshow(values, cmap="cividis", aspect="auto")
     ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
     ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index])
     ax.set_xlabel(str(matrix.columns.name))
     ax.set_ylabel(str(matrix.index.name))
-    for (row, col), value in pd.DataFrame(matrix.values).stack().items():
-        ax.text(col, row, f"{value:.3f}", ha="center", va="center", color="white", fontsize=8)
+    for (row, col), value in pd.DataFrame(values).stack().items():
+        red, green, blue, _ = image.cmap(image.norm(value))
+        light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
+        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+        ax.text(
+            col,
+            row,
+            text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="black" if light else "white",
+        )
     ax.figure.colorbar(image, ax=ax, label=metric)
     ax.set_title(f"{metric} by {matrix.index.name} x {matrix.columns.name}")
     return ax
 
 
 def plot_mode_latency(table: pd.DataFrame, ax: Any = None) -> Any:
-    """Total and retrieval latency per mode, from :func:`smolrag_lab.lab.render.compare_modes`."""
-    ax = ax or plt.subplots(figsize=(6, 3))[1]
-    ax.barh(table["mode"], table["total ms"], color="#bab0ac", label="total")
-    ax.barh(table["mode"], table["retrieval ms"], color="#3b75af", label="retrieval")
+    """Warm latency per mode (median of repeated runs, query cache off), from
+    :func:`smolrag_lab.lab.render.compare_modes`; the cold first run is drawn apart, as a marker, so
+    one mode's start-up cost does not pass for its query cost.
+    """
+    ax = ax or plt.subplots(figsize=(7, 3))[1]
+    ax.barh(table["mode"], table["warm total ms"], color=OKABE_ITO[1], label="warm total")
+    ax.barh(table["mode"], table["warm retrieval ms"], color=OKABE_ITO[0], label="warm retrieval")
+    ax.plot(table["cold start ms"], table["mode"], "k|", markersize=14, label="cold first run")
     ax.set_xlabel("ms")
-    ax.legend()
-    ax.set_title("Latency by mode")
+    ax.set_xlim(0, max(table["warm total ms"].max(), 1) * 1.15)
+    for y, cold in enumerate(table["cold start ms"]):
+        if cold > ax.get_xlim()[1]:
+            ax.annotate(
+                f"cold {cold:,.0f} ms →", (ax.get_xlim()[1], y), ha="right", va="center", fontsize=8
+            )
+    _legend_outside(ax)
+    ax.set_title("Latency by mode (warm: median of repeats; cold start apart)")
     return ax
 
 
@@ -262,12 +306,12 @@ def plot_monitor(summary: dict[str, dict[str, float]]) -> Any:
     """``PerformanceMonitor.summary()``: wall time p50/p95 and CPU time per operation."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 0.4 * len(summary) + 1.5))
     names = list(summary)
-    left.barh(names, [summary[n]["wall_ms_p95"] for n in names], color="#bab0ac", label="p95")
-    left.barh(names, [summary[n]["wall_ms_p50"] for n in names], color="#3b75af", label="p50")
+    left.barh(names, [summary[n]["wall_ms_p95"] for n in names], color=OKABE_ITO[1], label="p95")
+    left.barh(names, [summary[n]["wall_ms_p50"] for n in names], color=OKABE_ITO[0], label="p50")
     left.set_xscale("log")
     left.set_xlabel("wall ms per operation")
     left.legend()
-    right.barh(names, [summary[n]["cpu_s_total"] for n in names], color="#f28e2b")
+    right.barh(names, [summary[n]["cpu_s_total"] for n in names], color=OKABE_ITO[2])
     right.set_xlabel("CPU seconds, all calls")
     right.set_yticks([])
     figure.suptitle("PerformanceMonitor: every ingestion stage and query")
@@ -276,35 +320,54 @@ def plot_monitor(summary: dict[str, dict[str, float]]) -> Any:
 
 
 def plot_options(rows: Sequence[dict[str, Any]], metric: str = "ndcg@10") -> Any:
-    """Left: each option's change in ``metric`` per mode against the default; right: its p50 latency."""
+    """Left: each option's change in ``metric`` per mode against the default (an option that applies
+    to fewer modes has fewer bars); right: its p50 latency. The legend sits below, outside the data.
+    """
     table = pd.DataFrame([r for r in rows if r["option"] != "default"])
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(13, 0.35 * len(table["option"].unique()) + 2.5), sharey=True
-    )
+    options = table["option"].unique()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.45 * len(options) + 2.5), sharey=True)
     changes = table.pivot_table(
         index="option", columns="mode", values=f"delta_{metric}", sort=False
     )
-    changes.plot.barh(ax=left)
+    changes.plot.barh(ax=left, width=0.8, legend=False)
     left.axvline(0, color="black", linewidth=0.8)
+    bound = float(np.nanmax(np.abs(changes.values))) if changes.size else 0.0
+    left.set_xlim(
+        -max(bound, 0.01) * 1.15, max(bound, 0.01) * 1.15
+    )  # symmetric: no sign looks bigger
     left.set_xlabel(f"change in {metric} against the default")
-    table.pivot_table(index="option", columns="mode", values="p50_ms", sort=False).plot.barh(
-        ax=right, legend=False
-    )
+    latency = table.pivot_table(index="option", columns="mode", values="p50_ms", sort=False)
+    latency.plot.barh(ax=right, width=0.8, legend=False)
+    right.set_xlim(left=0)
     right.set_xlabel("p50 retrieval latency (ms)")
     left.invert_yaxis()
-    fig.tight_layout()
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        title="mode",
+        loc="lower center",
+        ncol=len(labels),
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
 def plot_load_test(rows: Sequence[dict[str, Any]]) -> Any:
+    """Throughput and latency against concurrent clients, both axes from zero (a small difference
+    stays small on screen).
+    """
     table = pd.DataFrame(rows).set_index("clients")
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
-    table["throughput_qps"].plot(ax=left, marker="o")
+    table["throughput_qps"].plot(ax=left, marker="o", color=OKABE_ITO[0])
     left.set_ylabel("queries per second")
-    table[["p50_ms", "p95_ms"]].plot(ax=right, marker="o")
+    table[["p50_ms", "p95_ms"]].plot(ax=right, marker="o", color=OKABE_ITO[1:3])
     right.set_ylabel("latency (ms)")
     for ax in (left, right):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(list(table.index), [str(c) for c in table.index])
         ax.set_xlabel("concurrent clients")
+        ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.1)
     fig.tight_layout()
     return fig

@@ -1,7 +1,12 @@
-"""What is in an index, as pandas tables: documents, excerpts, entities, relationships, ingestion stages."""
+"""What is in an index, as pandas tables: documents, excerpts, entities, relationships, ingestion
+stages; and the helpers that make any table readable (text previews without raw newlines, human units,
+rounded numbers, wrapped long text, dicts as tables, blanks instead of NaN for unset values).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +16,85 @@ from ..engine import SmolRag
 from ..ingest.graph_merge import entity_view, relationship_view
 from ..ingest.pipeline import IngestReport
 from ..settings import Settings
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def text_preview(text: str, limit: int = 200) -> str:
+    """``text`` on one line (newlines and runs of spaces as one space), cut at a word near ``limit``."""
+    flat = _SPACE.sub(" ", str(text)).strip()
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    space = cut.rfind(" ")
+    cut = cut[:space] if space > limit // 2 else cut
+    return cut.rstrip(" ,.;:") + " …"
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GB"
+
+
+def human_seconds(s: float) -> str:
+    if s < 1:
+        return f"{s * 1000:,.0f} ms"
+    return f"{s:,.1f} s" if s < 120 else f"{int(s // 60)} min {s % 60:02.0f} s"
+
+
+def show(frame: pd.DataFrame, wrap: int = 60, digits: int = 3) -> Any:
+    """A table for display: numbers rounded (thousands separated), unset values blank instead of NaN,
+    text wrapped in its column instead of cut, no index.
+    """
+
+    def number(value: Any) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return ""
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+            return f"{int(value):,}"
+        return f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+    numeric = frame.select_dtypes("number").columns
+    styler = frame.style.format(number, subset=list(numeric)).format(
+        lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else v,
+        subset=[c for c in frame.columns if c not in numeric],
+    )
+    return styler.hide(axis="index").set_properties(
+        **{"white-space": "normal", "max-width": f"{wrap}ch", "text-align": "left"}
+    )
+
+
+def dict_table(data: Mapping[str, Any], key: str = "name", value: str = "value") -> pd.DataFrame:
+    """A dict (nested dicts flattened as ``outer / inner``) as a two-column table; byte counts in
+    human units, None as blank.
+    """
+    rows: list[tuple[str, Any]] = []
+
+    def walk(prefix: str, item: Any) -> None:
+        if isinstance(item, Mapping):
+            for k, v in item.items():
+                walk(f"{prefix} / {k}" if prefix else str(k), v)
+        elif prefix.endswith("bytes") or "bytes /" in prefix:
+            rows.append((prefix.replace("bytes", "size"), human_bytes(float(item))))
+        else:
+            rows.append((prefix, "" if item is None else _plain(item)))
+
+    walk("", data)
+    return pd.DataFrame(rows, columns=[key, value])
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(map(str, value))
+    return value if isinstance(value, (int, str, bool)) else str(value)
 
 
 def documents_table(rag: SmolRag) -> pd.DataFrame:
@@ -40,15 +124,16 @@ def documents_table(rag: SmolRag) -> pd.DataFrame:
     ).sort_values("document", ignore_index=True)
 
 
-def excerpts_table(rag: SmolRag) -> pd.DataFrame:
+def excerpts_table(rag: SmolRag, preview: int = 10**9) -> pd.DataFrame:
+    """Excerpts in document order; ``text`` and ``summary`` on one line (cut near ``preview`` chars)."""
     rows = [
         {
             "excerpt_id": key,
             "document": Path(e["source"]).name,
             "index": e.get("index", 0),
             "tokens": e.get("tokens", rag.tokens.count(e["text"])),
-            "text": e["text"],
-            "summary": e["summary"],
+            "text": text_preview(e["text"], preview),
+            "summary": text_preview(e["summary"], preview),
         }
         for key, e in rag.index.excerpts.items()
     ]
@@ -58,20 +143,29 @@ def excerpts_table(rag: SmolRag) -> pd.DataFrame:
     return frame.sort_values(["document", "index"], ignore_index=True)
 
 
-def entities_table(rag: SmolRag, limit: int | None = None) -> pd.DataFrame:
-    """Entities by degree (most connected first)."""
-    graph, cap = rag.index.graph.graph, rag.settings.description_cap
+def entities_table(
+    rag: SmolRag, limit: int | None = None, include_code: bool = False, preview: int = 300
+) -> pd.DataFrame:
+    """Entities by degree (most connected first); code identifiers and file names (types ``code``,
+    ``file``) only with ``include_code``. Descriptions on one line, cut near ``preview`` characters.
+    """
+    from .graph_view import HIDDEN_KINDS, entity_kind, graph_of
+
+    graph, cap = graph_of(rag), rag.settings.description_cap
     rows = []
     for key in graph.nodes:
         view = entity_view(graph, key, cap)
+        kind = entity_kind(view)
+        if kind in HIDDEN_KINDS and not include_code:
+            continue
         rows.append(
             {
                 "entity": view["name"],
-                "type": view["type"],
+                "type": kind,
                 "degree": view["degree"],
                 "excerpts": len(view["excerpt_ids"]),
                 "documents": len(graph.nodes[key].get("descriptions", {})),
-                "description": view["description"],
+                "description": text_preview(view["description"], preview),
             }
         )
     frame = pd.DataFrame(
@@ -83,7 +177,9 @@ def entities_table(rag: SmolRag, limit: int | None = None) -> pd.DataFrame:
 
 def relationships_table(rag: SmolRag, limit: int | None = None) -> pd.DataFrame:
     """Relationships by weight (strongest first)."""
-    graph, s = rag.index.graph.graph, rag.settings
+    from .graph_view import graph_of
+
+    graph, s = graph_of(rag), rag.settings
     rows = []
     for pair in graph.edges:
         view = relationship_view(graph, pair, s.description_cap, s.keywords_cap)
@@ -94,7 +190,7 @@ def relationships_table(rag: SmolRag, limit: int | None = None) -> pd.DataFrame:
                 "weight": view["weight"],
                 "keywords": ", ".join(view["keywords"][:5]),
                 "excerpts": len(view["excerpt_ids"]),
-                "description": view["description"],
+                "description": text_preview(view["description"], 300),
             }
         )
     frame = pd.DataFrame(
@@ -110,10 +206,28 @@ def stages_table(report: IngestReport | dict[str, Any]) -> pd.DataFrame:
     """
     counts = report.counts() if isinstance(report, IngestReport) else report
     seconds = counts.get("stage_seconds", {})
-    frame = pd.DataFrame({"stage": list(seconds), "seconds": list(seconds.values())})
+    frame = pd.DataFrame(
+        {"stage": list(seconds), "seconds": [round(v, 2) for v in seconds.values()]}
+    )
     total = frame["seconds"].sum()
     frame["share"] = (frame["seconds"] / total).round(3) if total else 0.0
     return frame
+
+
+def stage_profile_table(profile: dict[str, Any]) -> pd.DataFrame:
+    """The stages in human units: time, share of summed stage time in %, peak memory in MB (blank
+    where no sample fell inside a stage, e.g. chunking measured outside the sampler).
+    """
+    frame = stages_table(profile)
+    peaks = profile.get("stage_peak_memory_mb", {})
+    return pd.DataFrame(
+        {
+            "stage": frame["stage"],
+            "time": [human_seconds(v) for v in frame["seconds"]],
+            "share of stage time": [f"{v:.0%}" for v in frame["share"]],
+            "peak memory": [f"{peaks[s]:,.0f} MB" if s in peaks else "" for s in frame["stage"]],
+        }
+    )
 
 
 def provider_calls_table(stats: dict[str, dict[str, Any]]) -> pd.DataFrame:

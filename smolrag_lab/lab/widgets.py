@@ -1,11 +1,13 @@
-"""ipywidgets panels for the notebooks: ingestion set-up and the query explorer. Each panel's action is
-also a plain method (``IngestPanel.run``, ``QueryExplorer.ask``), so notebooks run headless under nbval
-and tests drive the same code a click would.
+"""ipywidgets panels for the notebooks: ingestion set-up and the query and graph explorers. Each
+panel's action is also a plain method (``IngestPanel.run``, ``QueryExplorer.ask``), so notebooks run
+headless under nbval and tests drive the same code a click would.
 """
 
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,18 +17,64 @@ from IPython.display import HTML, display
 
 from ..engine import QueryResult, SmolRag
 from ..eval.profile import profiled_ingest
+from ..progress import IngestProgress
 from ..query.planner import QUERY_TYPES
 from ..settings import Settings
 from . import graph_view
-from .render import compare_html, compare_modes, result_html
+from .render import compare_html, compare_modes, history_table, result_html
+from .tables import human_seconds
 from .workspace import lab_settings
 
 _WIDE = {"description_width": "initial"}
+_BAR_STEPS = 1000
+
+
+class IngestProgressView:
+    """Widgets fed by :class:`smolrag_lab.progress.IngestProgress`: an overall bar with elapsed time
+    and ETA, one bar per stage (the graph-vector stage included). Redraws at most 5 times a second.
+    """
+
+    def __init__(self) -> None:
+        self.overall = widgets.IntProgress(
+            value=0, max=_BAR_STEPS, description="overall", bar_style="info", style=_WIDE
+        )
+        self.overall.add_class("srl-overall-progress")
+        self.label = widgets.Label("")
+        self.stages = widgets.VBox([])
+        self.widget = widgets.VBox([widgets.HBox([self.overall, self.label]), self.stages])
+        self._bars: dict[str, widgets.IntProgress] = {}
+        self._drawn_at = 0.0
+
+    def __call__(self, progress: IngestProgress) -> None:
+        now = time.monotonic()
+        if now - self._drawn_at < 0.2 and progress.fraction < 1.0:
+            return
+        self._drawn_at = now
+        self.overall.value = int(progress.fraction * _BAR_STEPS)
+        eta = progress.eta_seconds
+        self.label.value = (
+            f"{progress.fraction:.0%} · {human_seconds(now - progress.started)} elapsed"
+            + (f" · about {human_seconds(eta)} left" if eta is not None and eta > 0.5 else "")
+        )
+        for stage, (done, total) in progress.stages.items():
+            bar = self._bars.get(stage)
+            if bar is None:
+                bar = self._bars[stage] = widgets.IntProgress(
+                    max=1, description=stage, style=_WIDE, layout=widgets.Layout(width="50%")
+                )
+                self.stages.children = (*self.stages.children, bar)
+            bar.max, bar.value = max(total, 1), done
+            bar.bar_style = "success" if total and done >= total else ""
+
+    def finish(self, cancelled: bool) -> None:
+        self.overall.bar_style = "warning" if cancelled else "success"
+        self.overall.value = _BAR_STEPS
 
 
 class IngestPanel:
     """Corpus folder, chunking strategy, size and overlap; *Ingest* builds (or updates) the index for
-    that set-up with a live progress bar and shows what changed.
+    that set-up in the background with an overall bar, ETA and per-stage bars; *Cancel* stops it
+    cleanly: documents already committed stay, the others are left as if never started.
     """
 
     def __init__(
@@ -61,14 +109,16 @@ class IngestPanel:
         self.overlap = widgets.IntSlider(
             value=base.chunk_overlap, min=0, max=256, step=4, description="overlap", style=_WIDE
         )
-        self.from_scratch = widgets.Checkbox(
-            value=False, description="rebuild from scratch", style=_WIDE
-        )
+        self.from_scratch = widgets.Checkbox(value=False, description="rebuild from scratch")
         self.button = widgets.Button(description="Ingest", button_style="primary", icon="upload")
+        self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
+        self.progress = IngestProgressView()
         self.output = widgets.Output()
-        self.button.on_click(lambda _: self.run())
+        self.button.on_click(lambda _: self.start())
+        self.cancel_button.on_click(lambda _: self.cancel())
         self.rag: SmolRag | None = None
         self.profile: dict[str, Any] = {}
+        self.thread: threading.Thread | None = None
 
     @property
     def widget(self) -> widgets.Widget:
@@ -76,7 +126,8 @@ class IngestPanel:
             [
                 self.corpus,
                 widgets.HBox([self.strategy, self.size, self.overlap]),
-                widgets.HBox([self.button, self.from_scratch]),
+                widgets.HBox([self.button, self.cancel_button, self.from_scratch]),
+                self.progress.widget,
                 self.output,
             ]
         )
@@ -99,42 +150,78 @@ class IngestPanel:
         default = self._paths[0].parent if len(self._paths) > 1 else self._paths[0]
         return self._paths if typed == default else [typed]
 
+    def start(self) -> threading.Thread:
+        """What *Ingest* does: run in a thread, so the kernel stays free to receive *Cancel*."""
+        if self.thread is not None and self.thread.is_alive():
+            return self.thread
+        self.thread = threading.Thread(target=self.run, name="smolrag-ingest", daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def cancel(self) -> None:
+        """Stop after the documents being committed now; the rest are not written."""
+        if self.rag is not None:
+            self.rag.ingestor.cancel.set()
+            self._say("cancelling: documents already committed stay\n")
+
     def run(self, from_scratch: bool | None = None) -> dict[str, Any]:
-        """Ingest with the chosen settings (progress bars render in the output area) and return the
-        ingestion profile: counts, time and peak memory by stage, provider calls, disk use.
+        """Ingest with the chosen settings (progress in the panel's bars) and return the ingestion
+        profile: counts, time and peak memory by stage, provider calls, disk use.
         """
         if from_scratch is not None:
             self.from_scratch.value = from_scratch
         self.output.clear_output()
-        with self.output:
-            settings = self.settings()
-            if self.rag is not None and (self.rag.settings != settings or self.from_scratch.value):
-                self.rag.close()
-                self.rag = None
-            if self.rag is None:
-                if self.from_scratch.value:
-                    shutil.rmtree(settings.data_dir, ignore_errors=True)
-                self.rag = SmolRag(settings, rebuild=True)  # a stale record is rebuilt
-            print(f"index: {self.rag.settings.data_dir}")
-            self.profile = profiled_ingest(self.rag, self.paths(), progress=True)
-            docs = self.profile["documents"]
-            print(
-                ", ".join(f"{v} {k}" for k, v in docs.items() if v) or "nothing to do",
-                f"| {self.profile['wall_seconds']:.1f} s | peak {self.profile['peak_memory_mb']:.0f} MB",
-            )
-            for skipped in self.profile["skipped"]:
-                print(f"skipped {skipped['source']}: {skipped['reason']}")
-            for failed in self.profile["failed"]:
-                print(f"failed {failed['source']} at {failed['stage']}: {failed['error']}")
+        self.button.disabled, self.cancel_button.disabled = True, False
+        try:
+            self._open()
+            self._say(f"index: {self.rag.settings.data_dir}\n")
+            self.rag.ingestor.progress_listener = self.progress
+            try:
+                self.profile = profiled_ingest(self.rag, self.paths(), progress=False)
+            finally:
+                self.rag.ingestor.progress_listener = None
+            self._summarise()
+        finally:
+            self.button.disabled, self.cancel_button.disabled = False, True
         if self._on_ingested:
             self._on_ingested(self.rag, self.profile)
         return self.profile
 
+    def _open(self) -> None:
+        settings = self.settings()
+        if self.rag is not None and (self.rag.settings != settings or self.from_scratch.value):
+            self.rag.close()
+            self.rag = None
+        if self.rag is None:
+            if self.from_scratch.value:
+                shutil.rmtree(settings.data_dir, ignore_errors=True)
+            self.rag = SmolRag(settings, rebuild=True)  # a stale record is rebuilt
+
+    def _summarise(self) -> None:
+        docs, profile = self.profile["documents"], self.profile
+        cancelled = [s for s in profile["skipped"] if s["reason"] == "cancelled before commit"]
+        self.progress.finish(bool(cancelled))
+        self._say(
+            (", ".join(f"{v} {k}" for k, v in docs.items() if v) or "nothing to do")
+            + f" | {human_seconds(profile['wall_seconds'])} | peak {profile['peak_memory_mb']:,.0f} MB"
+            + (f" | cancelled: {len(cancelled)} documents not written" if cancelled else "")
+            + "\n"
+        )
+        for skipped in profile["skipped"]:
+            if skipped not in cancelled:
+                self._say(f"skipped {skipped['source']}: {skipped['reason']}\n")
+        for failed in profile["failed"]:
+            self._say(f"failed {failed['source']} at {failed['stage']}: {failed['error']}\n")
+
+    def _say(self, text: str) -> None:
+        self.output.append_stdout(text)  # safe from the ingestion thread, unlike ``with output``
+
 
 class QueryExplorer:
-    """Question, mode, top-k, similarity threshold and token budget; *Ask* shows the answer with its
-    numbered sources, the context by section with token counts, and the latency. *Compare modes* runs
-    all five side by side.
+    """Question, mode, top-k, similarity threshold and the two excerpt budgets; *Ask* shows the answer
+    with its numbered sources, what each control bounded, the step timeline and (for ``auto``) the
+    chosen mode and why. *Compare modes* runs all five side by side; the history lists the session's
+    queries; *Query subgraph* draws the graph items the last answer used.
     """
 
     def __init__(self, rag: SmolRag, question: str = "", mode: str = "mix") -> None:
@@ -146,39 +233,54 @@ class QueryExplorer:
             layout=widgets.Layout(width="80%", height="4em"),
         )
         self.mode = widgets.Dropdown(options=QUERY_TYPES, value=mode, description="mode")
-        self.top_k = widgets.IntSlider(value=s.excerpt_top_k, min=1, max=30, description="top-k")
+        self.top_k = widgets.IntSlider(
+            value=s.excerpt_top_k, min=1, max=30, description="top-k (vector + BM25)", style=_WIDE
+        )
         self.threshold = widgets.FloatSlider(
             value=s.excerpt_threshold,
             min=-0.2,
             max=0.9,
             step=0.01,
-            description="min similarity",
+            description="min cosine",
             style=_WIDE,
         )
+        budget = {"min": 0, "max": 16000, "step": 200, "style": _WIDE}
         self.budget = widgets.IntSlider(
-            value=s.excerpt_token_budget,
-            min=200,
-            max=16000,
-            step=200,
-            description="token budget",
-            style=_WIDE,
+            value=s.excerpt_token_budget, description="vector excerpt budget", **budget
+        )
+        self.graph_budget = widgets.IntSlider(
+            value=s.kg_excerpt_token_budget, description="graph excerpt budget", **budget
+        )
+        self.note = widgets.HTML(
+            "<small>top-k bounds the vector + BM25 half; graph modes add excerpts from the entities "
+            "and relationships found, up to the graph excerpt budget. Budgets are per section "
+            f"(entities {s.entity_token_budget:,} and relationships "
+            f"{s.relationship_token_budget:,} tokens besides these two).</small>"
         )
         self.ask_button = widgets.Button(description="Ask", button_style="primary", icon="search")
         self.compare_button = widgets.Button(description="Compare modes", icon="columns")
+        self.graph_button = widgets.Button(description="Query subgraph", icon="project-diagram")
         self.output = widgets.Output()
+        self.history_output = widgets.Output()
         self.ask_button.on_click(lambda _: self.ask())
         self.compare_button.on_click(lambda _: self.compare())
+        self.graph_button.on_click(lambda _: self.show_subgraph())
         self.last: QueryResult | None = None
+        self.history: list[QueryResult] = []
 
     @property
     def widget(self) -> widgets.Widget:
-        controls = widgets.HBox([self.mode, self.top_k, self.threshold, self.budget])
+        controls = widgets.HBox([self.mode, self.top_k, self.threshold])
         return widgets.VBox(
             [
                 self.question,
                 controls,
-                widgets.HBox([self.ask_button, self.compare_button]),
+                widgets.HBox([self.budget, self.graph_budget]),
+                self.note,
+                widgets.HBox([self.ask_button, self.compare_button, self.graph_button]),
                 self.output,
+                widgets.HTML("<b>This session's queries</b>"),
+                self.history_output,
             ]
         )
 
@@ -186,14 +288,14 @@ class QueryExplorer:
         display(self.widget)
 
     def overrides(self) -> dict[str, Any]:
-        """The controls as query-time settings (the budget applies to both excerpt sections)."""
+        """The controls as query-time settings."""
         return {
             "excerpt_top_k": self.top_k.value,
             "excerpt_threshold": self.threshold.value,
             "entity_threshold": self.threshold.value,
             "relationship_threshold": self.threshold.value,
             "excerpt_token_budget": self.budget.value,
-            "kg_excerpt_token_budget": self.budget.value,
+            "kg_excerpt_token_budget": self.graph_budget.value,
         }
 
     def ask(self, question: str | None = None, mode: str | None = None) -> QueryResult:
@@ -203,20 +305,36 @@ class QueryExplorer:
             self.mode.value = mode
         result = self.rag.query(self._question(), self.mode.value, **self.overrides())
         self.last = result
+        self.history.append(result)
         self.output.clear_output()
         with self.output:
-            display(HTML(result_html(result)))
+            display(
+                HTML(result_html(result, settings=self.rag.settings.replace(**self.overrides())))
+            )
+        self.history_output.clear_output()
+        with self.history_output:
+            display(history_table(self.history))
         return result
 
     def compare(self, question: str | None = None) -> dict[str, QueryResult]:
         if question is not None:
             self.question.value = question
-        table, results = compare_modes(self.rag, self._question(), **self.overrides())
         self.output.clear_output()
         with self.output:
+            table, results = compare_modes(self.rag, self._question(), **self.overrides())
             display(table)
             display(HTML(compare_html(results)))
         return results
+
+    def show_subgraph(self) -> str:
+        """The graph items the last answer's context held (best ranked) and their neighbours."""
+        result = self.last or self.ask()
+        sub, nodes, edges = graph_view.query_subgraph(self.rag, result, neighbours=1, limit=12)
+        page = graph_view.graph_html(self.rag, sub, nodes, edges)
+        with self.output:
+            print(f"query subgraph: {len(nodes)} entities used, {sub.number_of_nodes()} drawn")
+            display(HTML(graph_view.iframe(page)))
+        return page
 
     def _question(self) -> str:
         text = self.question.value.strip()
@@ -226,15 +344,18 @@ class QueryExplorer:
 
 
 class GraphExplorer:
-    """Entity types, minimum degree, one document and a node cap select a subgraph; *Draw* renders it
-    with pyvis inline (no network needed) and lists its statistics.
+    """Entity types (code identifiers and file names off by default), minimum degree, one document, a
+    name search and a node cap select a subgraph; *Draw* renders it with pyvis inline. A question typed
+    in the box draws the subgraph its answer used (*Query subgraph*).
     """
 
     def __init__(self, rag: SmolRag, max_nodes: int = 150, min_degree: int = 2) -> None:
         self.rag = rag
-        types = graph_view.entity_types(rag)
         self.types = widgets.SelectMultiple(
-            options=types, value=tuple(types), description="types", rows=6
+            options=graph_view.entity_types(rag),
+            value=tuple(graph_view.default_types(rag)),
+            description="types",
+            rows=6,
         )
         self.min_degree = widgets.IntSlider(
             value=min_degree, min=0, max=50, description="min degree", style=_WIDE
@@ -246,23 +367,30 @@ class GraphExplorer:
         self.max_nodes = widgets.IntSlider(
             value=max_nodes, min=1, max=1000, description="max nodes", style=_WIDE
         )
+        self.search = widgets.Text(description="name contains", style=_WIDE)
         self.button = widgets.Button(
             description="Draw", button_style="primary", icon="project-diagram"
         )
+        self.question = widgets.Text(
+            placeholder="a question: draw what its answer used",
+            layout=widgets.Layout(width="60%"),
+        )
+        self.mode = widgets.Dropdown(options=QUERY_TYPES, value="hybrid_kg", description="mode")
+        self.query_button = widgets.Button(description="Query subgraph", icon="search")
         self.output = widgets.Output()
         self.button.on_click(lambda _: self.draw())
+        self.query_button.on_click(lambda _: self.draw_query())
         self.page: str = ""
 
     @property
     def widget(self) -> widgets.Widget:
+        filters = widgets.VBox(
+            [self.min_degree, self.document, self.max_nodes, self.search, self.button]
+        )
         return widgets.VBox(
             [
-                widgets.HBox(
-                    [
-                        self.types,
-                        widgets.VBox([self.min_degree, self.document, self.max_nodes, self.button]),
-                    ]
-                ),
+                widgets.HBox([self.types, filters]),
+                widgets.HBox([self.question, self.mode, self.query_button]),
                 self.output,
             ]
         )
@@ -277,15 +405,56 @@ class GraphExplorer:
             self.min_degree.value,
             self.document.value or None,
             self.max_nodes.value,
+            self.search.value,
         )
 
     def draw(self) -> Any:
         """Render the selected subgraph; returns it (a networkx graph)."""
         sub = self.subgraph()
-        self.page = graph_view.graph_html(self.rag, sub)
+        self._show(sub, graph_view.graph_html(self.rag, sub))
+        return sub
+
+    def draw_query(self, question: str | None = None, limit: int = 12) -> Any:
+        """The subgraph the answer to ``question`` used: its ``limit`` best-ranked entities and
+        relationships (in red) and each entity's strongest neighbour.
+        """
+        if question is not None:
+            self.question.value = question
+        text = self.question.value.strip()
+        if not text:
+            raise ValueError("type a question first")
+        result = self.rag.retrieve(text, self.mode.value)
+        sub, nodes, edges = graph_view.query_subgraph(self.rag, result, 1, limit)
+        note = f"{result.mode}: {len(nodes)} entities used (best {limit} of each kind) · "
+        self._show(sub, graph_view.graph_html(self.rag, sub, nodes, edges), note)
+        return sub
+
+    def _show(self, sub: Any, page: str, note: str = "") -> None:
+        self.page = page
         self.output.clear_output()
         with self.output:
             stats = graph_view.graph_stats(sub)
-            print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stats.items()))
+            print(note + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stats.items()))
             display(HTML(graph_view.iframe(self.page)))
-        return sub
+
+
+def heatmap_picker(sweep: Any, metric: str = "span") -> widgets.Widget:
+    """The sweep's heatmap with a dropdown of its metrics: picking one redraws it."""
+    import matplotlib.pyplot as plt
+
+    from ..eval.sweep import SWEEP_METRICS, sweep_matrix
+    from .plots import plot_heatmap
+
+    metrics = [m for m in SWEEP_METRICS if m in sweep.columns]
+    picker = widgets.Dropdown(options=metrics, value=metric, description="metric")
+    output = widgets.Output()
+
+    def draw(_: Any = None) -> None:
+        output.clear_output(wait=True)
+        with output:
+            plot_heatmap(sweep_matrix(sweep, picker.value), picker.value)
+            plt.show()
+
+    picker.observe(draw, names="value")
+    draw()
+    return widgets.VBox([picker, output])

@@ -25,6 +25,7 @@ class Source:
     score: float
     rank: int
     origin: str
+    scores: dict[str, float] = field(default_factory=dict)  # by kind (cosine, bm25, rrf)
 
 
 @dataclass
@@ -143,7 +144,16 @@ def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Co
     context.text = "\n\n".join(parts)
     context.sources = [
         Source(
-            n, h.excerpt_id, Path(h.source).name, h.source, h.text, h.summary, h.score, n, h.origin
+            n,
+            h.excerpt_id,
+            Path(h.source).name,
+            h.source,
+            h.text,
+            h.summary,
+            h.score,
+            n,
+            h.origin,
+            h.scores,
         )
         for n, h in enumerate(sources, 1)
     ]

@@ -37,7 +37,8 @@ class ExcerptHit:
     text: str
     summary: str
     score: float
-    origin: str  # "vector", "entity" or "relationship"
+    origin: str  # "vector", "bm25", "vector+bm25" (fused), "entity" or "relationship"
+    scores: dict[str, float] = field(default_factory=dict)  # by kind: cosine, bm25, rrf
 
 
 @dataclass
@@ -84,9 +85,21 @@ def fused_candidates(
     a lexical index), or dense and BM25 fused by ranks (``rrf``) or by normalised scores
     (``convex``).
     """
+    return _candidate_scores(index, query_vector, s, question, lexical, depth)[0]
+
+
+def _candidate_scores(
+    index: Index,
+    query_vector: np.ndarray,
+    s: Settings,
+    question: str,
+    lexical: LexicalIndex | None,
+    depth: int,
+) -> tuple[list[tuple[str, float]], dict[str, float], dict[str, float]]:
+    """:func:`fused_candidates` with each ranking's own scores (cosine, BM25) beside the fused ones."""
     if s.fusion == "none" or lexical is None:
         hits = index.excerpt_vectors.query(query_vector, depth, s.excerpt_threshold)
-        return [(h.id, h.score) for h in hits]
+        return [(h.id, h.score) for h in hits], {h.id: h.score for h in hits}, {}
     dense = index.excerpt_vectors.query(query_vector, s.fusion_candidates, s.excerpt_threshold)
     bm25 = lexical.search(question, s.fusion_candidates)
     if s.fusion == "rrf":
@@ -99,7 +112,7 @@ def fused_candidates(
             s.fusion_norm,
             s.fusion_adaptive,
         )
-    return fused[:depth]
+    return fused[:depth], {h.id: h.score for h in dense}, dict(bm25)
 
 
 def standard(
@@ -109,9 +122,13 @@ def standard(
     question: str = "",
     lexical: LexicalIndex | None = None,
 ) -> list[ExcerptHit]:
-    """The top ``excerpt_top_k`` of :func:`fused_candidates`."""
-    scored = fused_candidates(index, query_vector, s, question, lexical, s.excerpt_top_k)
-    return _excerpts(index, scored, "vector")
+    """The top ``excerpt_top_k`` of :func:`fused_candidates`, each labelled with the rankings that
+    found it and their own scores.
+    """
+    scored, cosine, bm25 = _candidate_scores(
+        index, query_vector, s, question, lexical, s.excerpt_top_k
+    )
+    return _label_fused(_excerpts(index, scored, "vector"), cosine, bm25, s.fusion)
 
 
 def graph_reranked(
@@ -128,10 +145,30 @@ def graph_reranked(
     ``excerpt_top_k``.
     """
     depth = max(s.excerpt_top_k, s.fusion_candidates)
-    scored = fused_candidates(index, query_vector, s, question, lexical, depth)
+    scored, cosine, bm25 = _candidate_scores(index, query_vector, s, question, lexical, depth)
     mentions = index.excerpt_entities()
     ranked = graph_rank.rerank(scored, mentions, graph, seeds, s.graph_rerank_weight)
-    return _excerpts(index, ranked[: s.excerpt_top_k], "vector")
+    hits = _excerpts(index, ranked[: s.excerpt_top_k], "vector")
+    return _label_fused(hits, cosine, bm25, s.fusion)
+
+
+def _label_fused(
+    hits: list[ExcerptHit], cosine: dict[str, float], bm25: dict[str, float], fusion: str
+) -> list[ExcerptHit]:
+    """Each hit says which ranking found it and keeps each ranking's own score beside the fused
+    one (cosine in [-1, 1], BM25 unbounded, RRF a sum of 1 / (k + rank), convex in [0, 1]).
+    """
+    for hit in hits:
+        found_by = [
+            kind
+            for kind, scores in (("vector", cosine), ("bm25", bm25))
+            if hit.excerpt_id in scores
+        ]
+        hit.origin = "+".join(found_by) or hit.origin
+        hit.scores = {fusion: hit.score} if bm25 else {}
+        hit.scores.update({"cosine": cosine[hit.excerpt_id]} if "vector" in found_by else {})
+        hit.scores.update({"bm25": float(bm25[hit.excerpt_id])} if "bm25" in found_by else {})
+    return hits
 
 
 def _graph_hits(
