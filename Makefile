@@ -16,12 +16,15 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 .PHONY: lock lab test lint readme pg-local serve report bench bench-options bench-scale install-lab install-test install-bench install-browser clean
 
 $(VENV)/bin/python:
+	@echo "First run: creating $(VENV) and installing the package with JupyterLab, ipywidgets, the local"
+	@echo "embedder and its ONNX runtime (about 4-5 minutes on 2 cores; later runs start at once)."
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
 # Every install goes through the hash-locked requirements file (all extras: make lab, make test and CI
 # get the same pinned, hash-checked set), then the project itself without dependencies.
 $(VENV)/.installed: $(VENV)/bin/python $(LOCK) pyproject.toml
+	@echo "Installing the hash-locked requirements into $(VENV) (a few minutes the first time; pip works quietly)..."
 	$(PIP) install --quiet --require-hashes -r $(LOCK)
 	$(PIP) install --quiet --no-deps -e .
 	touch $@
@@ -42,6 +45,7 @@ install-bench: $(VENV)/.bench-installed
 install-test: $(VENV)/.test-installed
 
 lab: install-lab
+	@echo "Starting JupyterLab on notebooks/ (quick mode: SMOLRAG_LAB_QUICK=1 make lab)."
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)
 
 # A local PostgreSQL 18 with pgvector (data in smolrag_data/pgdata, reused): prints only its DSN, so
@@ -92,12 +96,16 @@ bench-scale: install-test
 	$(PY) -m benchmarks postgres api_load executors
 
 # Executes every notebook headless on the full datasets; HTML pages, benchmark files and graph pages
-# land in $(REPORTS)/ (notebooks/, benchmarks/<dataset>/, graph/).
-report: install-test
+# land in $(REPORTS)/ (notebooks/, benchmarks/<dataset>/, graph/); then runs them in JupyterLab in
+# headless Chromium and writes a screenshot of each to $(REPORTS)/screenshots/.
+report: install-test install-browser
 	mkdir -p $(REPORTS)/notebooks
 	SMOLRAG_LAB_QUICK=$${SMOLRAG_LAB_QUICK:-0} SMOLRAG_REPORTS=$(abspath $(REPORTS)) $(VENV)/bin/jupyter nbconvert \
 	  --to html --execute --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.store_widget_state=True \
 	  --output-dir $(REPORTS)/notebooks notebooks/*.ipynb
+	@echo "Screenshots of each notebook run in JupyterLab (headless Chromium) -> $(REPORTS)/screenshots/"
+	SMOLRAG_LAB_QUICK=$${SMOLRAG_LAB_QUICK:-0} SMOLRAG_SCREENSHOTS=$(abspath $(REPORTS))/screenshots \
+	  SMOLRAG_BROWSER_NOTEBOOKS=all $(PY) -m pytest -q -p no:cacheprovider tests/test_notebook_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -120,9 +120,7 @@ def test_query_explorer_refuses_an_empty_question(rag):
 
 
 def test_compare_modes_table_has_one_row_per_mode(rag):
-    table, results = render.compare_modes(
-        rag, QUESTION, modes=("standard", "global_kg"), repeats=2
-    )
+    table, results = render.compare_modes(rag, QUESTION, modes=("standard", "global_kg"), repeats=2)
     assert list(table["mode"]) == ["standard", "global_kg"]
     assert {"warm total ms", "cold start ms"} <= set(table.columns)
     assert not results["standard"].cached

@@ -85,14 +85,18 @@ def lab_settings(quick: bool | None = None, **overrides: Any) -> Settings:
 
 
 def open_engine(
-    paths: list[Path] | None = None, quick: bool | None = None, **overrides: Any
+    paths: list[Path] | None = None,
+    quick: bool | None = None,
+    progress: bool = True,
+    **overrides: Any,
 ) -> SmolRag:
     """An engine on the lab index for these settings, brought up to date with ``paths`` (default:
-    the demo corpus). Ingestion is incremental, so this is cheap once the index exists; an index
-    recorded with other ``index`` settings is rebuilt under these.
+    the demo corpus), with progress bars (overall, with ETA) while it ingests. Ingestion is
+    incremental, so this is cheap once the index exists; an index recorded with other ``index``
+    settings is rebuilt under these.
     """
     rag = SmolRag(lab_settings(quick, **overrides), rebuild=True)
-    rag.ingest(paths if paths is not None else demo_paths(quick), progress=False)
+    rag.ingest(paths if paths is not None else demo_paths(quick), progress=progress)
     return rag
 
 
