@@ -1,6 +1,6 @@
 """Progress for long work: tqdm bars (ipywidgets in a notebook, text in a terminal) and, for an
-ingestion, an overall bar with an ETA, one bar per stage, the graph-vector stage reported batch by batch
-as pool processes finish, and a listener hook the notebook panel draws its own widgets from.
+ingestion, an overall bar with an ETA, one bar per stage, the graph-vector stage reported batch by
+batch as pool processes finish, and a listener hook the notebook panel draws its own widgets from.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 GRAPH_STAGE = "graph_vectors"
-# Graph vectors are embedded in about this many batches, so their bar moves while pool processes work;
-# two batches at a time keep a process pool busy without oversubscribing an inline embedder's threads.
+# Graph vectors are embedded in about this many batches, so their bar moves while pool processes
+# work;
+# two batches at a time keep a process pool busy without oversubscribing an inline embedder's
+# threads.
 _GRAPH_BATCHES, _GRAPH_CONCURRENT = 20, 2
 
 
@@ -40,9 +42,10 @@ class _StageBar:
 
 
 class IngestProgress:
-    """One ingestion's progress: ``stages`` each move through ``excerpts`` units and the graph-vector
-    stage counts as one more stage of the same weight, so the overall bar's ETA covers the whole run.
-    ``listener(progress)`` is called after every change (the notebook panel's widgets).
+    """One ingestion's progress: ``stages`` each move through ``excerpts`` units and the
+    graph-vector stage counts as one more stage of the same weight, so the overall bar's ETA covers
+    the whole run. ``listener(progress)`` is called after every change (the notebook panel's
+    widgets).
     """
 
     def __init__(
@@ -103,7 +106,9 @@ class IngestProgress:
         self._notify()
 
     def graph_done(self, items: int) -> None:
-        """``items`` graph vectors embedded: the graph stage's share of the overall bar moves with them."""
+        """``items`` graph vectors embedded: the graph stage's share of the overall bar moves with
+        them.
+        """
         stage = self.stages[GRAPH_STAGE]
         stage[0] = min(stage[1], stage[0] + items)
         if self._graph_bar is not None:

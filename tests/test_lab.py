@@ -1,4 +1,6 @@
-"""The notebook helpers (smolrag_lab.lab) driven the way the notebooks and the widgets' buttons drive them."""
+"""The notebook helpers (smolrag_lab.lab) driven the way the notebooks and the widgets' buttons
+drive them.
+"""
 
 import json
 import re
@@ -288,8 +290,8 @@ def test_graph_page_has_search_expansion_and_wrapped_tooltips(rag):
 
 
 def test_ingestion_progress_overall_bar_and_clean_cancel(tmp_path, corpus):
-    """The listener sees an overall fraction reach 1 with the graph stage counted; a cancel after the
-    first commit leaves that document in the index and the others out, as if never started.
+    """The listener sees an overall fraction reach 1 with the graph stage counted; a cancel after
+    the first commit leaves that document in the index and the others out, as if never started.
     """
     settings = Settings(data_dir=tmp_path / "data", chunk_size=40, ingest_concurrency=1)
     seen = []
@@ -315,3 +317,35 @@ def test_ingestion_progress_overall_bar_and_clean_cancel(tmp_path, corpus):
         rag.ingest(corpus, progress=False)
         assert fractions == sorted(fractions) and fractions[-1] == 1.0
         assert rag.ingestor.progress_listener is not None
+
+
+def test_question_drilldown_puts_failures_first():
+    from smolrag_lab.eval.dataset import EvalItem
+
+    items = [EvalItem("q1", "easy one", {"a.md": 1}), EvalItem("q2", "hard one", {"b.md": 1})]
+    rows = [
+        {
+            "system": "standard",
+            "id": "q1",
+            "query": "easy one",
+            "top_documents": "a.md|c.md",
+            "hit@5": 1.0,
+        },
+        {
+            "system": "standard",
+            "id": "q2",
+            "query": "hard one",
+            "top_documents": "c.md|d.md",
+            "hit@5": 0.0,
+        },
+        {
+            "system": "mix",
+            "id": "q2",
+            "query": "hard one",
+            "top_documents": "c.md|b.md",
+            "hit@5": 1.0,
+        },
+    ]
+    table = tables.question_drilldown(rows, items)
+    assert list(table["question"]) == ["hard one", "easy one"]
+    assert table.loc[0, "standard"] == "0 (rank -)" and table.loc[0, "mix"] == "1 (rank 2)"

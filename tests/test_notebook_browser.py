@@ -1,11 +1,12 @@
-"""The notebooks as a user meets them: a real JupyterLab (started here on 127.0.0.1, with a token, on a
-temporary copy of the notebooks, quick mode unless SMOLRAG_LAB_QUICK=0) driven by headless Chromium through Playwright (Debian's
-chromium; Playwright never downloads a browser). Notebooks 2 and 3 run from the Run menu; the test
-clicks Ask and a citation (its own answer's source is highlighted and unfolded), types a node search
-in the graph page, and checks that the ingestion notebook 2 runs on a fresh index shows an overall bar.
+"""The notebooks as a user meets them: a real JupyterLab (started here on 127.0.0.1, with a token,
+on a temporary copy of the notebooks, quick mode unless SMOLRAG_LAB_QUICK=0) driven by headless
+Chromium through Playwright (Debian's chromium; Playwright never downloads a browser). Notebooks 2
+and 3 run from the Run menu; the test clicks Ask and a citation (its own answer's source is
+highlighted and unfolded), types a node search in the graph page, and checks that the ingestion
+notebook 2 runs on a fresh index shows an overall bar.
 
-With ``SMOLRAG_SCREENSHOTS=<folder>`` (``make report``) it writes a screenshot of each notebook there;
-``SMOLRAG_BROWSER_NOTEBOOKS=all`` runs all five notebooks instead of 2 and 3.
+With ``SMOLRAG_SCREENSHOTS=<folder>`` (``make report``) it writes a screenshot of each notebook
+there; ``SMOLRAG_BROWSER_NOTEBOOKS=all`` runs all five notebooks instead of 2 and 3.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ CHROMIUM_ARGS = [
 RUN_TIMEOUT_S = 1800
 
 try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 except ImportError:  # the test extra installs it; CI fails below instead of skipping
     sync_playwright = None
@@ -143,8 +145,20 @@ def _open_and_run(browser, lab, name: str):
         " return s && s.getAttribute('data-status') === 'idle'; }",
         timeout=180_000,
     )
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item[data-command='notebook:run-all-cells']")
+    started = (
+        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+        ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"
+    )
+    for attempt in range(3):  # a click while the kernel is still connecting can be lost: try again
+        page.wait_for_timeout(3000)
+        page.locator(".jp-Notebook").first.click()  # the notebook has focus, so its commands apply
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(started, timeout=60_000)
+            break
+        except PlaywrightTimeout:
+            assert attempt < 2, "Run All Cells never started"
     page.wait_for_function(
         """() => {
           const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];

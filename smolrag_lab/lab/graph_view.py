@@ -1,11 +1,12 @@
-"""Knowledge-graph views: statistics, filtered subgraphs, the subgraph a query used, and an interactive
-pyvis page that works offline (vis-network inlined, no CDN tags left in the page). The page is readable
-by default: the best connected nodes carry labels at any zoom, tooltips wrap and hold the description
-and source excerpts, the legend sits above the drawing, a search box finds nodes, and a click shows a
-node's excerpts and adds its strongest neighbours that are not drawn yet.
+"""Knowledge-graph views: statistics, filtered subgraphs, the subgraph a query used, and an
+interactive pyvis page that works offline (vis-network inlined, no CDN tags left in the page). The
+page is readable by default: the best connected nodes carry labels at any zoom, tooltips wrap and
+hold the description and source excerpts, the legend sits above the drawing, a search box finds
+nodes, and a click shows a node's excerpts and adds its strongest neighbours that are not drawn yet.
 
 Code identifiers and file names that an offline extractor takes for entities are typed ``code`` and
-``file`` here (:func:`entity_kind`) and left out of the default views, so the picture shows concepts.
+``file`` here (:func:`entity_kind`) and left out of the default views, so the picture shows
+concepts.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ _PAGE_JS = (Path(__file__).with_name("graph_page.js")).read_text(encoding="utf-8
 _PAGE_CSS = (
     "<style>div.vis-tooltip{white-space:pre-wrap!important;max-width:420px;font:12px sans-serif}"
     "#smolrag-graph-bar{font:12px sans-serif;display:flex;flex-wrap:wrap;gap:6px 14px;"
-    "align-items:center;margin:2px 0 4px}#smolrag-node-info{font:12px sans-serif;white-space:pre-wrap;"
+    "align-items:center;margin:2px 0 4px}"
+    "#smolrag-node-info{font:12px sans-serif;white-space:pre-wrap;"
     "max-height:180px;overflow:auto;border-top:1px solid #ddd;padding-top:4px}</style>"
 )
 
@@ -66,7 +68,7 @@ def graph_of(rag: SmolRag) -> nx.Graph:
 
 
 def entity_kind(view: dict[str, Any]) -> str:
-    """The entity's type, or ``file`` / ``code`` for names that are file names or code identifiers."""
+    """The entity's type, or ``file`` / ``code`` for file names and code identifiers."""
     name = view["name"].strip().strip("`")
     if _FILE.match(name):
         return "file"
@@ -210,7 +212,7 @@ def _edge_title(graph: nx.Graph, pair: tuple[str, str]) -> str:
 
 
 def _expansions(rag: SmolRag, subgraph: nx.Graph, colours: dict[str, str], per_node: int) -> dict:
-    """For each drawn node: its ``per_node`` strongest neighbours not drawn, as vis nodes and edges."""
+    """Per drawn node: its ``per_node`` strongest neighbours not drawn, as vis nodes and edges."""
     graph, out = graph_of(rag), {}
     for key in subgraph.nodes:
         hidden = [n for n in graph[key] if n not in subgraph]
@@ -239,8 +241,8 @@ def graph_html(
     height: str = "600px",
     expand: int = 5,
 ) -> str:
-    """A self-contained page: vis-network inlined, remote tags removed, a status line that reports how
-    many nodes were drawn, a legend and a search box above the drawing, a node panel below it.
+    """A self-contained page: vis-network inlined, remote tags removed, a status line that reports
+    how many nodes were drawn, a legend and a search box above the drawing, a node panel below it.
     Nodes are coloured by kind (or red when highlighted), sized by degree.
     """
     from pyvis.network import Network
@@ -303,7 +305,7 @@ def save_graph_html(page: str, path: str | Path) -> Path:
 
 
 def iframe(page: str, height: int = 860) -> str:
-    """Embed a page in a notebook output without writing a file (``srcdoc``), so it works offline."""
+    """Embed a page in a notebook output without a file (``srcdoc``), so it works offline."""
     return (
         f'<div class="smolrag-graph"><iframe srcdoc="{html.escape(page, quote=True)}" '
         f'style="width:100%;height:{height}px;border:0" sandbox="allow-scripts"></iframe></div>'

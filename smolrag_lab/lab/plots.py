@@ -1,4 +1,6 @@
-"""Charts for the notebooks and the benchmark report (matplotlib; headless where there is no display)."""
+"""Charts for the notebooks and the benchmark report (matplotlib; headless where there is no
+display).
+"""
 
 from __future__ import annotations
 
@@ -253,8 +255,8 @@ def plot_provider_calls(report: dict[str, Any], ax: Any = None) -> Any:
 
 def plot_heatmap(matrix: pd.DataFrame, metric: str, ax: Any = None) -> Any:
     """A sweep grid (rows: ingestion setting, columns: query setting) coloured by ``metric``
-    (cividis, readable with colour-vision deficiencies); each number is dark on light cells and light
-    on dark ones.
+    (cividis, readable with colour-vision deficiencies); each number is dark on light cells and
+    light on dark ones.
     """
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     values = matrix.values.astype(float)

@@ -1,6 +1,7 @@
-"""HTML views of query results: the answer with numbered sources (citations jump to and highlight their
-own answer's source), one score column per kind, what each control bounded, the ``auto`` decision, a
-timeline of the query's steps; plus a side-by-side comparison of modes with warm-cache latency.
+"""HTML views of query results: the answer with numbered sources (citations jump to and highlight
+their own answer's source), one score column per kind, what each control bounded, the ``auto``
+decision, a timeline of the query's steps; plus a side-by-side comparison of modes with warm-cache
+latency.
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ _STYLE = (
     ".srl-answer{white-space:pre-wrap;border-left:3px solid #4a7;padding:.3em .8em;margin:.5em 0}"
     ".srl-cols{display:flex;gap:1em;align-items:flex-start}.srl-cols>div{flex:1;min-width:0}"
     ".srl-src{border-collapse:collapse;width:100%;font-size:90%}"
-    ".srl-src td,.srl-src th{padding:2px 6px;text-align:left;vertical-align:top;border-bottom:1px solid #eee}"
+    ".srl-src td,.srl-src th{padding:2px 6px;text-align:left;vertical-align:top;"
+    "border-bottom:1px solid #eee}"
     ".srl-src td.num{text-align:right;font-variant-numeric:tabular-nums}"
     ".srl-src tr.srl-cited,.srl-src tr:target{background:#fff3b0;outline:2px solid #e0a800}"
     ".srl-src pre{white-space:pre-wrap;margin:.3em 0;max-height:24em;overflow:auto}"
     ".srl-trace{display:flex;height:18px;font-size:11px;margin:.3em 0;width:100%}"
-    ".srl-trace div{overflow:hidden;white-space:nowrap;color:#fff;padding:0 3px;border-right:1px solid #fff}"
+    ".srl-trace div{overflow:hidden;white-space:nowrap;color:#fff;padding:0 3px;"
+    "border-right:1px solid #fff}"
     "</style>"
 )
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -58,7 +61,9 @@ _JUMP = (
 
 
 def new_anchor(prefix: str = "srl") -> str:
-    """An id prefix unique to one rendering, so ``[2]`` in one answer never jumps to another's source."""
+    """An id prefix unique to one rendering, so ``[2]`` in one answer never jumps to another's
+    source.
+    """
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
@@ -169,11 +174,13 @@ def bounds_line(result: QueryResult, settings: Any = None) -> str:
         + settings.kg_excerpt_token_budget
     )
     return (
-        f"top-k {settings.excerpt_top_k} → {len(result.sources) - graph} excerpts from vector + BM25 "
+        f"top-k {settings.excerpt_top_k} → {len(result.sources) - graph} excerpts from "
+        "vector + BM25 "
         f"({counts.get('vector_excerpts', 0):,} of {settings.excerpt_token_budget:,} tokens); "
         f"the graph half added {graph} excerpts ({counts.get('graph_excerpts', 0):,} of "
         f"{settings.kg_excerpt_token_budget:,} tokens). Budgets are per section: the context holds "
-        f"{counts.get('total', 0):,} tokens of at most {budgets:,} (entities, relationships and both "
+        f"{counts.get('total', 0):,} tokens of at most {budgets:,} (entities, relationships and "
+        "both "
         "excerpt sections, plus headers)."
     )
 
@@ -287,7 +294,7 @@ def compare_html(results: dict[str, QueryResult], sources_shown: int = 5) -> str
 
 
 def history_table(results: Sequence[QueryResult]) -> pd.DataFrame:
-    """A session's queries side by side: mode (and what ``auto`` chose), sources, tokens, latency."""
+    """A session's queries side by side: mode (what ``auto`` chose), sources, tokens, latency."""
     return pd.DataFrame(
         [
             {

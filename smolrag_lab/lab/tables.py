@@ -1,6 +1,6 @@
 """What is in an index, as pandas tables: documents, excerpts, entities, relationships, ingestion
-stages; and the helpers that make any table readable (text previews without raw newlines, human units,
-rounded numbers, wrapped long text, dicts as tables, blanks instead of NaN for unset values).
+stages; and the helpers that make any table readable (text previews without raw newlines, human
+units, rounded numbers, wrapped long text, dicts as tables, blanks instead of NaN for unset values).
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from ..ingest.graph_merge import entity_view, relationship_view
 from ..ingest.pipeline import IngestReport
 from ..settings import Settings
 
-
 _SPACE = re.compile(r"\s+")
 
 
 def text_preview(text: str, limit: int = 200) -> str:
-    """``text`` on one line (newlines and runs of spaces as one space), cut at a word near ``limit``."""
+    """``text`` on one line (newlines and runs of spaces as one space), cut at a word near
+    ``limit``.
+    """
     flat = _SPACE.sub(" ", str(text)).strip()
     if len(flat) <= limit:
         return flat
@@ -47,8 +48,8 @@ def human_seconds(s: float) -> str:
 
 
 def show(frame: pd.DataFrame, wrap: int = 60, digits: int = 3) -> Any:
-    """A table for display: numbers rounded (thousands separated), unset values blank instead of NaN,
-    text wrapped in its column instead of cut, no index.
+    """A table for display: numbers rounded (thousands separated; ``digits`` significant below 10),
+    unset values blank instead of NaN, text wrapped in its column instead of cut, no index.
     """
 
     def number(value: Any) -> str:
@@ -58,7 +59,9 @@ def show(frame: pd.DataFrame, wrap: int = 60, digits: int = 3) -> Any:
             return str(value)
         if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
             return f"{int(value):,}"
-        return f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.{digits}g}"
 
     numeric = frame.select_dtypes("number").columns
     styler = frame.style.format(number, subset=list(numeric)).format(
@@ -125,7 +128,9 @@ def documents_table(rag: SmolRag) -> pd.DataFrame:
 
 
 def excerpts_table(rag: SmolRag, preview: int = 10**9) -> pd.DataFrame:
-    """Excerpts in document order; ``text`` and ``summary`` on one line (cut near ``preview`` chars)."""
+    """Excerpts in document order; ``text`` and ``summary`` on one line (cut near ``preview``
+    chars).
+    """
     rows = [
         {
             "excerpt_id": key,
@@ -258,3 +263,27 @@ def settings_table(settings: Settings) -> pd.DataFrame:
         for name, info in described.items()
     }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def question_drilldown(rows: list[dict[str, Any]], items: list[Any], metric: str = "hit@5") -> Any:
+    """One row per question, one column per system: ``metric`` for that question and where the first
+    relevant document ranked among the top five retrieved ("-" when none of them was relevant).
+    Questions with the lowest mean over systems come first, so failures are read first.
+    """
+    gold = {item.id: set(item.relevant) for item in items}
+    table: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = table.setdefault(
+            row["id"],
+            {
+                "question": text_preview(row["query"], 90),
+                "relevant": ", ".join(sorted(gold.get(row["id"], ()))),
+            },
+        )
+        top = row["top_documents"].split("|") if row["top_documents"] else []
+        rank = next((i for i, d in enumerate(top, 1) if d in gold.get(row["id"], ())), None)
+        entry[row["system"]] = f"{row.get(metric) or 0:.2g} (rank {rank or '-'})"
+        entry.setdefault("_scores", []).append(row.get(metric) or 0.0)
+    frame = pd.DataFrame(table.values())
+    frame["_mean"] = frame.pop("_scores").map(lambda v: sum(v) / len(v))
+    return frame.sort_values("_mean", kind="stable").drop(columns="_mean").reset_index(drop=True)

@@ -72,8 +72,8 @@ class IngestProgressView:
 
 
 class IngestPanel:
-    """Corpus folder, chunking strategy, size and overlap; *Ingest* builds (or updates) the index for
-    that set-up in the background with an overall bar, ETA and per-stage bars; *Cancel* stops it
+    """Corpus folder, chunking strategy, size and overlap; *Ingest* builds (or updates) the index
+    for that set-up in the background with an overall bar, ETA and per-stage bars; *Cancel* stops it
     cleanly: documents already committed stay, the others are left as if never started.
     """
 
@@ -203,7 +203,8 @@ class IngestPanel:
         self.progress.finish(bool(cancelled))
         self._say(
             (", ".join(f"{v} {k}" for k, v in docs.items() if v) or "nothing to do")
-            + f" | {human_seconds(profile['wall_seconds'])} | peak {profile['peak_memory_mb']:,.0f} MB"
+            + f" | {human_seconds(profile['wall_seconds'])}"
+            + f" | peak {profile['peak_memory_mb']:,.0f} MB"
             + (f" | cancelled: {len(cancelled)} documents not written" if cancelled else "")
             + "\n"
         )
@@ -218,10 +219,10 @@ class IngestPanel:
 
 
 class QueryExplorer:
-    """Question, mode, top-k, similarity threshold and the two excerpt budgets; *Ask* shows the answer
-    with its numbered sources, what each control bounded, the step timeline and (for ``auto``) the
-    chosen mode and why. *Compare modes* runs all five side by side; the history lists the session's
-    queries; *Query subgraph* draws the graph items the last answer used.
+    """Question, mode, top-k, similarity threshold and the two excerpt budgets; *Ask* shows the
+    answer with its numbered sources, what each control bounded, the step timeline and (for
+    ``auto``) the chosen mode and why. *Compare modes* runs all five side by side; the history lists
+    the session's queries; *Query subgraph* draws the graph items the last answer used.
     """
 
     def __init__(self, rag: SmolRag, question: str = "", mode: str = "mix") -> None:
@@ -252,7 +253,8 @@ class QueryExplorer:
             value=s.kg_excerpt_token_budget, description="graph excerpt budget", **budget
         )
         self.note = widgets.HTML(
-            "<small>top-k bounds the vector + BM25 half; graph modes add excerpts from the entities "
+            "<small>top-k bounds the vector + BM25 half; graph modes add excerpts from the "
+            "entities "
             "and relationships found, up to the graph excerpt budget. Budgets are per section "
             f"(entities {s.entity_token_budget:,} and relationships "
             f"{s.relationship_token_budget:,} tokens besides these two).</small>"
@@ -344,9 +346,9 @@ class QueryExplorer:
 
 
 class GraphExplorer:
-    """Entity types (code identifiers and file names off by default), minimum degree, one document, a
-    name search and a node cap select a subgraph; *Draw* renders it with pyvis inline. A question typed
-    in the box draws the subgraph its answer used (*Query subgraph*).
+    """Entity types (code identifiers and file names off by default), minimum degree, one document,
+    a name search and a node cap select a subgraph; *Draw* renders it with pyvis inline. A question
+    typed in the box draws the subgraph its answer used (*Query subgraph*).
     """
 
     def __init__(self, rag: SmolRag, max_nodes: int = 150, min_degree: int = 2) -> None:

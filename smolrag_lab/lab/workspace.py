@@ -55,7 +55,9 @@ def demo_dataset(quick: bool | None = None) -> Dataset:
 
 
 def cranfield_dataset(quick: bool | None = None) -> Dataset:
-    """Cranfield (1,400 abstracts, 225 queries); in quick mode a few queries, their documents and distractors."""
+    """Cranfield (1,400 abstracts, 225 queries); in quick mode a few queries, their documents and
+    distractors.
+    """
     folder = shared_dir() / "eval" / "cranfield"
     dataset = load_dataset(folder / "queries.jsonl", folder / "docs")
     return (
