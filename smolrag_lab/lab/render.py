@@ -36,7 +36,7 @@ SCORE_KINDS = (
     ("graph", "graph cosine", "cosine of the keywords and the entity/relationship that led here"),
 )
 _STYLE = (
-    "<style>.srl-meta{color:#555;font-size:90%}"
+    "<style>.srl-result{line-height:1.4}.srl-meta{color:#555;font-size:90%}"
     ".srl-answer{white-space:pre-wrap;border-left:3px solid #4a7;padding:.3em .8em;margin:.5em 0}"
     ".srl-cols{display:flex;gap:1em;align-items:flex-start}.srl-cols>div{flex:1;min-width:0}"
     ".srl-src{border-collapse:collapse;width:100%;font-size:90%}"

@@ -262,6 +262,10 @@ class QueryExplorer:
         self.ask_button = widgets.Button(description="Ask", button_style="primary", icon="search")
         self.compare_button = widgets.Button(description="Compare modes", icon="columns")
         self.graph_button = widgets.Button(description="Query subgraph", icon="project-diagram")
+        # The answer goes into an HTML widget, not an Output: its anchors and citation clicks stay
+        # as written (an output area's sanitizer may drop ids and handlers).
+        self.view = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.view.add_class("srl-view")
         self.output = widgets.Output()
         self.history_output = widgets.Output()
         self.ask_button.on_click(lambda _: self.ask())
@@ -280,6 +284,7 @@ class QueryExplorer:
                 widgets.HBox([self.budget, self.graph_budget]),
                 self.note,
                 widgets.HBox([self.ask_button, self.compare_button, self.graph_button]),
+                self.view,
                 self.output,
                 widgets.HTML("<b>This session's queries</b>"),
                 self.history_output,
@@ -309,10 +314,9 @@ class QueryExplorer:
         self.last = result
         self.history.append(result)
         self.output.clear_output()
-        with self.output:
-            display(
-                HTML(result_html(result, settings=self.rag.settings.replace(**self.overrides())))
-            )
+        self.view.value = result_html(
+            result, settings=self.rag.settings.replace(**self.overrides())
+        )
         self.history_output.clear_output()
         with self.history_output:
             display(history_table(self.history))
@@ -325,7 +329,7 @@ class QueryExplorer:
         with self.output:
             table, results = compare_modes(self.rag, self._question(), **self.overrides())
             display(table)
-            display(HTML(compare_html(results)))
+        self.view.value = compare_html(results)
         return results
 
     def show_subgraph(self) -> str:
