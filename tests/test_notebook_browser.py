@@ -42,6 +42,11 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 RUN_TIMEOUT_S = 1800
+# Read at import: the suite's autouse fixture clears SMOLRAG_* variables before each test.
+SCREENSHOTS = os.environ.get("SMOLRAG_SCREENSHOTS")
+ALL_NOTEBOOKS = os.environ.get("SMOLRAG_BROWSER_NOTEBOOKS") == "all"
+QUICK = os.environ.get("SMOLRAG_LAB_QUICK", "1")
+SHARED = str(workspace.shared_dir())
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -70,10 +75,10 @@ def lab(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
-        "SMOLRAG_LAB_QUICK": os.environ.get("SMOLRAG_LAB_QUICK", "1"),  # make report: full
+        "SMOLRAG_LAB_QUICK": QUICK,  # make report: full
         "SMOLRAG_LAB_DATA": str(home / "lab-data"),
         "SMOLRAG_REPORTS": str(home / "reports"),
-        "SMOLRAG_SHARED": str(workspace.shared_dir()),
+        "SMOLRAG_SHARED": SHARED,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
         "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),
@@ -126,10 +131,9 @@ def browser(lab):
 
 
 def _screenshots() -> Path | None:
-    folder = os.environ.get("SMOLRAG_SCREENSHOTS")
-    if not folder:
+    if not SCREENSHOTS:
         return None
-    path = Path(folder)
+    path = Path(SCREENSHOTS)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -138,7 +142,8 @@ def _open_and_run(browser, lab, name: str):
     """Open ``name`` in JupyterLab, Run > Run All Cells, wait until every code cell has run."""
     url, token = lab
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    # a workspace of its own, reset: only this notebook is open, whatever ran before
+    page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     page.wait_for_function(
         "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
@@ -151,7 +156,9 @@ def _open_and_run(browser, lab, name: str):
     )
     for attempt in range(3):  # a click while the kernel is still connecting can be lost: try again
         page.wait_for_timeout(3000)
-        page.locator(".jp-Notebook").first.click()  # the notebook has focus, so its commands apply
+        page.locator(
+            ".jp-NotebookPanel:visible .jp-Notebook"
+        ).first.click()  # the notebook has focus, so its commands apply
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         try:
@@ -222,9 +229,7 @@ def test_graph_notebook_node_search(browser, lab):
     page.close()
 
 
-@pytest.mark.skipif(
-    os.environ.get("SMOLRAG_BROWSER_NOTEBOOKS") != "all", reason="make report runs every notebook"
-)
+@pytest.mark.skipif(not ALL_NOTEBOOKS, reason="make report runs every notebook")
 @pytest.mark.parametrize("name", ["00-check-setup.ipynb", "01-ingest.ipynb", "04-benchmarks.ipynb"])
 def test_other_notebooks_run_in_the_browser(browser, lab, name):
     page = _open_and_run(browser, lab, name)
