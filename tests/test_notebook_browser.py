@@ -145,6 +145,7 @@ def _open_and_run(browser, lab, name: str):
     # a workspace of its own, reset: only this notebook is open, whatever ran before
     page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.add_style_tag(content=".Toastify { display: none !important; }")  # the news prompt
     page.wait_for_function(
         "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
         " return s && s.getAttribute('data-status') === 'idle'; }",
@@ -190,6 +191,7 @@ def test_query_notebook_ingests_with_an_overall_bar_and_citations_highlight(brow
     first_output = page.locator(".jp-CodeCell").first.locator(".jp-OutputArea")
     first_output.locator(".widget-label, .widget-html-content", has_text="overall").first.wait_for()
     assert first_output.locator(".widget-progress, progress, .progress").count() >= 1
+    first_output.scroll_into_view_if_needed()
     _shoot(page, "02-query-ingest-progress.png")
 
     explorer = page.locator(".widget-vbox:has(button:has-text('Ask'))").first
