@@ -186,6 +186,20 @@ def _shoot(page, name: str) -> None:
         page.screenshot(path=str(folder / name), full_page=False)
 
 
+def _shoot_cells(page, stem: str) -> None:
+    """One screenshot per code cell with output, scrolled into view: ``<stem>-cell<N>.png``."""
+    if _screenshots() is None:
+        return
+    cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
+    for i in range(cells.count()):
+        cell = cells.nth(i)
+        if cell.locator(".jp-OutputArea-output").count():
+            cell.scroll_into_view_if_needed()
+            cell.evaluate("c => c.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(1500)  # graphs settle, widgets render
+            _shoot(page, f"{stem}-cell{i + 1:02d}.png")
+
+
 def test_query_notebook_ingests_with_an_overall_bar_and_citations_highlight(browser, lab):
     page = _open_and_run(browser, lab, "02-query.ipynb")
     first_output = page.locator(".jp-CodeCell").first.locator(".jp-OutputArea")
@@ -211,6 +225,7 @@ def test_query_notebook_ingests_with_an_overall_bar_and_citations_highlight(brow
     assert len(ids) == len(set(ids)), "source anchors repeat across answers"
     row.scroll_into_view_if_needed()
     _shoot(page, "02-query-citation.png")
+    _shoot_cells(page, "02-query")
     page.close()
 
 
@@ -228,6 +243,7 @@ def test_graph_notebook_node_search(browser, lab):
     matches.wait_for()
     assert int(matches.get_attribute("data-matches")) >= 1
     _shoot(page, "03-knowledge-graph-search.png")
+    _shoot_cells(page, "03-knowledge-graph")
     page.close()
 
 
@@ -235,5 +251,5 @@ def test_graph_notebook_node_search(browser, lab):
 @pytest.mark.parametrize("name", ["00-check-setup.ipynb", "01-ingest.ipynb", "04-benchmarks.ipynb"])
 def test_other_notebooks_run_in_the_browser(browser, lab, name):
     page = _open_and_run(browser, lab, name)
-    _shoot(page, name.replace(".ipynb", ".png"))
+    _shoot_cells(page, name.removesuffix(".ipynb"))
     page.close()

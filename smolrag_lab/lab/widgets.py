@@ -173,21 +173,21 @@ class IngestPanel:
         self.output.clear_output()
         self.button.disabled, self.cancel_button.disabled = True, False
         try:
-            self._open()
-            self._say(f"index: {self.rag.settings.data_dir}\n")
-            self.rag.ingestor.progress_listener = self.progress
+            rag = self._open()
+            self._say(f"index: {rag.settings.data_dir}\n")
+            rag.ingestor.progress_listener = self.progress
             try:
-                self.profile = profiled_ingest(self.rag, self.paths(), progress=False)
+                self.profile = profiled_ingest(rag, self.paths(), progress=False)
             finally:
-                self.rag.ingestor.progress_listener = None
+                rag.ingestor.progress_listener = None
             self._summarise()
         finally:
             self.button.disabled, self.cancel_button.disabled = False, True
         if self._on_ingested:
-            self._on_ingested(self.rag, self.profile)
+            self._on_ingested(rag, self.profile)
         return self.profile
 
-    def _open(self) -> None:
+    def _open(self) -> SmolRag:
         settings = self.settings()
         if self.rag is not None and (self.rag.settings != settings or self.from_scratch.value):
             self.rag.close()
@@ -196,6 +196,7 @@ class IngestPanel:
             if self.from_scratch.value:
                 shutil.rmtree(settings.data_dir, ignore_errors=True)
             self.rag = SmolRag(settings, rebuild=True)  # a stale record is rebuilt
+        return self.rag
 
     def _summarise(self) -> None:
         docs, profile = self.profile["documents"], self.profile
