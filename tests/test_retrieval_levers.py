@@ -113,7 +113,8 @@ def test_levers_run_through_the_engine(tmp_path):
             assert {s.excerpt_id for s in result.sources} & {s.excerpt_id for s in rrf.sources}
         appended = rag.retrieve(question, "mix", excerpt_top_k=8)
         reranked = rag.retrieve(question, "mix", excerpt_top_k=8, mix_graph="rerank")
-        vector = [s.excerpt_id for s in reranked.sources if s.origin == "vector"]
+        graph_origins = ("entity", "relationship")
+        vector = [s.excerpt_id for s in reranked.sources if s.origin not in graph_origins]
         assert len(vector) == 8 and len(set(vector)) == 8
         assert [s.excerpt_id for s in appended.sources][:8] == [s.excerpt_id for s in rrf.sources]
         summary_vector = rag.index.excerpt_vectors.get_vectors([rrf.sources[0].excerpt_id])[0]
