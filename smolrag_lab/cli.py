@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,6 +115,18 @@ def _stats_command(args: argparse.Namespace) -> int:
         ):
             print(f"{key:<20} {stats[key]}")
         print(f"{'disk bytes':<20} {sum(stats['disk_bytes'].values())}")
+    return 0
+
+
+def _export_command(args: argparse.Namespace) -> int:
+    from .stores.graph import export_graphml
+
+    with _engine(args) as rag:
+        graph = rag.graph()
+        path = export_graphml(graph, Path(args.graphml).expanduser())
+    counts = {"file": str(path), "entities": graph.number_of_nodes()}
+    counts["relationships"] = graph.number_of_edges()
+    print(json.dumps(counts) if args.json else f"wrote {path}: {counts['entities']} entities")
     return 0
 
 
@@ -378,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_index_commands(commands: Any) -> argparse.ArgumentParser:
-    """ingest, query, delete, stats, check; returns their shared --data-dir/--json parent parser."""
+    """ingest, query, delete, stats, check, export; returns their shared --data-dir/--json parent parser."""
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument(
         "--data-dir", help="index folder (default: $SMOLRAG_DATA_DIR or ~/.local/share/smolrag_lab)"
@@ -420,6 +433,16 @@ def _add_index_commands(commands: Any) -> argparse.ArgumentParser:
         "--repair", action="store_true", help="re-derive vectors and graph from the records"
     )
     check.set_defaults(run=_check_command)
+    export = commands.add_parser(
+        "export", parents=[data_dir], help="write the knowledge graph to a file"
+    )
+    export.add_argument(
+        "--graphml",
+        required=True,
+        metavar="FILE",
+        help="GraphML (XML-forbidden characters replaced)",
+    )
+    export.set_defaults(run=_export_command)
     return data_dir
 
 

@@ -31,8 +31,8 @@ from .query.context import Source
 from .query.graph_rank import EntityLinker
 from .query.lexical import LexicalIndex
 from .settings import QUERY_SETTINGS, Settings, reveal
-from .stores.lock import WriterLock
-from .text import excerpt_search_text
+from .stores.graph import GraphView
+from .text import excerpt_search_text, reject_lone_surrogates
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class SmolRag:
             postgres=self.settings.postgres_options,
         )
         self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
-        self.writer_lock = self._writer_lock()
+        self.writer_lock = self.index.writer_lock(self.settings.write_lock_timeout_s)
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
         self._lexical: tuple[tuple[int, bool], LexicalIndex] | None = None
         self._graph_views: dict[tuple, Any] = {}
@@ -151,15 +151,6 @@ class SmolRag:
             self.close()
             raise
 
-    def _writer_lock(self) -> WriterLock:
-        s = self.settings
-        if s.database_url:
-            from .stores.postgres import PostgresWriterLock
-
-            dsn = reveal(s.database_url)
-            return PostgresWriterLock(dsn, s.index_workspace, s.write_lock_timeout_s)
-        return WriterLock(s.data_dir, s.write_lock_timeout_s)
-
     def _where(self) -> str:
         s = self.settings
         return f"workspace {s.index_workspace}" if s.database_url else str(s.data_dir)
@@ -175,40 +166,46 @@ class SmolRag:
             self._lexical = (stamp, LexicalIndex([k for k, _ in items], texts))
         return self._lexical[1]
 
-    def entity_linker(self) -> EntityLinker:
-        """The graph's entity names, to spot those a question names; kept until it changes."""
-        return self._graph_view("linker", lambda: EntityLinker(self.index.graph.graph))
+    def entity_linker(self, view: GraphView | None = None) -> EntityLinker:
+        """The graph's entity names, to spot those a question names; kept while the view holds."""
+        view = view or self.index.graph_view()
+        return self._derived(view, "linker", lambda: EntityLinker(view.graph))
 
-    def _graph_view(self, kind: str, build: Any, *key: Any) -> Any:
-        """A structure derived from the graph (pruned copy, entity-name table), kept until the index
-        version or the graph object changes.
+    def graph(self) -> Any:
+        """The committed knowledge graph as a networkx graph, current as of this call (a view of the
+        stored rows: read it, never change it).
         """
-        stamp = (kind, self.index.version, id(self.index.graph.graph), *key)
+        return self.index.graph_view().graph
+
+    def _derived(self, view: GraphView, kind: str, build: Any, *key: Any) -> Any:
+        """A structure derived from the graph view (pruned copy, entity-name table), kept while the
+        view's version stays the same.
+        """
+        stamp = (kind, view.version, id(view), *key)
         if stamp not in self._graph_views:
             self._graph_views = {k: v for k, v in self._graph_views.items() if k[1:3] == stamp[1:3]}
             self._graph_views[stamp] = build()
         return self._graph_views[stamp]
 
-    def query_graph(self, s: Settings | None = None) -> Any:
+    def query_graph(self, s: Settings | None = None, view: GraphView | None = None) -> Any:
         """The graph retrieval sees: the stored graph, or its pruned copy when pruning is set."""
-        s = s or self.settings
+        s, view = s or self.settings, view or self.index.graph_view()
         prune = tuple(
             getattr(s, k)
             for k in ("prune_min_degree", "prune_min_weight", "prune_min_mentions", "prune_orphans")
         )
-        return self._graph_view(
-            "pruned", lambda: planner.pruned_graph(self.index.graph.graph, s), *prune
-        )
+        return self._derived(view, "pruned", lambda: planner.pruned_graph(view.graph, s), *prune)
 
-    def plan(self, text: str) -> planner.Plan:
+    def plan(self, text: str, view: GraphView | None = None) -> planner.Plan:
         """The mode the ``auto`` query type picks for ``text``, and why."""
-        names = self._graph_view("names", lambda: planner.EntityNames(self.index.graph.graph))
+        view = view or self.index.graph_view()
+        names = self._derived(view, "names", lambda: planner.EntityNames(view.graph))
         return planner.choose_mode(text, names)
 
     # Consistency --------------------------------------------------------------------------
     def _recover_if_interrupted(self) -> None:
         """Repair what an interrupted writer left behind, unless another writer is at work now."""
-        if not (self.index.meta.get("writing") or self.index.graph_is_stale()):
+        if not self.index.meta.get("writing"):
             return
         if not self.writer_lock.try_acquire():
             log.info("an ingestion is running in another process: opening its last committed state")
@@ -234,16 +231,15 @@ class SmolRag:
 
     @contextlib.contextmanager
     def _writing(self, record: bool = True) -> Iterator[None]:
-        """Hold the data directory's writer lock, with a marker that survives a crash so the next
-        writer (or the next engine opened on the directory) repairs what was left half-done. With
-        ``record``, the settings are recorded (or checked against another process's record) first.
+        """Hold the index's writer lock (one write at a time across threads and processes), with a
+        marker from before the first change to after the last derived vector, which survives a crash
+        so the next writer (or the next engine opened on the index) repairs what was left half-done.
+        With ``record``, the settings are recorded (or checked against another process's record)
+        first.
         """
         with self.writer_lock:
             if record:
                 record_on_write(self.index, self.record, self._where())
-            if self.index.atomic:  # every document commits in one transaction: no marker, no repair
-                yield
-                return
             if self.index.meta.get("writing"):
                 self.repair()
             self.index.meta.set("writing", {"pid": os.getpid(), "since": time.time()})
@@ -306,6 +302,7 @@ class SmolRag:
             raise ValueError(f"{source}: empty text is not ingested")
         if "\x00" in text:
             raise ValueError(f"{source}: text with NUL characters is not ingested (binary content)")
+        reject_lone_surrogates(text, source)
         with self._writing():
             return run_sync(self.ingestor.ingest_documents([Document(source, text)]))
 
@@ -340,12 +337,14 @@ class SmolRag:
     ) -> QueryResult:
         if not text.strip():
             raise ValueError("the question is empty")
+        reject_lone_surrogates(text, "the question")
         settings = self.settings.for_query(**overrides)
-        key = self._cache_key(text, mode, answer, settings)
-        if settings.query_cache and (hit := self.index.query_cache.get(key)):
-            return dataclasses.replace(QueryResult.from_dict(hit.get("result", hit)), cached=True)
-        plan = self.plan(text) if mode == "auto" else planner.Plan(mode)
-        result = await self._run_query(text, plan.mode, answer, settings)
+        with self.index.reading_graph() as view:  # the answer is built from this version
+            key = self._cache_key(text, mode, answer, settings, view.version)
+            if settings.query_cache and (hit := self.index.query_cache.get(key)):
+                return dataclasses.replace(QueryResult.from_dict(hit.get("result", hit)), cached=True)
+            plan = self.plan(text, view) if mode == "auto" else planner.Plan(mode)
+            result = await self._run_query(text, plan.mode, answer, settings, view)
         result.plan = plan.reason
         if settings.query_cache:
             self._remember(key, result, settings.query_cache_max_entries)
@@ -365,22 +364,24 @@ class SmolRag:
             stamped = sorted((entry.get("at", 0.0), k) for k, entry in cache.items())
             cache.delete([k for _, k in stamped[: excess + cap // 10]])
 
-    def _cache_key(self, text: str, mode: str, answer: bool, s: Settings) -> str:
+    def _cache_key(self, text: str, mode: str, answer: bool, s: Settings, version: int) -> str:
         return request_key(
             "query",
             text=text,
             mode=mode,
             answer=answer,
-            version=self.index.version,
+            version=version,
             backend=self.providers.tasks.backend,
             embedder=self.providers.embedder.name,
             settings={k: getattr(s, k) for k in RESULT_SETTINGS},
         )
 
-    async def _run_query(self, text: str, mode: str, answer: bool, s: Settings) -> QueryResult:
+    async def _run_query(
+        self, text: str, mode: str, answer: bool, s: Settings, view: GraphView
+    ) -> QueryResult:
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        retrieved = await self._retrieve(text, mode, s, timings)
+        retrieved = await self._retrieve(text, mode, s, timings, view)
         t0 = time.perf_counter()
         ctx = await asyncio.to_thread(
             context_builder.build, retrieved, s, self.tokens
@@ -410,7 +411,7 @@ class SmolRag:
         )
 
     async def _retrieve(
-        self, text: str, mode: str, s: Settings, timings: dict[str, float]
+        self, text: str, mode: str, s: Settings, timings: dict[str, float], view: GraphView
     ) -> retrieval.Retrieved:
         embedder = self.providers.embedder
         keywords = None
@@ -434,9 +435,9 @@ class SmolRag:
             if s.fusion != "none" and mode in ("standard", "mix")
             else None
         )
-        linker = self.entity_linker() if mode == "mix" and s.mix_graph == "rerank" else None
+        linker = self.entity_linker(view) if mode == "mix" and s.mix_graph == "rerank" else None
         result = await planner.search(
-            self.index, self.query_graph(s), mode, vectors, s, text, lexical, linker
+            self.index, view, self.query_graph(s, view), mode, vectors, s, text, lexical, linker
         )
         result.mode, result.keywords = mode, keywords
         timings["search_ms"] = 1000 * (time.perf_counter() - t0)

@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
 from .stores.ann import AnnConfig
+from .stores.backends import PostgresOptions, open_backend
+from .stores.graph import GraphView
+from .stores.legacy import convert_legacy_graph
+from .stores.lock import WriterLock
 
 NAMESPACES = ("documents", "sources", "excerpts", "extractions", "meta", "query_cache")
 VECTOR_STORES = ("excerpt_vectors", "entity_vectors", "relationship_vectors")
-VECTOR_FOLDERS = ("excerpts", "entities", "relationships")
 COPY_BATCH = 4096
 
 
-@dataclass(frozen=True)
-class PostgresOptions:
-    """Where and how an index lives in PostgreSQL (see :mod:`smolrag_lab.stores.postgres`)."""
-
-    dsn: str = field(repr=False)  # may carry a password
-    workspace: str = "default"
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 64
-    hnsw_ef_search: int = 64
-
-
 class Index:
-    """documents / sources / excerpts / meta records, three vector stores, and the graph: in files under
-    ``data_dir`` (SQLite, memory-mapped matrices, GraphML), or in PostgreSQL when ``postgres`` is given.
+    """documents / sources / excerpts / extractions / meta records, the graph rows and three vector
+    stores: in files under ``data_dir`` (SQLite, memory-mapped matrices) or in a PostgreSQL workspace
+    when ``postgres`` is given (see :mod:`.stores.backends`). Records and graph rows commit together;
+    vectors are derived from them.
     """
 
     def __init__(
@@ -45,13 +39,9 @@ class Index:
                 f"vector_pca_dims={ann.pca_dims} must be below the embedding dimension {dim}"
             )
         self.data_dir = Path(data_dir)
-        self.atomic = (
-            postgres is not None
-        )  # one transaction per document: nothing to repair after a crash
-        if postgres is not None:
-            self._open_postgres(dim, postgres)
-        else:
-            self._open_files(dim, readonly, ann, vector_dtype)
+        backend = open_backend(self.data_dir, dim, readonly, ann, vector_dtype, postgres)
+        self.db, self.graph, self._writer_lock = backend.db, backend.graph, backend.writer_lock
+        self.excerpt_vectors, self.entity_vectors, self.relationship_vectors = backend.vectors
         (
             self.documents,
             self.sources,
@@ -60,37 +50,14 @@ class Index:
             self.meta,
             self.query_cache,
         ) = (self.db.namespace(n) for n in NAMESPACES)
-        self._excerpt_entities: tuple[int, int, dict[str, list[str]]] | None = None
+        self._view = GraphView()
+        self._view_lock = threading.RLock()
+        if backend.legacy_graphml is not None and not readonly:
+            convert_legacy_graph(self, backend.legacy_graphml)
 
-    def _open_files(
-        self, dim: int, readonly: bool, ann: AnnConfig | None, vector_dtype: str
-    ) -> None:
-        self.db = SqliteDatabase(self.data_dir / "index.sqlite", readonly=readonly)
-        for attribute, folder in zip(VECTOR_STORES, VECTOR_FOLDERS):
-            setattr(
-                self,
-                attribute,
-                MmapVectorStore(
-                    self.data_dir / "vectors" / folder, dim, readonly, ann=ann, dtype=vector_dtype
-                ),
-            )
-        self.graph = NetworkXGraphStore(self.data_dir / "graph.graphml")
-
-    def _open_postgres(self, dim: int, options: PostgresOptions) -> None:
-        from .stores.postgres import PostgresDatabase
-        from .stores.postgres_graph import PostgresGraphStore
-        from .stores.postgres_vectors import PostgresVectorStore
-
-        self.db = PostgresDatabase(
-            options.dsn,
-            options.workspace,
-            options.hnsw_m,
-            options.hnsw_ef_construction,
-            options.hnsw_ef_search,
-        )
-        for attribute, folder in zip(VECTOR_STORES, VECTOR_FOLDERS):
-            setattr(self, attribute, PostgresVectorStore(self.db, folder, dim))
-        self.graph = PostgresGraphStore(self.db)
+    def writer_lock(self, timeout_s: float = 0.0) -> WriterLock:
+        """A new lock that admits one writer (thread or process) to this index at a time."""
+        return self._writer_lock(timeout_s)
 
     @property
     def version(self) -> int:
@@ -102,32 +69,44 @@ class Index:
             self.meta.set("version", self.version + 1)
             self.query_cache.clear()
 
-    def excerpt_entities(self) -> dict[str, list[str]]:
-        """The graph's provenance inverted: the entities each excerpt mentions. Built in one pass and
-        kept until the index version or the graph object changes.
+    # The graph's networkx view ------------------------------------------------------------
+    def graph_view(self) -> GraphView:
+        """The committed graph as networkx, brought up to the index's current version by applying the
+        rows changed since (read in one snapshot, so the view's version is the version it shows).
+        A view still held by :meth:`reading_graph` is copied rather than changed under its reader.
         """
-        stamp = (self.version, id(self.graph.graph))
-        if self._excerpt_entities is None or self._excerpt_entities[:2] != stamp:
-            inverted: dict[str, list[str]] = defaultdict(list)
-            for key, excerpt_ids in self.graph.graph.nodes(data="excerpt_ids", default=()):
-                for excerpt_id in excerpt_ids:
-                    inverted[excerpt_id].append(key)
-            self._excerpt_entities = (*stamp, dict(inverted))
-        return self._excerpt_entities[2]
+        with self._view_lock:
+            with self.db.snapshot():
+                now = self.version
+                if now == self._view.version:
+                    return self._view
+                changes = self.graph.changes_since(self._view.version, now)
+            view = self._view.copy() if self._view.readers else self._view
+            view.apply(changes)
+            self._view = view
+            return view
 
-    def save_graph(self) -> None:
-        """Save the graph tagged with the index version it reflects (PostgreSQL: the whole graph rewritten;
-        commits write their own rows).
+    @contextlib.contextmanager
+    def reading_graph(self) -> Iterator[GraphView]:
+        """The current view, kept unchanged for the block (a query reading it in worker threads)."""
+        with self._view_lock:
+            view = self.graph_view()
+            view.readers += 1
+        try:
+            yield view
+        finally:
+            with self._view_lock:
+                view.readers -= 1
+
+    def excerpt_entities(self) -> dict[str, Iterable[str]]:
+        """The graph's provenance inverted: the entities each excerpt mentions (kept with the view)."""
+        return self.graph_view().excerpt_entities()
+
+    def write_graph(self, nodes: dict, edges: dict) -> None:
+        """Store changed graph items (None: removed), stamped with the current version; call inside the
+        commit's transaction, after :meth:`bump_version`.
         """
-        self.graph.graph.graph["index_version"] = self.version
-        self.graph.save()
-
-    def graph_is_stale(self) -> bool:
-        """True when records were committed after the graph was last saved (an interrupted run)."""
-        if self.atomic:
-            return False
-        saved = int(self.graph.graph.graph.get("index_version", 0))
-        return saved != self.version
+        self.graph.write(nodes, edges, self.version)
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -177,8 +156,11 @@ class Index:
                         chunk, source.get_vectors(chunk), [metadata.get(i, {}) for i in chunk]
                     )
                 copied[name] = len(ids)
-            other.graph.graph = self.graph.graph.copy()
-            other.save_graph()
+            graph = self.graph_view().graph
+            other.write_graph(
+                {k: dict(a) for k, a in graph.nodes(data=True)},
+                {(a, b): dict(d) for a, b, d in graph.edges(data=True)},
+            )
             copied["graph_nodes"], copied["graph_edges"] = (
                 other.graph.number_of_nodes(),
                 other.graph.number_of_edges(),

@@ -282,3 +282,18 @@ def excerpt_search_text(text: str, summary: str, with_summary: bool = True) -> s
     ``with_summary`` is off (settings ``embed_summary``, ``lexical_summary``).
     """
     return f"{text}\n\n{summary}" if with_summary and summary else text
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def reject_lone_surrogates(text: str, what: str) -> None:
+    """Raise a clear error for text holding lone surrogates (U+D800-U+DFFF): they are not Unicode
+    characters, cannot be encoded as UTF-8, and so can be neither stored nor shown.
+    """
+    found = _LONE_SURROGATE.search(text)
+    if found:
+        raise ValueError(
+            f"{what}: lone surrogate U+{ord(found.group()):04X} at character {found.start()}; "
+            "the text is not valid Unicode (decode it with errors='replace' first)"
+        )

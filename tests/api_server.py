@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -31,10 +32,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(settings: Settings) -> Iterator[str]:
-    """Serve ``settings`` until the block ends; yields the base URL."""
+def running(settings: Settings, app: Any = None) -> Iterator[str]:
+    """Serve ``settings`` (or an ``app`` already built) until the block ends; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, "127.0.0.1", port))
+    app = app if app is not None else create_app(settings)
+    server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from smolrag_lab.stores import MmapVectorStore, NetworkXGraphStore
+from smolrag_lab.stores import MmapVectorStore, RowGraphStore, SqliteDatabase
 
 
 def vector_for(item_id: str, dim: int = 32) -> np.ndarray:
@@ -35,13 +35,17 @@ def main() -> None:
                 store.delete(ids[:10])
             announce_first(batch, first)
             batch += 1
-    graph = NetworkXGraphStore(path)
-    batch = first = graph.graph.graph.get("batch", -1) + 1
+    db = SqliteDatabase(path)
+    graph = RowGraphStore(db)
+    batch = first = graph.number_of_nodes() // 200
     while True:
-        for i in range(200):
-            graph.upsert_node(f"n{batch}-{i}", descriptions=[f"node {i} " * 20], batch=batch)
-        graph.graph.graph["batch"] = batch
-        graph.save()
+        nodes = {
+            f"n{batch}-{i}": {"descriptions": [f"node {i} " * 20], "batch": batch}
+            for i in range(200)
+        }
+        edges = {(f"n{batch}-{i}", f"n{batch}-{i + 1}"): {"weight": 1.0} for i in range(199)}
+        with db.transaction():
+            graph.write(nodes, edges, batch + 1)
         announce_first(batch, first)
         batch += 1
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from killable_writer import vector_for
 
-from smolrag_lab.stores import MmapVectorStore, NetworkXGraphStore
+from smolrag_lab.stores import GraphView, MmapVectorStore, RowGraphStore, SqliteDatabase
 
 WRITER = Path(__file__).with_name("killable_writer.py")
 
@@ -58,12 +58,16 @@ def test_vector_store_survives_sigkill_at_random_points(tmp_path):
         store.close()
 
 
-def test_graph_store_survives_sigkill_mid_save(tmp_path):
+def test_graph_rows_survive_sigkill_mid_write(tmp_path):
     rng = random.Random(3)
-    path = tmp_path / "kg.graphml"
+    path = tmp_path / "index.sqlite"
     for _ in range(4):
         run_and_kill("graph", path, rng.uniform(0.05, 0.7))
-        graph = NetworkXGraphStore(path)  # parses: never a torn file
-        last = graph.graph.graph.get("batch")
-        assert last is not None
-        assert graph.number_of_nodes() >= 200 * (last + 1)
+        db = SqliteDatabase(path)
+        graph = RowGraphStore(db)
+        view = GraphView()
+        view.apply(graph.changes_since(-1, 0))
+        nodes, edges = graph.number_of_nodes(), graph.number_of_edges()
+        assert nodes >= 200 and nodes % 200 == 0 and edges == 199 * nodes // 200  # whole batches
+        assert view.graph.number_of_nodes() == nodes
+        db.close()

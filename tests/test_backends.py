@@ -54,9 +54,9 @@ def test_a_reopened_index_answers_the_same(backend):
     with SmolRag(backend()) as rag:
         rag.ingest(CORPUS / QUICK_DEMO_DOCUMENTS[2], progress=False)
         before = {mode: sources(rag.retrieve("How does hybrid_kg work?", mode)) for mode in MODES}
-        graph = nx.to_dict_of_dicts(rag.index.graph.graph)
+        graph = nx.to_dict_of_dicts(rag.graph())
     with SmolRag(backend(query_cache=False)) as reopened:
-        assert nx.to_dict_of_dicts(reopened.index.graph.graph) == graph
+        assert nx.to_dict_of_dicts(reopened.graph()) == graph
         assert {
             mode: sources(reopened.retrieve("How does hybrid_kg work?", mode)) for mode in MODES
         } == before
@@ -75,22 +75,21 @@ def test_workspaces_are_isolated(backend):
         assert beta.delete("alpha.md") is False and alpha.stats()["documents"] == 1
 
 
-def test_postgres_document_commits_are_atomic(backend):
-    """A failure between a document's graph merge and its commit leaves the previous state: no repair."""
-    if backend.name == "files":
-        pytest.skip("the file backend repairs after an interruption (tests/test_reliability.py)")
+def test_document_commits_are_atomic(backend):
+    """A failure after a document's graph rows are written, before its commit, leaves the previous
+    records and graph (the transaction rolls back) and a consistent index."""
     with SmolRag(backend()) as rag:
         rag.ingest_text("Widgets are made by Acme Corp in Paris.", "a.md")
         state = (rag.stats()["entities"], rag.stats()["vectors"], len(rag.index.excerpts))
-        original = rag.index.graph.persist
+        original = rag.index.graph.write
 
         def fail(*args):
             original(*args)
             raise RuntimeError("connection lost mid-commit")
 
-        rag.index.graph.persist = fail
+        rag.index.graph.write = fail
         report = rag.ingest_text("Gadgets are made by Initech in Austin.", "b.md")
-        rag.index.graph.persist = original
+        rag.index.graph.write = original
         assert report.failed and report.failed[0]["stage"] == "commit"
     with SmolRag(backend()) as reopened:
         assert (
@@ -166,20 +165,18 @@ def test_postgres_stores_contracts(postgres_dsn, tmp_path):
             store.get_vectors(["v9"])[0], data[9] / np.linalg.norm(data[9]), rtol=1e-5
         )
         graph = index.graph
-        graph.graph = nx.path_graph(["a", "b", "c", "d"])
-        nx.set_node_attributes(
-            graph.graph, {n: {"name": n.upper(), "excerpt_ids": [n]} for n in "abcd"}
+        graph.write(
+            {n: {"name": n.upper(), "excerpt_ids": [n]} for n in "abcd"},
+            {(a, b): {"weight": 1.0} for a, b in ("ab", "cb", "cd")},
+            1,
         )
-        index.save_graph()
-        graph.reload()
-        assert (
-            sorted(tuple(sorted(e)) for e in graph.graph.edges)
-            == [("a", "b"), ("b", "c"), ("c", "d")]
-            and graph.node("a")["name"] == "A"
-        )
-        assert (
-            graph.neighbourhood("a", 2) == {"a", "b", "c"} == set(nx.ego_graph(graph.graph, "a", 2))
-        )
+        view = index.graph_view().graph
+        assert sorted(tuple(sorted(e)) for e in view.edges) == [("a", "b"), ("b", "c"), ("c", "d")]
+        assert graph.nodes(["a"])["a"]["name"] == "A" and graph.incident("b") == [
+            ("a", "b"),
+            ("b", "c"),
+        ]
+        assert graph.neighbourhood("a", 2) == {"a", "b", "c"} == set(nx.ego_graph(view, "a", 2))
         assert graph.neighbourhood("zz", 3) == set()
     finally:
         index.close()
@@ -257,6 +254,67 @@ def test_vector_contract(stores):
     assert np.allclose(reopened.get_vectors(["a"]), [[0, 0, 1]])
     with pytest.raises(KeyError):
         reopened.get_vectors(["b"])
+
+
+def test_graph_contract(stores):
+    """Rows on both backends: read what is touched, write changes stamped with a version, follow them."""
+    from smolrag_lab.stores import GraphView, RowGraphStore
+
+    open_db, _ = stores
+    db = open_db()
+    graph = RowGraphStore(db)
+    hub = {"name": "Hub \ufffe\x01", "descriptions": {"d1": ["a hub"]}, "excerpt_ids": ["d1:0"]}
+    with db.transaction():
+        graph.write(
+            {"hub": hub, "a": {"name": "A"}, "b": {"name": "B"}},
+            {("hub", "a"): {"weight": 1.0}, ("b", "hub"): {"weight": 2.0}},
+            1,
+        )
+    with pytest.raises(RuntimeError), db.transaction():
+        graph.write({"c": {"name": "C"}}, {}, 2)
+        raise RuntimeError("the commit failed")
+    assert graph.nodes(["hub", "c"]) == {"hub": hub} and graph.number_of_edges() == 2
+    assert graph.edges([("a", "hub")]) == {("a", "hub"): {"weight": 1.0}}
+    assert graph.incident("hub") == [("a", "hub"), ("b", "hub")]
+    view = GraphView()
+    with db.snapshot():
+        view.apply(graph.changes_since(view.version, 1))
+    assert view.version == 1 and view.graph.degree("hub") == 2
+    assert dict(view.mentions) == {"d1:0": {"hub": None}}
+    with db.transaction():
+        graph.write({"a": None, "hub": {**hub, "excerpt_ids": []}}, {("a", "hub"): None}, 2)
+    db.close()
+    again = RowGraphStore(open_db())
+    changes = again.changes_since(1, 2)
+    assert changes.removed_nodes == ["a"] and changes.removed_edges == [("a", "hub")]
+    view.apply(changes)
+    assert sorted(view.graph.nodes) == ["b", "hub"] and not view.mentions
+    fresh = GraphView()
+    fresh.apply(again.changes_since(-1, 2))
+    assert nx.utils.graphs_equal(fresh.graph, view.graph)
+
+
+def test_one_writer_at_a_time_across_threads(backend):
+    """Another thread of the same engine waits like another process (the lock is per thread)."""
+    import threading
+
+    from smolrag_lab.stores.lock import IndexLockedError
+
+    with SmolRag(backend(write_lock_timeout_s=0.2)) as rag:
+        errors = []
+        with rag.writer_lock:
+            thread = threading.Thread(
+                target=lambda: errors.append(
+                    pytest.raises(IndexLockedError, rag.ingest_text, "Blocked text.", "t.md")
+                )
+            )
+            thread.start()
+            thread.join(60)
+            assert errors and rag.index.sources.get("t.md") is None
+            with rag.writer_lock:  # re-entrant in the holding thread
+                assert rag.writer_lock.held()
+        assert rag.ingest_text("Now the lock is free.", "t.md").added == ["t.md"]
+        assert not rag.index.meta.get("writing")
 
 
 def test_one_writer_at_a_time_per_index(backend):

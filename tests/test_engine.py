@@ -71,12 +71,12 @@ def test_editing_one_document_reprocesses_only_it(rag, tmp_path):
 def test_removing_a_file_removes_what_it_alone_contributed(rag, tmp_path):
     corpus = write_corpus(tmp_path / "corpus")
     rag.ingest(corpus, progress=False)
-    graph = rag.index.graph.graph
+    graph = rag.graph()
     assert node_key("EmbeddingCache") in graph and node_key("QueryCache") in graph
     (corpus / "cache.md").unlink()
     report = rag.ingest(corpus, progress=False)
     assert report.removed == [str((corpus / "cache.md").resolve())]
-    assert node_key("EmbeddingCache") not in graph  # only cache.md mentioned it
+    assert node_key("EmbeddingCache") not in rag.graph()  # only cache.md mentioned it
     assert entity_id(node_key("EmbeddingCache")) not in rag.index.entity_vectors
     shared = graph.nodes[node_key("QueryCache")]  # search.md mentions it too
     assert all(
@@ -219,21 +219,22 @@ def test_command_line_round_trip(tmp_path):
     assert missing.returncode == 1 and "not in the index" in missing.stderr
 
 
-def test_a_graph_lagging_behind_the_records_is_rebuilt_from_stored_extractions(tmp_path):
+def test_a_graph_that_lost_rows_is_restored_from_stored_extractions(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", chunk_size=40, chunk_overlap=0)
     with SmolRag(settings) as engine:
         engine.ingest(write_corpus(tmp_path / "corpus"), progress=False)
-        before = {n: dict(a) for n, a in engine.index.graph.graph.nodes(data=True)}
-        edges = {
-            tuple(sorted((u, v))): a["weight"]
-            for u, v, a in engine.index.graph.graph.edges(data=True)
-        }
-    (tmp_path / "data" / "graph.graphml").unlink()  # as if killed before the deferred save
+        before = {n: dict(a) for n, a in engine.graph().nodes(data=True)}
+        edges = {tuple(sorted((u, v))): a["weight"] for u, v, a in engine.graph().edges(data=True)}
+        with engine.index.db.transaction():  # every graph row lost, the records kept
+            engine.index.bump_version()
+            engine.index.graph.clear(engine.index.version)
     with SmolRag(settings) as engine:
-        graph = engine.index.graph.graph
+        found = engine.check()
+        assert "recorded entities missing from the graph" in found.counts
+        assert engine.repair()["graph documents re-merged"] == len(DOCS) and engine.check().ok
+        graph = engine.graph()
         assert {n: dict(a) for n, a in graph.nodes(data=True)} == before
         assert {tuple(sorted((u, v))): a["weight"] for u, v, a in graph.edges(data=True)} == edges
-        assert not engine.index.graph_is_stale()
 
 
 def test_hybrid_interleaves_and_keeps_first_occurrences():

@@ -19,8 +19,8 @@ def final_state(rag: SmolRag) -> dict:
     return {
         "excerpts": dict(index.excerpts.items()),
         "extractions": dict(index.extractions.items()),
-        "graph": nx.to_dict_of_dicts(index.graph.graph),
-        "nodes": dict(index.graph.graph.nodes(data=True)),
+        "graph": nx.to_dict_of_dicts(rag.graph()),
+        "nodes": dict(rag.graph().nodes(data=True)),
         "vector_ids": ids,
         "vectors": index.excerpt_vectors.get_vectors(ids),
     }

@@ -54,7 +54,7 @@ def snapshot(rag):
         "extractions": sorted(
             json.dumps([k, v], sort_keys=True) for k, v in index.extractions.items()
         ),
-        "nodes": sorted(index.graph.graph.nodes),
+        "nodes": sorted(index.graph_view().graph.nodes),
         "edges": index.graph.number_of_edges(),
         "vectors": (
             sorted(index.excerpt_vectors.ids()),

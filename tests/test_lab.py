@@ -131,7 +131,7 @@ def test_compare_modes_table_has_one_row_per_mode(rag):
 
 
 def test_graph_filters_and_offline_page(rag):
-    graph = rag.index.graph.graph
+    graph = rag.graph()
     stats = graph_view.graph_stats(graph)
     assert stats["entities"] == graph.number_of_nodes() and stats["components"] >= 1
     assert graph_view.degree_distribution(graph).sum() == graph.number_of_nodes()

@@ -63,7 +63,7 @@ def test_auto_runs_the_chosen_mode_and_says_why(demo):
 
 
 def test_pruning_hides_weak_graph_items_without_touching_the_store(demo):
-    graph = demo.index.graph.graph
+    graph = demo.graph()
     before = (graph.number_of_nodes(), graph.number_of_edges())
     s = demo.settings.replace(prune_min_degree=2, prune_orphans=True)
     pruned = demo.query_graph(s)

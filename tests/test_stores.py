@@ -4,7 +4,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from smolrag_lab.stores import MmapVectorStore, NetworkXGraphStore, SqliteDatabase
+from smolrag_lab.stores import GraphView, MmapVectorStore, RowGraphStore, SqliteDatabase
+from smolrag_lab.stores.graph import export_graphml, read_graphml
 from smolrag_lab.stores.atomic import atomic_writer
 
 
@@ -105,26 +106,42 @@ def test_kv_transaction_commits_all_or_nothing(tmp_path):
 
 
 # Graph store ----------------------------------------------------------------------------------
-def test_graph_round_trip_keeps_lists_and_numbers(tmp_path):
-    store = NetworkXGraphStore(tmp_path / "kg.graphml")
-    store.upsert_node(
-        "SmolRAG", entity_type="feature", descriptions=["small", "fast"], excerpt_ids=["e1"]
+def test_graph_rows_round_trip_and_the_view_follows_changes(tmp_path):
+    db = SqliteDatabase(tmp_path / "kv.sqlite")
+    store = RowGraphStore(db)
+    store.write(
+        {
+            "smolrag": {"name": "SmolRAG", "descriptions": {"d1": ["small", "fast"]}},
+            "lightrag": {"name": "LightRAG", "descriptions": {"d1": ["[bracketed] text"]}},
+        },
+        {("smolrag", "lightrag"): {"weight": 2.5, "keywords": {"d1": ["lineage"]}}},
+        1,
     )
-    store.upsert_node("LightRAG", entity_type="feature", descriptions=["[bracketed] text"])
-    store.upsert_edge(
-        "LightRAG", "SmolRAG", weight=2.5, keywords=["lineage"], descriptions=["inspired"]
-    )
-    store.save()
-    loaded = NetworkXGraphStore(tmp_path / "kg.graphml")
-    assert loaded.node("SmolRAG")["descriptions"] == ["small", "fast"]
-    assert loaded.node("LightRAG")["descriptions"] == ["[bracketed] text"]
-    assert loaded.edge("SmolRAG", "LightRAG")["weight"] == 2.5
-    assert loaded.degree("SmolRAG") == 1 and loaded.neighbours("SmolRAG") == ["LightRAG"]
-    assert isinstance(
-        nx.read_graphml(tmp_path / "kg.graphml"), nx.Graph
-    )  # plain GraphML for other tools
-    loaded.remove_node("LightRAG")
-    assert loaded.edge("SmolRAG", "LightRAG") is None
+    view = GraphView()
+    view.apply(store.changes_since(view.version, 1))
+    assert store.nodes(["smolrag", "zz"]) == {
+        "smolrag": {"name": "SmolRAG", "descriptions": {"d1": ["small", "fast"]}}
+    }
+    assert store.edges([("smolrag", "lightrag")])[("lightrag", "smolrag")]["weight"] == 2.5
+    assert store.incident("smolrag") == [("lightrag", "smolrag")]
+    assert view.version == 1 and view.graph.degree("smolrag") == 1
+    store.write({"lightrag": None, "new": {"name": "New"}}, {("lightrag", "smolrag"): None}, 2)
+    changes = store.changes_since(1, 2)
+    assert len(changes) == 3 and changes.removed_nodes == ["lightrag"]
+    view.apply(changes)
+    assert sorted(view.graph.nodes) == ["new", "smolrag"] and view.graph.number_of_edges() == 0
+    db.close()
+
+
+def test_graphml_export_replaces_what_xml_forbids(tmp_path):
+    graph = nx.Graph()
+    graph.add_node("a\ufffeb\x01", name="bad\uffff\x1f", excerpt_ids=["x\x00\ufffe"])
+    graph.add_edge("a\ufffeb\x01", "c", weight=1.5)
+    path = export_graphml(graph, tmp_path / "out.graphml")
+    loaded = read_graphml(path)
+    assert sorted(loaded.nodes) == ["a\ufffdb\ufffd", "c"]
+    assert loaded.nodes["a\ufffdb\ufffd"]["excerpt_ids"] == ["x\x00\ufffd"]  # JSON escapes controls
+    assert isinstance(nx.read_graphml(path), nx.Graph)  # plain GraphML for other tools
 
 
 def test_failed_atomic_write_keeps_previous_file(tmp_path):

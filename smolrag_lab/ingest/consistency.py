@@ -1,10 +1,12 @@
 """Consistency of one data directory, and repair of whatever can be derived again.
 
-The records in SQLite (documents, sources, excerpts, extractions) are the source of truth: they
-commit per document in one transaction. Everything else is derived from them and can lag behind
-after an interrupted run: the excerpt vectors (from excerpt + summary, or the excerpt alone with
-``embed_summary`` off), the graph (from the stored extractions) and the entity / relationship vectors (from the graph). ``check`` lists every
-disagreement; ``repair`` re-derives the lagging parts, so no model call but embeddings is needed.
+The records (documents, sources, excerpts, extractions) and the graph rows commit per document in
+one transaction; the graph must still agree with the stored extractions (every recorded entity and
+relationship present with its excerpt, no contribution of a document that is gone), and ``repair``
+restores it from them. The vectors are derived (excerpt vectors from excerpt + summary, or the
+excerpt alone with ``embed_summary`` off; entity /
+relationship vectors from the graph) and can lag behind after an interrupted run. ``check`` lists
+every disagreement; ``repair`` re-derives the lagging parts, so no model call but embeddings is needed.
 """
 
 from __future__ import annotations
@@ -24,16 +26,19 @@ from ..text import excerpt_search_text
 from .graph_merge import (
     GraphEdit,
     Touched,
+    edge_key,
     entity_id,
     entity_text,
     entity_view,
     merge_extraction,
+    node_key,
     relationship_id,
     relationship_text,
     relationship_view,
 )
 
 EXAMPLES = 5  # ids shown per problem
+GRAPH_KINDS = ("entities citing", "relationships citing", "recorded ", "graph contributions")
 
 
 @dataclass
@@ -92,12 +97,8 @@ def check(index: Index, settings: Settings) -> CheckReport:
 
 
 def _check_graph(index: Index, excerpt_ids: set[str], report: CheckReport) -> None:
-    graph = index.graph.graph
-    if index.graph_is_stale():
-        report.add(
-            "graph behind the records (index version)",
-            {f"graph {graph.graph.get('index_version', 0)} vs index {index.version}"},
-        )
+    graph = index.graph_view().graph
+    _check_extractions(index, graph, report)
     report.add(
         "entities citing missing excerpts",
         {k for k, a in graph.nodes(data=True) if set(a.get("excerpt_ids", [])) - excerpt_ids},
@@ -121,6 +122,46 @@ def _check_graph(index: Index, excerpt_ids: set[str], report: CheckReport) -> No
         report.add(f"{name} graph items without vector", expected - stored)
 
 
+def _check_extractions(index: Index, graph: Any, report: CheckReport) -> None:
+    """Every stored extraction's entities and relationships are in the graph citing their excerpt;
+    no graph item keeps a contribution of a document that is no longer recorded.
+    """
+    missing_entities, missing_relationships = set(), set()
+    for excerpt_id, stored in index.extractions.items():
+        extraction = extraction_from_dict(stored)
+        for entity in extraction.entities:
+            key = node_key(entity.name)
+            if key and excerpt_id not in graph.nodes.get(key, {}).get("excerpt_ids", ()):
+                missing_entities.add(f"{excerpt_id}: {key}")
+        for rel in extraction.relationships:
+            pair = edge_key(rel.source, rel.target)
+            if not pair[0] or not pair[1] or pair[0] == pair[1]:
+                continue
+            attrs = graph.edges[pair] if graph.has_edge(*pair) else {}
+            if excerpt_id not in attrs.get("excerpt_ids", ()):
+                missing_relationships.add(f"{excerpt_id}: {pair[0]}|{pair[1]}")
+    report.add("recorded entities missing from the graph", missing_entities)
+    report.add("recorded relationships missing from the graph", missing_relationships)
+    documents = set(index.documents.keys())
+    report.add(
+        "graph contributions of documents that are gone",
+        {f"{k}: {d}" for k, a in graph.nodes(data=True) for d in _contributors(a) - documents}
+        | {
+            f"{u}|{v}: {d}"
+            for u, v, a in graph.edges(data=True)
+            for d in _contributors(a) - documents
+        },
+    )
+
+
+def _contributors(attrs: dict[str, Any]) -> set[str]:
+    """The documents an item's attributes hold a contribution of."""
+    found = {e.rsplit(":", 1)[0] for e in attrs.get("excerpt_ids", ())}
+    for bucket in ("descriptions", "keywords", "weights"):
+        found.update(attrs.get(bucket, {}))
+    return found
+
+
 def _pair(edge: tuple[str, str]) -> tuple[str, str]:
     """Networkx yields an edge's ends in either order; the stores key it by the sorted pair."""
     return tuple(sorted(edge))  # type: ignore[return-value]
@@ -129,6 +170,9 @@ def _pair(edge: tuple[str, str]) -> tuple[str, str]:
 def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
     """Bring every derived store in line with the records; returns what was done, by kind."""
     done: dict[str, int] = {}
+    before = check(index, settings)
+    if any(kind.startswith(GRAPH_KINDS) for kind in before.counts):
+        done["graph documents re-merged"] = rebuild_graph(index, settings)
     excerpts = dict(index.excerpts.items())
     orphans = set(index.excerpt_vectors.ids()) - set(excerpts)
     done["excerpt vectors deleted"] = (
@@ -146,10 +190,6 @@ def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, in
             [{"doc_id": excerpts[i]["doc_id"]} for i in missing],
         )
     done["excerpt vectors embedded"] = len(missing)
-    before = check(index, settings)
-    graph_kinds = ("graph behind the records", "entities citing", "relationships citing")
-    if any(kind.startswith(graph_kinds) for kind in before.counts):
-        done["graph documents re-merged"] = rebuild_graph(index, settings)
     done.update(_sync_graph_vectors(index, settings, embedder))
     index.meta.delete(["writing"])
     return {k: v for k, v in done.items() if v}
@@ -173,7 +213,7 @@ def plan_graph_vectors(
 ) -> GraphVectorPlan:
     from .pipeline import content_hash
 
-    graph, s, plan = index.graph.graph, settings, GraphVectorPlan()
+    graph, s, plan = index.graph_view().graph, settings, GraphVectorPlan()
     keys, pairs = sorted(set(keys)), sorted(set(map(_pair, pairs)))
     wanted = {
         "entity": (
@@ -253,7 +293,7 @@ async def sync_graph_vectors(
 
 def _sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
     """Every graph item's vector in line with the graph; vectors of items not in the graph deleted."""
-    graph = index.graph.graph
+    graph = index.graph_view().graph
     expected = (
         {entity_id(k) for k in graph.nodes},
         {relationship_id(_pair(p)) for p in graph.edges},
@@ -277,9 +317,19 @@ def extraction_from_dict(data: dict) -> Extraction:
 
 def rebuild_graph(index: Index, settings: Settings) -> int:
     """Re-derive the graph from the stored extractions (no model calls); returns the documents merged."""
-    index.graph.graph.clear()
-    edit, touched = GraphEdit(index.graph), Touched()
     records = sorted((r for _, r in index.documents.items()), key=lambda r: r.get("ingested_at", 0))
+    with index.db.transaction():
+        index.bump_version()
+        index.graph.clear(index.version)
+        edit, touched = GraphEdit(index.graph), Touched()
+        _merge_records(index, settings, edit, touched, records)
+        index.write_graph(*edit.changes())
+    return len(records)
+
+
+def _merge_records(
+    index: Index, settings: Settings, edit: GraphEdit, touched: Touched, records: list[dict]
+) -> None:
     for record in records:
         stored = index.extractions.get_many(record["excerpt_ids"])
         for excerpt_id in record["excerpt_ids"]:
@@ -293,5 +343,3 @@ def rebuild_graph(index: Index, settings: Settings) -> int:
                     settings.keywords_cap,
                     touched,
                 )
-    index.save_graph()
-    return len(records)

@@ -9,14 +9,15 @@ read: the last ``description_cap`` descriptions, the last ``keywords_cap`` keywo
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
+
 from ..providers.base import Extraction
-from ..stores.graph import NetworkXGraphStore
+from ..stores.base import GraphStore
 
 
 def node_key(name: str) -> str:
@@ -51,67 +52,83 @@ class Touched:
 
 
 class GraphEdit:
-    """Records the prior state of every node and edge it touches, so a failure can undo them all."""
+    """The graph items one commit touches, read from the store's rows on first touch into a small
+    networkx graph; :meth:`changes` gives the rows to write. Nothing is stored until the commit
+    writes them, so a failure just drops the edit.
+    """
 
-    def __init__(self, store: NetworkXGraphStore) -> None:
-        self.graph = store.graph
-        self._saved: dict[tuple, Any] = {}
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self.graph = nx.Graph()  # only the touched items (and the ends of touched edges)
+        self._loaded: set[Any] = set()
+        self._touched: set[tuple[str, Any]] = set()
 
-    def _remember(self, kind: str, key: Any) -> None:
-        if (kind, key) in self._saved:
-            return
-        if kind == "node":
-            self._saved[(kind, key)] = (
-                copy.deepcopy(dict(self.graph.nodes[key])) if key in self.graph else None
-            )
-        else:
-            attrs = self.graph.edges[key] if self.graph.has_edge(*key) else None
-            self._saved[(kind, key)] = copy.deepcopy(dict(attrs)) if attrs is not None else None
+    def _load_node(self, key: str) -> None:
+        if ("node", key) not in self._loaded:
+            self._loaded.add(("node", key))
+            for found, attrs in self.store.nodes([key]).items():
+                self.graph.add_node(found, **attrs)
+
+    def _load_edge(self, pair: tuple[str, str]) -> None:
+        if ("edge", pair) not in self._loaded:
+            self._loaded.add(("edge", pair))
+            for end in pair:
+                self._load_node(end)
+            for found, attrs in self.store.edges([pair]).items():
+                if found[0] in self.graph and found[1] in self.graph:
+                    self.graph.add_edge(*found, **attrs)
+
+    def has_node(self, key: str) -> bool:
+        self._load_node(key)
+        return key in self.graph
+
+    def has_edge(self, pair: tuple[str, str]) -> bool:
+        self._load_edge(pair)
+        return self.graph.has_edge(*pair)
 
     def node(self, key: str, display: str) -> dict:
-        self._remember("node", key)
-        if key not in self.graph:
+        self._touched.add(("node", key))
+        if not self.has_node(key):
             self.graph.add_node(key, name=display, types={}, descriptions={}, excerpt_ids=[])
         return self.graph.nodes[key]
 
     def edge(self, pair: tuple[str, str]) -> dict:
-        self._remember("edge", pair)
-        if not self.graph.has_edge(*pair):
+        self._touched.add(("edge", pair))
+        if not self.has_edge(pair):
             self.graph.add_edge(
                 *pair, descriptions={}, keywords={}, weights={}, excerpt_ids=[], weight=0.0
             )
         return self.graph.edges[pair]
 
     def remove_node(self, key: str) -> None:
-        self._remember("node", key)
-        for pair in [tuple(sorted(e)) for e in self.graph.edges(key)]:
-            self._remember("edge", pair)
-        self.graph.remove_node(key)
+        """Remove ``key`` and every edge at it, stored or added in this edit."""
+        for pair in self.store.incident(key):
+            self._load_edge(pair)
+        self._touched.add(("node", key))
+        if key in self.graph:
+            self._touched.update(("edge", tuple(sorted(e))) for e in self.graph.edges(key))
+            self.graph.remove_node(key)
 
     def remove_edge(self, pair: tuple[str, str]) -> None:
-        self._remember("edge", pair)
-        self.graph.remove_edge(*pair)
+        self._touched.add(("edge", pair))
+        if self.has_edge(pair):
+            self.graph.remove_edge(*pair)
 
     def touched(self) -> tuple[set[str], set[tuple[str, str]]]:
         """The nodes and edges this edit changed (added, updated or removed)."""
         return (
-            {key for kind, key in self._saved if kind == "node"},
-            {key for kind, key in self._saved if kind == "edge"},
+            {key for kind, key in self._touched if kind == "node"},
+            {key for kind, key in self._touched if kind == "edge"},
         )
 
-    def rollback(self) -> None:
-        for (kind, key), attrs in self._saved.items():
-            if kind == "node":
-                if key in self.graph:
-                    self.graph.remove_node(key)
-                if attrs is not None:
-                    self.graph.add_node(key, **attrs)
-        for (kind, key), attrs in self._saved.items():
-            if kind == "edge":
-                if self.graph.has_edge(*key):
-                    self.graph.remove_edge(*key)
-                if attrs is not None and key[0] in self.graph and key[1] in self.graph:
-                    self.graph.add_edge(*key, **attrs)
+    def changes(self) -> tuple[dict[str, dict | None], dict[tuple[str, str], dict | None]]:
+        """The rows to write: each touched item's attributes, or None where it was removed."""
+        nodes, edges = self.touched()
+        graph = self.graph
+        return (
+            {k: dict(graph.nodes[k]) if k in graph else None for k in nodes},
+            {p: dict(graph.edges[p]) if graph.has_edge(*p) else None for p in edges},
+        )
 
 
 def _append_capped(bucket: dict[str, list], doc_id: str, value: str, cap: int) -> None:
@@ -167,9 +184,8 @@ def remove_document(
     """Take out what ``doc_id`` contributed. Returns (changed, removed) nodes and edges."""
     changed, removed = Touched(), Touched()
     prefix = doc_id + ":"
-    graph = edit.graph
     for pair in pairs:
-        if not graph.has_edge(*pair):
+        if not edit.has_edge(pair):
             continue
         edge = edit.edge(pair)
         for bucket in ("descriptions", "keywords", "weights"):
@@ -181,13 +197,14 @@ def remove_document(
             edit.remove_edge(pair)
         target.relationships.add(pair)
     for key in entity_keys:
-        if key not in graph:
+        if not edit.has_node(key):
             continue
         node = edit.node(key, key)
         node["descriptions"].pop(doc_id, None)
         node["excerpt_ids"] = [e for e in node["excerpt_ids"] if not e.startswith(prefix)]
         if not node["excerpt_ids"]:
-            removed.relationships.update(tuple(sorted(e)) for e in graph.edges(key))
+            removed.relationships.update(edit.store.incident(key))
+            removed.relationships.update(tuple(sorted(e)) for e in edit.graph.edges(key))
             edit.remove_node(key)
             removed.entities.add(key)
         else:

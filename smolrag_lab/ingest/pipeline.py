@@ -1,8 +1,9 @@
 """Ingestion: discover, detect changes by content hash, process each document as a unit, commit.
 
 Every provider call of a document (summaries, embeddings, extraction) happens before anything is
-written. The commit then updates the graph (undone on failure), the vectors and the key-value
-records, so a failing document leaves nothing half-written and the others still land.
+written. The commit then writes the document's records and the graph rows it changed in one
+transaction, so a failing document leaves nothing half-written and the others still land; the
+vectors derived from them follow (the crash marker covers the gap, see ``SmolRag._writing``).
 """
 
 from __future__ import annotations
@@ -26,12 +27,7 @@ from ..settings import Settings
 from ..text import document_title, excerpt_search_text
 from ..tokens import TokenCounter
 from .chunking import Chunker
-from .consistency import (
-    GraphVectorPlan,
-    apply_graph_vectors,
-    plan_graph_vectors,
-    sync_graph_vectors,
-)
+from .consistency import sync_graph_vectors
 from .discovery import Document, Skipped, discover, read_document
 from .executors import read_and_split
 from .graph_merge import GraphEdit, Touched, merge_extraction, remove_document
@@ -123,8 +119,6 @@ class Ingestor:
         self._commit_lock = asyncio.Lock()
         self._graph_embed_seconds = 0.0
         self._pending = Touched()  # graph items whose vectors await the end-of-run sync
-        self._graph_saved_at = time.monotonic()
-        self._graph_dirty = False
         self._calls = asyncio.Semaphore(settings.max_concurrent_requests)
         self.cancel = threading.Event()  # set from any thread: uncommitted documents are left out
         self.progress_listener: Callable[[IngestProgress], None] | None = None
@@ -191,30 +185,10 @@ class Ingestor:
     async def delete_many(self, sources: Iterable[str]) -> list[str]:
         """Remove these documents, with one graph-vector sync for all; the sources removed."""
         report = IngestReport()
-        try:
-            for source in sources:
-                await self._delete(source, report)
-            await self.sync_graph_vectors()
-        finally:
-            self.flush_graph()
+        for source in sources:
+            await self._delete(source, report)
+        await self.sync_graph_vectors()
         return report.removed
-
-    def _graph_changed(self) -> None:
-        """Save the graph if the save interval has passed; records and extractions are already durable,
-        so a graph that lags behind them can be rebuilt (see :func:`.consistency.rebuild_graph`). A transactional
-        backend wrote the graph's rows with the records.
-        """
-        if self.index.atomic:
-            return
-        self._graph_dirty = True
-        if time.monotonic() - self._graph_saved_at >= self.settings.graph_save_interval_s:
-            self.flush_graph()
-
-    def flush_graph(self) -> None:
-        if self._graph_dirty:
-            self.index.save_graph()
-            self._graph_dirty = False
-            self._graph_saved_at = time.monotonic()
 
     # Planning and processing ----------------------------------------------------------------
     async def _ingest_documents(
@@ -268,10 +242,9 @@ class Ingestor:
         try:
             await asyncio.gather(*(run(i, p) for i, p in enumerate(todo)))
             with self.monitor.measure("ingest.graph_embeddings"):
-                await self._finish_run(bars)
+                await self.sync_graph_vectors(bars)
         finally:
             bars.close()
-            self.flush_graph()
         if self._graph_embed_seconds:
             report.stage_seconds["graph_embeddings"] = self._graph_embed_seconds
         report.excerpts = len(self.index.excerpts)
@@ -381,81 +354,34 @@ class Ingestor:
         old_id = index.sources.get(p.document.source)
         old = index.documents.get(old_id) if old_id else None
         edit = GraphEdit(index.graph)
-        try:
-            changed, removed = (
-                remove_document(
-                    edit,
-                    old_id,
-                    old.get("entity_keys", []),
-                    [tuple(x) for x in old.get("relationship_pairs", [])],
-                )
-                if old
-                else (Touched(), Touched())
+        changed, removed = (
+            remove_document(
+                edit,
+                old_id,
+                old.get("entity_keys", []),
+                [tuple(x) for x in old.get("relationship_pairs", [])],
             )
-            touched = Touched()
-            excerpt_ids = [f"{p.doc_id}:{i:04d}" for i in range(len(p.excerpts))]
-            for excerpt_id, extraction in zip(excerpt_ids, p.extractions):
-                merge_extraction(
-                    edit,
-                    p.doc_id,
-                    excerpt_id,
-                    extraction,
-                    s.description_cap,
-                    s.keywords_cap,
-                    touched,
-                )
-            graph_vectors = await self._graph_vectors_now(edit) if index.atomic else None
-            with index.db.transaction():
-                index.excerpt_vectors.upsert(
-                    excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids]
-                )
-                self._write_records(p, excerpt_ids, old, touched)
-                if index.atomic:
-                    self._write_graph(
-                        edit, graph_vectors, old["excerpt_ids"] if old else [], excerpt_ids
-                    )
-            if (
-                old and not index.atomic
-            ):  # after the records switched over: readers never see a document without vectors
-                index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
-        except BaseException:
-            edit.rollback()
-            raise
-        if not index.atomic:
-            self._pending.entities |= touched.entities | changed.entities | removed.entities
-            self._pending.relationships |= (
-                touched.relationships | changed.relationships | removed.relationships
+            if old
+            else (Touched(), Touched())
+        )
+        touched = Touched()
+        excerpt_ids = [f"{p.doc_id}:{i:04d}" for i in range(len(p.excerpts))]
+        for excerpt_id, extraction in zip(excerpt_ids, p.extractions):
+            merge_extraction(
+                edit, p.doc_id, excerpt_id, extraction, s.description_cap, s.keywords_cap, touched
             )
-        self._graph_changed()
-
-    async def _graph_vectors_now(self, edit: GraphEdit) -> tuple[GraphVectorPlan, Any]:
-        """With a transactional backend each commit carries its graph vectors: planned and embedded here,
-        written inside the document's transaction.
-        """
-        nodes, edges = edit.touched()
-        plan = plan_graph_vectors(self.index, self.settings, nodes, edges)
-        return plan, await self.providers.embedder.aembed(plan.texts())
-
-    def _write_graph(
-        self,
-        edit: GraphEdit,
-        graph_vectors: tuple[GraphVectorPlan, Any],
-        old_excerpt_ids: list[str],
-        excerpt_ids: list[str],
-    ) -> None:
-        self.index.graph.persist(*edit.touched())
-        apply_graph_vectors(self.index, *graph_vectors)
-        self.index.excerpt_vectors.delete(sorted(set(old_excerpt_ids) - set(excerpt_ids)))
-
-    async def _finish_run(self, bars: IngestProgress | None = None) -> None:
-        """The graph-vector sync waits on the network while the graph file is written in a thread; both
-        only read the graph.
-        """
-        saving = asyncio.create_task(asyncio.to_thread(self.flush_graph))
-        try:
-            await self.sync_graph_vectors(bars)
-        finally:
-            await saving
+        with index.db.transaction():
+            index.excerpt_vectors.upsert(
+                excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids]
+            )
+            self._write_records(p, excerpt_ids, old, touched)
+            index.write_graph(*edit.changes())
+        if old:  # after the records switched over: readers never see a document without vectors
+            index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
+        self._pending.entities |= touched.entities | changed.entities | removed.entities
+        self._pending.relationships |= (
+            touched.relationships | changed.relationships | removed.relationships
+        )
 
     async def sync_graph_vectors(self, bars: IngestProgress | None = None) -> None:
         """Bring the entity and relationship vectors of everything the run touched in line with the
@@ -531,28 +457,20 @@ class Ingestor:
                 "relationship_pairs": [],
             }
             edit = GraphEdit(index.graph)
-            try:
-                changed, removed = remove_document(
-                    edit,
-                    doc_id,
-                    record["entity_keys"],
-                    [tuple(x) for x in record["relationship_pairs"]],
-                )
-                graph_vectors = await self._graph_vectors_now(edit) if index.atomic else None
-                with index.db.transaction():
-                    index.excerpt_vectors.delete(record["excerpt_ids"])
-                    index.excerpts.delete(record["excerpt_ids"])
-                    index.extractions.delete(record["excerpt_ids"])
-                    index.documents.delete([doc_id])
-                    index.sources.delete([source])
-                    index.bump_version()
-                    if index.atomic:
-                        self._write_graph(edit, graph_vectors, [], [])
-            except BaseException:
-                edit.rollback()
-                raise
-            if not index.atomic:
-                self._pending.entities |= changed.entities | removed.entities
-                self._pending.relationships |= changed.relationships | removed.relationships
-            self._graph_changed()
+            changed, removed = remove_document(
+                edit,
+                doc_id,
+                record["entity_keys"],
+                [tuple(x) for x in record["relationship_pairs"]],
+            )
+            with index.db.transaction():
+                index.excerpt_vectors.delete(record["excerpt_ids"])
+                index.excerpts.delete(record["excerpt_ids"])
+                index.extractions.delete(record["excerpt_ids"])
+                index.documents.delete([doc_id])
+                index.sources.delete([source])
+                index.bump_version()
+                index.write_graph(*edit.changes())
+            self._pending.entities |= changed.entities | removed.entities
+            self._pending.relationships |= changed.relationships | removed.relationships
         report.removed.append(source)

@@ -63,8 +63,8 @@ _PAGE_CSS = (
 
 
 def graph_of(rag: SmolRag) -> nx.Graph:
-    """The engine's graph as networkx: the one place the lab reaches into the graph store."""
-    return rag.index.graph.graph
+    """The engine's graph view as networkx (refreshed when another process commits)."""
+    return rag.graph()
 
 
 def entity_kind(view: dict[str, Any]) -> str:

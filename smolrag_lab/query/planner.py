@@ -19,6 +19,7 @@ import numpy as np
 
 from ..index import Index
 from ..settings import Settings
+from ..stores.graph import GraphView
 from . import retrieval
 from .graph_rank import EntityLinker
 from .lexical import LexicalIndex
@@ -128,6 +129,7 @@ def pruned_graph(graph: nx.Graph, s: Settings) -> nx.Graph:
 
 async def search(
     index: Index,
+    view: GraphView,
     graph: nx.Graph,
     mode: str,
     vectors: dict[str, np.ndarray],
@@ -136,12 +138,16 @@ async def search(
     lexical: LexicalIndex | None,
     linker: EntityLinker | None = None,
 ) -> retrieval.Retrieved:
-    """The searches ``mode`` needs; ``linker`` spots the entities a question names."""
+    """Run the mode's searches on ``graph`` (``view``'s graph or a pruned copy of it);
+    ``linker`` spots the entities a question names."""
     jobs: dict[str, Callable[[], Any]] = {}
+    pruned = graph is not view.graph
     if mode in ("local_kg", "hybrid_kg", "mix"):
-        jobs["local"] = partial(retrieval.local_kg, index, vectors["low"], s, graph)
+        jobs["local"] = partial(
+            retrieval.local_kg, index, vectors["low"], s, graph, view.mentions, pruned
+        )
     if mode in ("global_kg", "hybrid_kg", "mix"):
-        jobs["global"] = partial(retrieval.global_kg, index, vectors["high"], s, graph)
+        jobs["global"] = partial(retrieval.global_kg, index, vectors["high"], s, graph, pruned)
     rerank = mode == "mix" and s.mix_graph == "rerank"
     if mode == "standard" or (mode == "mix" and not rerank):
         jobs["vector"] = partial(retrieval.standard, index, vectors["query"], s, question, lexical)

@@ -14,6 +14,7 @@ Every keyword is used (upstream embedded only the first of each list).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,9 +179,17 @@ def _graph_hits(
     return store.query(vector, top_k * (2 if pruned else 1), threshold)
 
 
-def local_kg(index: Index, vector: np.ndarray, s: Settings, graph: Any = None) -> Retrieved:
-    pruned = graph is not None and graph is not index.graph.graph
-    graph = index.graph.graph if graph is None else graph
+def local_kg(
+    index: Index,
+    vector: np.ndarray,
+    s: Settings,
+    graph: Any,
+    mentions: Mapping[str, Iterable[str]],
+    pruned: bool = False,
+) -> Retrieved:
+    """Entities found by vector, their excerpts (ranked by how many of the entity's neighbours each
+    also mentions: ``mentions`` is the graph's provenance inverted) and their relationships.
+    """
     found = []
     for hit in _graph_hits(
         index.entity_vectors, vector, s.entity_top_k, s.entity_threshold, pruned
@@ -189,7 +198,6 @@ def local_kg(index: Index, vector: np.ndarray, s: Settings, graph: Any = None) -
         if key in graph and len(found) < s.entity_top_k:
             found.append({**entity_view(graph, key, s.description_cap), "score": hit.score})
     scored: list[tuple[str, float, int, int]] = []
-    mentions = index.excerpt_entities()
     for order, entity in enumerate(found):
         # how many of the entity's neighbours each of its excerpts also mentions (more: more central)
         neighbours = graph[entity["key"]]
@@ -240,9 +248,9 @@ def _first_unique(scored: list[tuple], limit: int) -> list[tuple[str, float]]:
     return list(out.items())
 
 
-def global_kg(index: Index, vector: np.ndarray, s: Settings, graph: Any = None) -> Retrieved:
-    pruned = graph is not None and graph is not index.graph.graph
-    graph = index.graph.graph if graph is None else graph
+def global_kg(
+    index: Index, vector: np.ndarray, s: Settings, graph: Any, pruned: bool = False
+) -> Retrieved:
     relationships = []
     for hit in _graph_hits(
         index.relationship_vectors, vector, s.relationship_top_k, s.relationship_threshold, pruned

@@ -1,7 +1,9 @@
-"""Stores behind small base classes: vectors (memory-mapped), key-value (SQLite), graph (GraphML)."""
+"""Stores behind small base classes: vectors (memory-mapped), key-value (SQLite), graph (rows,
+with a networkx view)."""
 
 from .base import GraphStore, KVStore, VectorHit, VectorStore
-from .graph import NetworkXGraphStore
+from .graph import GraphView
+from .graph_rows import RowGraphStore
 from .kv import SqliteDatabase, SqliteKV
 from .vector import MmapVectorStore
 
@@ -10,7 +12,8 @@ __all__ = [
     "KVStore",
     "VectorHit",
     "VectorStore",
-    "NetworkXGraphStore",
+    "GraphView",
+    "RowGraphStore",
     "SqliteDatabase",
     "SqliteKV",
     "MmapVectorStore",

@@ -40,6 +40,20 @@ class VectorStore(abc.ABC):
     def get_vectors(self, ids: Sequence[str]) -> np.ndarray: ...
 
     @abc.abstractmethod
+    def get_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def size_bytes(self) -> int: ...
+
+    @abc.abstractmethod
+    def scan_bytes(self) -> int:
+        """What one exact search reads."""
+
+    def footprint_bytes(self) -> int:
+        """What the store takes on disk (or in the database)."""
+        return self.size_bytes()
+
+    @abc.abstractmethod
     def ids(self) -> list[str]: ...
 
     @abc.abstractmethod
@@ -80,6 +94,9 @@ class KVStore(abc.ABC):
     def items(self) -> Iterator[tuple[str, Any]]: ...
 
     @abc.abstractmethod
+    def clear(self) -> None: ...
+
+    @abc.abstractmethod
     def __len__(self) -> int: ...
 
     def __contains__(self, key: str) -> bool:
@@ -87,37 +104,46 @@ class KVStore(abc.ABC):
 
 
 class GraphStore(abc.ABC):
-    """An undirected attributed graph of entities and relationships."""
+    """An undirected attributed graph of entities and relationships, stored as rows: callers read
+    the rows they touch, write changed rows inside their transaction, and follow changes by version.
+    """
 
     @abc.abstractmethod
-    def upsert_node(self, name: str, **attrs: Any) -> None: ...
+    def nodes(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The attributes of those of ``keys`` that exist."""
 
     @abc.abstractmethod
-    def upsert_edge(self, source: str, target: str, **attrs: Any) -> None: ...
+    def edges(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The attributes of those of ``pairs`` that exist, keyed by the sorted pair."""
 
     @abc.abstractmethod
-    def node(self, name: str) -> dict[str, Any] | None: ...
+    def incident(self, key: str) -> list[tuple[str, str]]:
+        """The (sorted) pairs of every edge at ``key``."""
 
     @abc.abstractmethod
-    def edge(self, source: str, target: str) -> dict[str, Any] | None: ...
+    def changes_since(self, version: int, now: int) -> Any:
+        """A :class:`~.graph.GraphChanges` of the rows written or removed after ``version``."""
 
     @abc.abstractmethod
-    def remove_node(self, name: str) -> None: ...
+    def write(
+        self,
+        nodes: Mapping[str, dict[str, Any] | None],
+        edges: Mapping[tuple[str, str], dict[str, Any] | None],
+        version: int,
+    ) -> None:
+        """Store new attributes (None: remove), stamped with the index ``version`` of the commit."""
 
     @abc.abstractmethod
-    def remove_edge(self, source: str, target: str) -> None: ...
+    def clear(self, version: int) -> None: ...
 
     @abc.abstractmethod
-    def degree(self, name: str) -> int: ...
+    def number_of_nodes(self) -> int: ...
 
     @abc.abstractmethod
-    def neighbours(self, name: str) -> list[str]: ...
+    def number_of_edges(self) -> int: ...
 
     @abc.abstractmethod
-    def edges_of(self, name: str) -> list[tuple[str, str]]: ...
-
-    @abc.abstractmethod
-    def save(self) -> None: ...
+    def size_bytes(self) -> int: ...
 
 
 _MISSING = object()

@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from .base import KVStore
+from .graph_rows import SCHEMA as GRAPH_SCHEMA
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BATCH = 500  # SQLite's bound-parameter limit is 999 on old builds
 
 
 class SqliteDatabase:
-    """A SQLite file shared by several :class:`SqliteKV` namespaces."""
+    """A SQLite file shared by several :class:`SqliteKV` namespaces and the graph rows."""
+
+    param = "?"  # how SQL shared with PostgreSQL (see graph_rows.py) marks a parameter
+    workspace = "default"  # a file index is one workspace
 
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -39,6 +43,10 @@ class SqliteDatabase:
         self._lock = threading.RLock()
         self._depth = 0
         self._tables: set[str] = set()
+        if not readonly:
+            with self.transaction():
+                for statement in GRAPH_SCHEMA:
+                    self._conn.execute(statement.format(json="TEXT"))
 
     def namespace(self, name: str) -> SqliteKV:
         if not _NAME.match(name):
@@ -75,6 +83,21 @@ class SqliteDatabase:
                 raise
             self._depth -= 1
             if outer:
+                self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside the block see one committed state (a deferred transaction in WAL mode)."""
+        with self._lock:
+            if self._depth:
+                yield
+                return
+            self._conn.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
                 self._conn.execute("COMMIT")
 
     def table_exists(self, name: str) -> bool:

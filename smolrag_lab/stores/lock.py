@@ -12,12 +12,13 @@ from pathlib import Path
 
 
 class IndexLockedError(RuntimeError):
-    """Another process (or another engine in this one) is writing to the data directory."""
+    """Another process, another engine or another thread is writing to the data directory."""
 
 
 class WriterLock:
-    """One writer per data directory: an exclusive ``flock`` on ``DATA_DIR/write.lock``, re-entrant in
-    this object; the OS drops it when the holder dies. Subclasses lock something else (see
+    """One writer per data directory: an exclusive ``flock`` on ``DATA_DIR/write.lock``, re-entrant
+    for the thread holding it (another thread of the same process waits like another process would);
+    the OS drops it when the holder dies. Subclasses lock something else (see
     :class:`~smolrag_lab.stores.postgres.PostgresWriterLock`) by overriding ``_take`` and ``_drop``.
     """
 
@@ -30,6 +31,7 @@ class WriterLock:
         """What every lock keeps: what it guards (for messages), how long to wait, re-entrancy."""
         self.where, self.timeout_s = where, timeout_s
         self._depth = 0
+        self._owner: int | None = None  # the thread holding the lock
         self._guard = threading.RLock()
 
     def holder(self) -> str:
@@ -57,15 +59,22 @@ class WriterLock:
             self._fd = None
 
     def try_acquire(self) -> bool:
-        """Take the lock without waiting; True if this object now holds it (re-entrant)."""
+        """Take the lock without waiting; True if this thread now holds it (re-entrant)."""
+        me = threading.get_ident()
         with self._guard:
             if self._depth:
+                if self._owner != me:
+                    return False
                 self._depth += 1
                 return True
             if not self._take():
                 return False
-            self._depth = 1
+            self._depth, self._owner = 1, me
             return True
+
+    def held(self) -> bool:
+        """Whether the calling thread holds the lock."""
+        return bool(self._depth) and self._owner == threading.get_ident()
 
     def acquire(self) -> None:
         """Wait up to ``timeout_s`` for the lock, then fail naming the holder."""
@@ -80,17 +89,18 @@ class WriterLock:
 
     def release(self) -> None:
         with self._guard:
-            if not self._depth:
+            if not self._depth or self._owner != threading.get_ident():
                 return
             self._depth -= 1
             if self._depth == 0:
+                self._owner = None
                 self._drop()
 
     def close(self) -> None:
         """Let go of the lock however often it was taken."""
         with self._guard:
             if self._depth:
-                self._depth = 0
+                self._depth, self._owner = 0, None
                 self._drop()
 
     def __enter__(self) -> WriterLock:

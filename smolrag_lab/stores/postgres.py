@@ -18,9 +18,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .base import KVStore
+from .graph_rows import SCHEMA as GRAPH_SCHEMA
 from .lock import WriterLock
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, list[str]] = {
     1: [
         "CREATE TABLE IF NOT EXISTS smolrag_kv (workspace text NOT NULL, namespace text NOT NULL, k text NOT NULL, "
@@ -30,13 +31,20 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE TABLE IF NOT EXISTS smolrag_edges (workspace text NOT NULL, source text NOT NULL, target text NOT NULL, "
         "attrs jsonb NOT NULL, PRIMARY KEY (workspace, source, target))",
         "CREATE INDEX IF NOT EXISTS smolrag_edges_by_target ON smolrag_edges (workspace, target)",
-    ]
+    ],
+    2: [  # graph rows stamped with the version that wrote them, removals recorded (graph_rows.py)
+        "ALTER TABLE smolrag_entities ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0",
+        "ALTER TABLE smolrag_edges ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0",
+        *(statement.format(json="jsonb") for statement in GRAPH_SCHEMA),
+    ],
 }
 _LOCK_ID = 0x5D01_7A6  # advisory lock held while the schema is created or migrated
 
 
 class PostgresDatabase:
     """One connection to the database for one workspace, shared by the index's stores."""
+
+    param = "%s"
 
     def __init__(
         self,
@@ -98,6 +106,21 @@ class PostgresDatabase:
             self._depth = 1
             try:
                 with self._conn.transaction():
+                    yield
+            finally:
+                self._depth = 0
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside the block see one committed state (a repeatable-read transaction)."""
+        with self._lock:
+            if self._depth:
+                yield
+                return
+            self._depth = 1
+            try:
+                with self._conn.transaction():
+                    self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     yield
             finally:
                 self._depth = 0

@@ -1,0 +1,148 @@
+"""The graph as rows: an index written with the GraphML layout of earlier versions is converted once
+on opening; text the XML of that layout could not hold (U+FFFE, U+FFFF, C0 controls) goes through
+ingest, query, export and reopen; lone surrogates are refused with a clear error.
+"""
+
+import subprocess
+import sys
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from smolrag_lab import Settings, SmolRag
+from smolrag_lab.query.retrieval import MODES
+from smolrag_lab.stores.graph import read_graphml, to_graphml
+
+TEXTS = {
+    "a.md": "Acme Corp builds the Zephyr Engine in Paris. The Zephyr Engine powers the Shared Hub.",
+    "b.md": "Initech builds the Quasar Router in Austin. The Quasar Router links the Shared Hub.",
+}
+
+
+def state(rag: SmolRag) -> dict:
+    graph = rag.graph()
+    return {
+        "nodes": {k: dict(a) for k, a in graph.nodes(data=True)},
+        "edges": {tuple(sorted((u, v))): dict(a) for u, v, a in graph.edges(data=True)},
+    }
+
+
+def as_previous_layout(rag: SmolRag, saved_version: int) -> None:
+    """Turn the index into what the GraphML layout left: the graph in ``graph.graphml`` tagged with
+    the index version it reflected, no graph tables, no layout mark.
+    """
+    graph = rag.graph().copy()
+    graph.graph["index_version"] = saved_version
+    (rag.settings.data_dir / "graph.graphml").write_bytes(to_graphml(graph))
+    db = rag.index.db
+    for table in ("smolrag_entities", "smolrag_edges", "smolrag_graph_removed"):
+        db.execute(f"DROP TABLE {table}")
+    rag.index.meta.delete(["layout"])
+
+
+@pytest.mark.parametrize("lagging", [False, True], ids=["saved", "behind-the-records"])
+def test_an_index_of_the_graphml_layout_is_converted_once(tmp_path, lagging):
+    settings = Settings(data_dir=tmp_path / "data", log_to_file=False, query_cache=False)
+    with SmolRag(settings) as rag:
+        for source, text in TEXTS.items():
+            rag.ingest_text(text, source)
+        expected = state(rag)
+        answers = {mode: rag.retrieve("What links the Shared Hub?", mode).sources for mode in MODES}
+        version = rag.index.version
+    with SmolRag(settings, recover=False) as rag:
+        as_previous_layout(rag, version - 1 if lagging else version)
+        if lagging:  # the last commit's graph changes never reached the file
+            graph = read_graphml(settings.data_dir / "graph.graphml")
+            graph.remove_node("quasar router")
+            graph.graph["index_version"] = version - 1
+            (settings.data_dir / "graph.graphml").write_bytes(to_graphml(graph))
+    with SmolRag(settings) as rag:  # converts, and (lagging) repairs from the stored extractions
+        assert not (settings.data_dir / "graph.graphml").exists()
+        assert (settings.data_dir / "graph.graphml.converted").exists()
+        assert state(rag) == expected and rag.check().ok
+        assert {m: rag.retrieve("What links the Shared Hub?", m).sources for m in MODES} == answers
+    with SmolRag(settings) as rag:  # once: a second open finds rows and nothing to convert
+        assert state(rag) == expected and rag.index.meta.get("layout")
+
+
+HARD = "Zed\ufffeCorp\uffff builds \x01the\x1f Nil\x00Box \u200fمرحبا\u200e 🚀 Rocket Works."
+
+
+def test_text_xml_cannot_hold_round_trips_and_exports(backend, tmp_path):
+    text = HARD if backend.name == "files" else HARD.replace("\x00", "")
+    with SmolRag(backend(query_cache=True)) as rag:
+        report = rag.ingest_text(text + " The Rocket Works ship to Mars.", "hard\ufffe.md")
+        assert report.added == ["hard\ufffe.md"] and not report.failed
+        for mode in MODES:
+            assert rag.retrieve(text, mode).sources
+        stats = rag.stats()
+    export = tmp_path / "kg.graphml"
+    out = subprocess.run(
+        [sys.executable, "-m", "smolrag_lab.cli", "export", "--graphml", str(export)]
+        + ["--data-dir", str(backend().data_dir), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(backend()),
+    )
+    assert out.returncode == 0, out.stderr
+    exported = nx.read_graphml(export)  # valid XML 1.0
+    assert exported.number_of_nodes() == stats["entities"]
+    with SmolRag(backend()) as reopened:
+        assert reopened.stats()["entities"] == stats["entities"] and reopened.check().ok
+        assert reopened.index.excerpts.get(
+            reopened.index.documents.get(reopened.index.sources.get("hard\ufffe.md"))[
+                "excerpt_ids"
+            ][0]
+        )["text"].startswith(text[:10])
+        assert reopened.delete("hard\ufffe.md") and reopened.check().ok
+
+
+def _env(settings: Settings) -> dict:
+    import os
+
+    env = {**os.environ, "SMOLRAG_LOG_TO_FILE": "false"}
+    if settings.database_url:
+        env |= {"SMOLRAG_DATABASE_URL": settings.database_url}
+        env |= {"SMOLRAG_WORKSPACE": settings.index_workspace}
+    return env
+
+
+def test_lone_surrogates_are_refused_with_a_clear_error(tmp_path):
+    with SmolRag(Settings(data_dir=tmp_path / "data", log_to_file=False)) as rag:
+        with pytest.raises(ValueError, match="lone surrogate U\\+D800"):
+            rag.ingest_text("Acme \ud800 Corp builds engines.", "bad.md")
+        with pytest.raises(ValueError, match="lone surrogate"):
+            rag.retrieve("Who is \udfff?", "local_kg")
+        assert rag.stats()["documents"] == 0 and not rag.index.meta.get("writing")
+
+
+@hsettings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(min_size=1, max_size=200))
+def test_any_unicode_text_goes_through_ingest_query_export_reopen(tmp_path_factory, text):
+    data_dir = tmp_path_factory.mktemp("any")
+    settings = Settings(data_dir=data_dir, log_to_file=False)
+    with SmolRag(settings) as rag:
+        if not text.strip():
+            with pytest.raises(ValueError, match="empty"):
+                rag.ingest_text(text, "any.md")
+            return
+        report = rag.ingest_text(text, "any.md")
+        assert report.added == ["any.md"], report.failed
+        for mode in ("standard", "local_kg", "mix"):
+            rag.retrieve(text, mode)
+        exported = nx.read_graphml(_export(rag, data_dir / "kg.graphml"))
+        assert exported.number_of_nodes() == rag.stats()["entities"]
+    with SmolRag(settings) as reopened:
+        assert reopened.check().ok and reopened.stats()["documents"] == 1
+
+
+def _export(rag: SmolRag, path):
+    from smolrag_lab.stores.graph import export_graphml
+
+    return export_graphml(rag.graph(), path)
