@@ -191,6 +191,8 @@ def repair(index: Index, settings: Settings, embedder: Embedder) -> dict[str, in
         )
     done["excerpt vectors embedded"] = len(missing)
     done.update(_sync_graph_vectors(index, settings, embedder))
+    if any(done.values()):
+        index.bump_version()  # cached answers built from the lagging vectors no longer apply
     index.meta.delete(["writing"])
     return {k: v for k, v in done.items() if v}
 

@@ -9,6 +9,7 @@ vectors derived from them follow (the crash marker covers the gap, see ``SmolRag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import threading
 import time
@@ -370,12 +371,17 @@ class Ingestor:
             merge_extraction(
                 edit, p.doc_id, excerpt_id, extraction, s.description_cap, s.keywords_cap, touched
             )
-        with index.db.transaction():
-            index.excerpt_vectors.upsert(
-                excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids]
-            )
-            self._write_records(p, excerpt_ids, old, touched)
-            index.write_graph(*edit.changes())
+        try:
+            with index.db.transaction():
+                index.excerpt_vectors.upsert(
+                    excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids]
+                )
+                self._write_records(p, excerpt_ids, old, touched)
+                index.write_graph(*edit.changes())
+        except BaseException:  # vectors outside the transaction (files) go with it
+            with contextlib.suppress(Exception):  # the commit's own error is the one to report
+                index.excerpt_vectors.delete(excerpt_ids)
+            raise
         if old:  # after the records switched over: readers never see a document without vectors
             index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
         self._pending.entities |= touched.entities | changed.entities | removed.entities
@@ -387,17 +393,20 @@ class Ingestor:
         """Bring the entity and relationship vectors of everything the run touched in line with the
         graph, in one batch of embedding requests for the whole run instead of a few per document
         under the commit lock. Until then (or after a crash, until repair) new graph items are in the
-        graph but not yet found by vector search.
+        graph but not yet found by vector search; the version bump after them keeps an answer built
+        in between out of the query cache's later keys.
         """
         pending, self._pending = self._pending, Touched()
         started = time.perf_counter()
-        await sync_graph_vectors(
+        done = await sync_graph_vectors(
             self.index,
             self.settings,
             bars.graph_embedder(self.providers.embedder) if bars else self.providers.embedder,
             pending.entities,
             pending.relationships,
         )
+        if any(done.values()):
+            self.index.bump_version()
         self._graph_embed_seconds += time.perf_counter() - started
 
     def _write_records(
@@ -464,13 +473,13 @@ class Ingestor:
                 [tuple(x) for x in record["relationship_pairs"]],
             )
             with index.db.transaction():
-                index.excerpt_vectors.delete(record["excerpt_ids"])
                 index.excerpts.delete(record["excerpt_ids"])
                 index.extractions.delete(record["excerpt_ids"])
                 index.documents.delete([doc_id])
                 index.sources.delete([source])
                 index.bump_version()
                 index.write_graph(*edit.changes())
+            index.excerpt_vectors.delete(record["excerpt_ids"])  # after: none of a live excerpt
             self._pending.entities |= changed.entities | removed.entities
             self._pending.relationships |= changed.relationships | removed.relationships
         report.removed.append(source)
