@@ -6,8 +6,8 @@ import argparse
 import json
 import re
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .cli_eval import add_eval_commands

@@ -19,10 +19,10 @@ COPY_BATCH = 4096
 
 
 class Index:
-    """documents / sources / excerpts / extractions / meta records, the graph rows and three vector
-    stores: in files under ``data_dir`` (SQLite, memory-mapped matrices) or in a PostgreSQL workspace
-    when ``postgres`` is given (see :mod:`.stores.backends`). Records and graph rows commit together;
-    vectors are derived from them.
+    """documents / sources / excerpts / extractions / meta records, the graph rows and three
+    vector stores: in files under ``data_dir`` (SQLite, memory-mapped matrices) or in a PostgreSQL
+    workspace when ``postgres`` is given (see :mod:`.stores.backends`). Records and graph rows
+    commit together; vectors are derived from them.
     """
 
     def __init__(
@@ -71,9 +71,9 @@ class Index:
 
     # The graph's networkx view ------------------------------------------------------------
     def graph_view(self) -> GraphView:
-        """The committed graph as networkx, brought up to the index's current version by applying the
-        rows changed since (read in one snapshot, so the view's version is the version it shows).
-        A view still held by :meth:`reading_graph` is copied rather than changed under its reader.
+        """The committed graph as networkx, brought up to the index's current version by applying
+        the rows changed since (read in one snapshot, so the view's version is the version it
+        shows). A view still held by :meth:`reading_graph` is copied rather than changed under its reader.
         """
         with self._view_lock:
             with self.db.snapshot():
@@ -99,12 +99,12 @@ class Index:
                 view.readers -= 1
 
     def excerpt_entities(self) -> dict[str, Iterable[str]]:
-        """The graph's provenance inverted: the entities each excerpt mentions (kept with the view)."""
+        """The graph's provenance inverted: the entities each excerpt mentions (kept by the view)."""
         return self.graph_view().excerpt_entities()
 
     def write_graph(self, nodes: dict, edges: dict) -> None:
-        """Store changed graph items (None: removed), stamped with the current version; call inside the
-        commit's transaction, after :meth:`bump_version`.
+        """Store changed graph items (None: removed), stamped with the current version; call inside
+        the commit's transaction, after :meth:`bump_version`.
         """
         self.graph.write(nodes, edges, self.version)
 

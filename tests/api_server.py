@@ -33,7 +33,7 @@ def free_port() -> int:
 
 @contextmanager
 def running(settings: Settings, app: Any = None) -> Iterator[str]:
-    """Serve ``settings`` (or an ``app`` already built) until the block ends; yields the base URL."""
+    """Serve ``settings`` (or an ``app`` already built) until the block ends; yields its URL."""
     port = free_port()
     app = app if app is not None else create_app(settings)
     server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))

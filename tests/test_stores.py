@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from smolrag_lab.stores import GraphView, MmapVectorStore, RowGraphStore, SqliteDatabase
-from smolrag_lab.stores.graph import export_graphml, read_graphml
 from smolrag_lab.stores.atomic import atomic_writer
+from smolrag_lab.stores.graph import export_graphml, read_graphml
 
 
 def random_vectors(n, dim, seed=0):

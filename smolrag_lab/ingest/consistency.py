@@ -6,7 +6,7 @@ relationship present with its excerpt, no contribution of a document that is gon
 restores it from them. The vectors are derived (excerpt vectors from excerpt + summary, or the
 excerpt alone with ``embed_summary`` off; entity /
 relationship vectors from the graph) and can lag behind after an interrupted run. ``check`` lists
-every disagreement; ``repair`` re-derives the lagging parts, so no model call but embeddings is needed.
+every disagreement; ``repair`` re-derives the lagging parts: no model call but embeddings.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def _check_extractions(index: Index, graph: Any, report: CheckReport) -> None:
 def _contributors(attrs: dict[str, Any]) -> set[str]:
     """The documents an item's attributes hold a contribution of."""
     found = {e.rsplit(":", 1)[0] for e in attrs.get("excerpt_ids", ())}
-    for bucket in ("descriptions", "keywords", "weights"):
+    for bucket in ("descriptions", "keywords", "weights", "types_by_doc"):
         found.update(attrs.get(bucket, {}))
     return found
 

@@ -138,6 +138,25 @@ def _append_capped(bucket: dict[str, list], doc_id: str, value: str, cap: int) -
         del values[:-cap]
 
 
+def _count_type(node: dict, doc_id: str, entity_type: str, n: int) -> None:
+    """Count a mention's type in the node's total and under the document that made it."""
+    mine = node.setdefault("types_by_doc", {}).setdefault(doc_id, {})
+    mine[entity_type] = mine.get(entity_type, 0) + n
+    node["types"][entity_type] = node["types"].get(entity_type, 0) + n
+
+
+def _uncount_types(node: dict, doc_id: str) -> None:
+    """Take a document's type counts out (graphs from before ``types_by_doc`` keep their totals)."""
+    by_doc = node.get("types_by_doc")
+    if by_doc is None or by_doc.pop(doc_id, None) is None:
+        return
+    totals: dict[str, int] = {}
+    for counts in by_doc.values():
+        for entity_type, n in counts.items():
+            totals[entity_type] = totals.get(entity_type, 0) + n
+    node["types"] = totals
+
+
 def merge_extraction(
     edit: GraphEdit,
     doc_id: str,
@@ -152,7 +171,7 @@ def merge_extraction(
         if not key:
             continue
         node = edit.node(key, entity.name)
-        node["types"][entity.type] = node["types"].get(entity.type, 0) + 1
+        _count_type(node, doc_id, entity.type, 1)
         _append_capped(node["descriptions"], doc_id, entity.description, description_cap)
         if excerpt_id not in node["excerpt_ids"]:
             node["excerpt_ids"].append(excerpt_id)
@@ -165,7 +184,7 @@ def merge_extraction(
             node = edit.node(end, display)
             if excerpt_id not in node["excerpt_ids"]:
                 node["excerpt_ids"].append(excerpt_id)
-                node["types"].setdefault("unknown", 0)
+                _count_type(node, doc_id, "unknown", 0)
             touched.entities.add(end)
         edge = edit.edge(pair)
         _append_capped(edge["descriptions"], doc_id, rel.description, description_cap)
@@ -201,6 +220,7 @@ def remove_document(
             continue
         node = edit.node(key, key)
         node["descriptions"].pop(doc_id, None)
+        _uncount_types(node, doc_id)
         node["excerpt_ids"] = [e for e in node["excerpt_ids"] if not e.startswith(prefix)]
         if not node["excerpt_ids"]:
             removed.relationships.update(edit.store.incident(key))

@@ -1,5 +1,6 @@
 """Stores behind small base classes: vectors (memory-mapped), key-value (SQLite), graph (rows,
-with a networkx view)."""
+with a networkx view).
+"""
 
 from .base import GraphStore, KVStore, VectorHit, VectorStore
 from .graph import GraphView
