@@ -74,22 +74,33 @@ class GraphView:
                 self._unmention(key)
                 graph.remove_node(key)
         for key, attrs in changes.nodes:
+            old: Iterable[str] = ()
             if key in graph:
-                self._unmention(key)
+                old = graph.nodes[key].get("excerpt_ids", ())
                 graph.nodes[key].clear()
                 graph.nodes[key].update(attrs)
             else:
                 graph.add_node(key, **attrs)
-            for excerpt_id in attrs.get("excerpt_ids", ()):
-                self.mentions[excerpt_id][key] = None
+            self._remention(key, old, attrs.get("excerpt_ids", ()))
         for source, target, attrs in changes.edges:
             if graph.has_edge(source, target):
                 graph.edges[source, target].clear()
             graph.add_edge(source, target, **attrs)
         self.version = changes.version
 
-    def _unmention(self, key: str) -> None:
-        for excerpt_id in self.graph.nodes[key].get("excerpt_ids", ()):
+    def _remention(self, key: str, old: Iterable[str], new: Iterable[str]) -> None:
+        """Move ``key``'s provenance from the ``old`` excerpt ids to the ``new`` ones (the difference
+        only: an entity cited by thousands of excerpts changes by a few per commit).
+        """
+        old, new = set(old), set(new)
+        self._unmention(key, old - new)
+        for excerpt_id in new - old:
+            self.mentions[excerpt_id][key] = None
+
+    def _unmention(self, key: str, excerpt_ids: Iterable[str] | None = None) -> None:
+        if excerpt_ids is None:
+            excerpt_ids = self.graph.nodes[key].get("excerpt_ids", ())
+        for excerpt_id in excerpt_ids:
             keys = self.mentions.get(excerpt_id)
             if keys is not None:
                 keys.pop(key, None)
