@@ -89,8 +89,8 @@ class GraphView:
         self.version = changes.version
 
     def _remention(self, key: str, old: Iterable[str], new: Iterable[str]) -> None:
-        """Move ``key``'s provenance from the ``old`` excerpt ids to the ``new`` ones (the difference
-        only: an entity cited by thousands of excerpts changes by a few per commit).
+        """Move ``key``'s provenance from the ``old`` excerpt ids to the ``new`` ones (only the
+        difference: an entity cited by thousands of excerpts changes by a few per commit).
         """
         old, new = set(old), set(new)
         self._unmention(key, old - new)
