@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.query.retrieval import MODES
+from smolrag_lab.settings import reveal
 from smolrag_lab.stores.graph import read_graphml, to_graphml
 
 TEXTS = {
@@ -106,7 +107,7 @@ def _env(settings: Settings) -> dict:
 
     env = {**os.environ, "SMOLRAG_LOG_TO_FILE": "false"}
     if settings.database_url:
-        env |= {"SMOLRAG_DATABASE_URL": settings.database_url}
+        env |= {"SMOLRAG_DATABASE_URL": reveal(settings.database_url)}
         env |= {"SMOLRAG_WORKSPACE": settings.index_workspace}
     return env
 

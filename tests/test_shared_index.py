@@ -18,6 +18,7 @@ import pytest
 from api_server import free_port, running
 
 from smolrag_lab import Settings, SmolRag
+from smolrag_lab.settings import reveal
 
 WORKER = Path(__file__).with_name("index_worker.py")
 A_TEXT = (
@@ -32,7 +33,8 @@ QUESTION = "What does the Quasar Router connect to?"
 
 
 def where(settings: Settings) -> list[str]:
-    return [str(settings.data_dir), settings.database_url or "-", settings.index_workspace]
+    dsn = reveal(settings.database_url) if settings.database_url else "-"
+    return [str(settings.data_dir), dsn, settings.index_workspace]
 
 
 def worker(settings: Settings, *args: str) -> dict:
