@@ -30,7 +30,7 @@ from .query import planner, retrieval
 from .query.context import Source
 from .query.graph_rank import EntityLinker
 from .query.lexical import LexicalIndex
-from .settings import QUERY_SETTINGS, Settings, reveal
+from .settings import QUERY_SETTINGS, Settings
 from .stores.graph import GraphView
 from .text import excerpt_search_text, reject_lone_surrogates
 from .tokens import TokenCounter
@@ -342,7 +342,9 @@ class SmolRag:
         with self.index.reading_graph() as view:  # the answer is built from this version
             key = self._cache_key(text, mode, answer, settings, view.version)
             if settings.query_cache and (hit := self.index.query_cache.get(key)):
-                return dataclasses.replace(QueryResult.from_dict(hit.get("result", hit)), cached=True)
+                return dataclasses.replace(
+                    QueryResult.from_dict(hit.get("result", hit)), cached=True
+                )
             plan = self.plan(text, view) if mode == "auto" else planner.Plan(mode)
             result = await self._run_query(text, plan.mode, answer, settings, view)
         result.plan = plan.reason
