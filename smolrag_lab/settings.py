@@ -132,7 +132,7 @@ class Settings(
         from .index import PostgresOptions
 
         return PostgresOptions(
-            reveal(self.database_url),
+            reveal(self.database_url) or "",
             self.index_workspace,
             self.pg_hnsw_m,
             self.pg_hnsw_ef_construction,

@@ -5,16 +5,18 @@ local backends (an extractive summary, extraction records in the upstream delimi
 JSON, an extractive answer citing [n]); embeddings come from the local embedder (or, for tests, from
 a seeded hash of the text). Every request can be delayed (latency plus uniform jitter), failed at a
 given rate (500, or 429 with ``Retry-After: 0``), or given a scripted fault from a queue:
-``{"status": 429, "retry_after": "1"}``, ``{"status": 500}``, ``{"stall": 2.0}``, ``{"body": "raw"}``,
-``{"json": {...}}``, ``{"reset": True}`` (connection reset), ``{"dim": 8}`` (wrong-size embeddings);
-``{}`` in the queue means "answer normally".
+``{"status": 429, "retry_after": "1"}``, ``{"status": 500}``, ``{"stall": 2.0}``, ``{"body":
+"raw"}``, ``{"json": {...}}``, ``{"reset": True}`` (connection reset), ``{"dim": 8}`` (wrong-size
+embeddings); ``{}`` in the queue means "answer normally".
 """
 
 from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -46,7 +48,7 @@ _SOURCE_HEAD = re.compile(r"^\[(\d+)\] .*$", re.MULTILINE)
 
 
 def hashed_vector(text: str, dim: int) -> list[float]:
-    """A deterministic unit vector per text (no model): for tests that only need stable embeddings."""
+    """A deterministic unit vector per text (no model), for tests that need stable embeddings."""
     seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
     vector = np.random.default_rng(seed).standard_normal(dim)
     return (vector / np.linalg.norm(vector)).tolist()
@@ -91,7 +93,7 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
         context = user.split(CONTEXT_OPEN + "\n", 1)[-1].split("\n" + CONTEXT_CLOSE, 1)[0]
         user = user.rsplit(QUESTION_LABEL, 1)[-1]
         starts = [m.start() for m in _SOURCE_HEAD.finditer(context)] + [len(context)]
-        sources = [context[a:b].split("\n", 1)[-1] for a, b in zip(starts, starts[1:])]
+        sources = [context[a:b].split("\n", 1)[-1] for a, b in itertools.pairwise(starts)]
         return local_tasks.extractive_answer(user, sources)
     return "This endpoint simulates the smolrag_lab prompts only."
 
@@ -154,21 +156,21 @@ def _group_reply(user: str) -> str:
     title = context.split("\n", 1)[0].removeprefix("Title: ")
     body = user.split("<excerpts>\n", 1)[1].rsplit("\n</excerpts>", 1)[0]
     parts = re.split(r"(?:^|\n\n)\[E(\d+)\]\n", body)
-    excerpts = {int(number): text for number, text in zip(parts[1::2], parts[2::2])}
+    excerpts = {int(number): text for number, text in zip(parts[1::2], parts[2::2], strict=True)}
     outline = [line.strip()[2:] for line in context.split("\n") if line.strip().startswith("- ")]
     pseudo = (
         f"# {title}\n\n"
         + _section_before(outline, "\n\n".join(excerpts.values()))
         + "\n\n".join(excerpts.values())
     )
-    records, merged, seen = [], Extraction(), set()
+    records, merged, seen = [], Extraction(), set[str]()
     for number, excerpt in excerpts.items():
         summary = local_tasks.summarize(pseudo, excerpt)
         records.append(f'("summary"{TUPLE_SEP}E{number}{TUPLE_SEP}{summary})')
         found = local_tasks.extract(excerpt)
-        merged.entities += [
-            e for e in found.entities if e.name not in seen and not seen.add(e.name)
-        ]
+        fresh = [e for e in found.entities if e.name not in seen]
+        seen.update(e.name for e in fresh)
+        merged.entities += fresh
         merged.relationships += found.relationships
         merged.content_keywords += [
             k for k in found.content_keywords if k not in merged.content_keywords
@@ -187,7 +189,7 @@ class SimulatedEndpoint:
         jitter_ms: float = 0.0,
         error_rate: float = 0.0,
         seed: int = 0,
-        embed: Callable[[list[str]], np.ndarray] | None = None,
+        embed: Callable[[list[str]], np.ndarray | list[list[float]]] | None = None,
         dim: int | None = None,
     ) -> None:
         self.latency_s, self.jitter_s, self.error_rate = (
@@ -212,6 +214,7 @@ class SimulatedEndpoint:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}/v1"
 
     def start(self) -> SimulatedEndpoint:
@@ -249,10 +252,8 @@ class SimulatedEndpoint:
                 pass
 
             def finish(self) -> None:
-                try:
+                with contextlib.suppress(OSError):  # the connection was reset on purpose
                     super().finish()
-                except OSError:
-                    pass  # the connection was reset on purpose
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
@@ -292,7 +293,7 @@ class SimulatedEndpoint:
         return Handler
 
     def _delay(self) -> tuple[float, bool]:
-        """This request's latency, and whether it is one of the random errors."""
+        """The latency of the request being served, and whether it is one of the random errors."""
         with self._lock:
             return max(
                 0.0, self.latency_s + self._random.uniform(-self.jitter_s, self.jitter_s)
@@ -353,10 +354,8 @@ class SimulatedEndpoint:
 
     def _embeddings(self, body: dict, fault: dict | None) -> dict:
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        vectors = self.embed(inputs, (fault or {}).get("dim"))
-        if (
-            body.get("encoding_format") == "base64"
-        ):  # what the openai SDK asks for: decoded with numpy
+        vectors: list[Any] = self.embed(inputs, (fault or {}).get("dim"))
+        if body.get("encoding_format") == "base64":  # what the openai SDK asks for (numpy decodes)
             vectors = [
                 base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode("ascii")
                 for v in vectors

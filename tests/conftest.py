@@ -14,8 +14,8 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def required_in_ci(module: str):
-    """Import ``module``; outside CI a missing one skips the test, in CI (``CI`` set) it fails it, so
-    CI (``CI=true``) cannot pass with a backend or executor quietly left out."""
+    """Import ``module``; outside CI a missing one skips the test, in CI (``CI`` set) it fails it,
+    so CI (``CI=true``) cannot pass with a backend or executor quietly left out."""
     if os.environ.get("CI", "").lower() == "true":
         return __import__(module)
     return pytest.importorskip(module)

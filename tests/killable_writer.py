@@ -1,8 +1,9 @@
 """Writes to a store in a loop until it is killed; used by the atomicity tests.
 
 usage: killable_writer.py vector|graph PATH
-Prints "committed" once its first batch is durable, so a test can kill it at a random point after that
-however slowly the interpreter started. Vector batches are 50 rows whose values derive from their ids, so a reader can tell a torn write.
+Prints "committed" once its first batch is durable, so a test can kill it at a random point after
+that however slowly the interpreter started. Vector batches are 50 rows whose values derive from
+their ids, so a reader can tell a torn write.
 """
 
 import sys

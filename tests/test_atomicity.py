@@ -18,7 +18,9 @@ WRITER = Path(__file__).with_name("killable_writer.py")
 
 
 def run_and_kill(kind: str, path: Path, seconds: float) -> None:
-    """Start a writer, wait until its first batch is durable, let it write on for ``seconds``, kill it."""
+    """Start a writer, wait until its first batch is durable, let it write on for ``seconds``, kill
+    it.
+    """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
         [sys.executable, str(WRITER), kind, str(path)], env=env, stdout=subprocess.PIPE

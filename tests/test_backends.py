@@ -185,7 +185,9 @@ def test_postgres_stores_contracts(postgres_dsn, tmp_path):
 # Store contracts, the same on both backends ------------------------------------------------------
 @pytest.fixture(params=["files", "postgres"])
 def stores(request, tmp_path):
-    """(open a key-value database, open a vector store) on each backend; reopening sees what was committed."""
+    """(open a key-value database, open a vector store) on each backend; reopening sees what was
+    committed.
+    """
     from smolrag_lab.stores import MmapVectorStore, SqliteDatabase
 
     if request.param == "files":
@@ -257,7 +259,9 @@ def test_vector_contract(stores):
 
 
 def test_graph_contract(stores):
-    """Rows on both backends: read what is touched, write changes stamped with a version, follow them."""
+    """Rows on both backends: read what is touched, write changes stamped with a version, follow
+    them.
+    """
     from smolrag_lab.stores import GraphView, RowGraphStore
 
     open_db, _ = stores
@@ -324,14 +328,17 @@ def test_one_writer_at_a_time_per_index(backend):
         SmolRag(backend(write_lock_timeout_s=0.2)) as first,
         SmolRag(backend(write_lock_timeout_s=0.2)) as second,
     ):
-        with first.writer_lock:
-            with pytest.raises(IndexLockedError, match="being written by another ingestion"):
-                second.ingest_text("Blocked while the first writer works.", "blocked.md")
+        with (
+            first.writer_lock,
+            pytest.raises(IndexLockedError, match="being written by another ingestion"),
+        ):
+            second.ingest_text("Blocked while the first writer works.", "blocked.md")
         assert second.ingest_text("Now the lock is free.", "free.md").added == ["free.md"]
 
 
 def test_each_data_directory_is_its_own_postgres_workspace(postgres_dsn, tmp_path):
-    """Without a workspace setting, separate data directories stay separate indexes, as with files."""
+    """Without a workspace setting, separate data directories stay separate indexes, as with
+    files."""
 
     def open_at(folder, **extra):
         return SmolRag(

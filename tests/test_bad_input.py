@@ -1,5 +1,7 @@
-"""Folders of real-world files: every file gets a clear outcome (ingested, or skipped with its reason),
-none crashes the run or corrupts the stores. The 10,000-file corpus runs with --runslow (1,000 in CI)."""
+"""Folders of real-world files: every file gets a clear outcome (ingested, or skipped with its
+reason), none crashes the run or corrupts the stores. The 10,000-file corpus runs with --runslow
+(1,000 in CI).
+"""
 
 import os
 import time
@@ -77,7 +79,8 @@ def test_every_bad_file_gets_a_clear_outcome(rag, tmp_path):
     )
     assert rag.delete(unicode_source) and rag.check().ok
     print(
-        f"bad-input corpus: {len(reasons)} skipped with reasons, {len(added)} ingested in {elapsed:.1f} s"
+        f"bad-input corpus: {len(reasons)} skipped with reasons, "
+        f"{len(added)} ingested in {elapsed:.1f} s"
     )
 
 

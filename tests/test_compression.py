@@ -76,7 +76,7 @@ def test_scores_without_rescoring_are_approximate_but_close(tmp_path, exact):
     query = clustered(1, 1)[0]
     got, truth = store.query(query, 5), exact.query(query, 5)
     assert [h.id for h in got][:3] == [h.id for h in truth][:3]
-    assert all(abs(g.score - t.score) < 0.05 for g, t in zip(got, truth))
+    assert all(abs(g.score - t.score) < 0.05 for g, t in zip(got, truth, strict=True))
     store.close()
 
 

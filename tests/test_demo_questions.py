@@ -7,9 +7,9 @@ import pytest
 from conftest import SHARED
 
 from smolrag_lab import Settings, SmolRag
+from smolrag_lab.query.retrieval import MODES
 
 SUBSET = ["01-project-overview.md", "04-similarity-search.md", "07-implementation-details.md"]
-from smolrag_lab.query.retrieval import MODES
 
 pytestmark = pytest.mark.skipif(
     not (SHARED / "eval" / "smolrag_docs_qa.jsonl").exists(),

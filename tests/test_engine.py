@@ -10,18 +10,19 @@ import pytest
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.ingest.graph_merge import entity_id, node_key
 from smolrag_lab.prompts import COMPLETE_TAG
+from smolrag_lab.query.retrieval import MODES
 
 DOCS = {
     "cache.md": "# Caching\n\nThe QueryCache stores every answer under a hash of the question. "
     "The EmbeddingCache keeps vectors so that unchanged text is never embedded twice.\n\n"
     "## Invalidation\n\nThe QueryCache is cleared whenever the index changes.",
-    "graph.md": "# Knowledge Graph\n\nThe GraphStore keeps entities and relationships extracted from excerpts. "
+    "graph.md": "# Knowledge Graph\n\nThe GraphStore keeps entities and relationships "
+    "extracted from excerpts. "
     "Entities with the same name are merged by the GraphStore.\n\n"
     "## Visualisation\n\nThe graph can be drawn with pyvis in a notebook.",
     "search.md": "# Similarity Search\n\nThe VectorStore ranks excerpts by cosine similarity. "
     "The QueryCache sits in front of the VectorStore.\n\nTop-k and a threshold limit the results.",
 }
-from smolrag_lab.query.retrieval import MODES
 
 
 def write_corpus(folder, docs=DOCS):
@@ -33,7 +34,9 @@ def write_corpus(folder, docs=DOCS):
 
 @pytest.fixture
 def rag(backend):
-    """The engine on each storage backend (files; PostgreSQL + pgvector): the tests below run on both."""
+    """The engine on each storage backend (files; PostgreSQL + pgvector): the tests below run on
+    both.
+    """
     engine = SmolRag(backend(chunk_size=40, chunk_overlap=0, log_to_file=True))
     yield engine
     engine.close()
@@ -79,10 +82,7 @@ def test_removing_a_file_removes_what_it_alone_contributed(rag, tmp_path):
     assert node_key("EmbeddingCache") not in rag.graph()  # only cache.md mentioned it
     assert entity_id(node_key("EmbeddingCache")) not in rag.index.entity_vectors
     shared = graph.nodes[node_key("QueryCache")]  # search.md mentions it too
-    assert all(
-        eid.split(":")[0] in {d for d in rag.index.documents.keys()}
-        for eid in shared["excerpt_ids"]
-    )
+    assert all(eid.split(":")[0] in rag.index.documents for eid in shared["excerpt_ids"])
     assert not any(
         "hash of the question" in d for ds in shared["descriptions"].values() for d in ds
     )
@@ -240,7 +240,9 @@ def test_a_graph_that_lost_rows_is_restored_from_stored_extractions(tmp_path):
 def test_hybrid_interleaves_and_keeps_first_occurrences():
     from smolrag_lab.query.retrieval import ExcerptHit, Retrieved, hybrid_kg
 
-    hit = lambda i: ExcerptHit(i, "d", "s", i, "", 1.0, "entity")
+    def hit(i):
+        return ExcerptHit(i, "d", "s", i, "", 1.0, "entity")
+
     local = Retrieved("local_kg", graph_excerpts=[hit("a"), hit("c")])
     global_ = Retrieved("global_kg", graph_excerpts=[hit("b"), hit("a"), hit("d")])
     assert [h.excerpt_id for h in hybrid_kg(local, global_).graph_excerpts] == ["a", "b", "c", "d"]

@@ -1,5 +1,6 @@
 """Ingestion's CPU-bound work on other executors (a process pool; a two-worker Dask cluster on
-127.0.0.1) reaches the same final state as inline: excerpts, summaries, extractions, graph, vectors."""
+127.0.0.1) reaches the same final state as inline: excerpts, summaries, extractions, graph, vectors.
+"""
 
 import networkx as nx
 import numpy as np

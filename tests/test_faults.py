@@ -1,6 +1,6 @@
-"""Ingestion against a faulty model endpoint (the loopback OpenAI-compatible server): transient faults
-are survived, lasting ones fail only their document, by name and stage, with nothing in the stores,
-and a later run completes them without re-doing what landed."""
+"""Ingestion against a faulty model endpoint (the loopback OpenAI-compatible server): transient
+faults are survived, lasting ones fail only their document, by name and stage, with nothing in the
+stores, and a later run completes them without re-doing what landed."""
 
 import json
 
@@ -11,7 +11,8 @@ from smolrag_lab.prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
 
 GOOD_EXTRACTION = (
     f'("entity"{TUPLE_SEP}"GraphStore"{TUPLE_SEP}"component"{TUPLE_SEP}"Keeps entities.")'
-    f'{RECORD_SEP}("entity"{TUPLE_SEP}"QueryCache"{TUPLE_SEP}"component"{TUPLE_SEP}"Caches answers.")'
+    f'{RECORD_SEP}("entity"{TUPLE_SEP}"QueryCache"{TUPLE_SEP}"component"{TUPLE_SEP}'
+    f'"Caches answers.")'
     f'{RECORD_SEP}("relationship"{TUPLE_SEP}"GraphStore"{TUPLE_SEP}"QueryCache"{TUPLE_SEP}'
     f'"They work together."{TUPLE_SEP}"storage"{TUPLE_SEP}2){COMPLETE_TAG}'
 )

@@ -19,7 +19,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _dump_dom(page_path, profile_dir) -> str:
-    """Load the page with every host unresolvable and a dead proxy, let it run, print the final DOM."""
+    """Load the page with every host unresolvable and a dead proxy, let it run, print the final
+    DOM."""
     command = [
         CHROMIUM,
         "--headless",

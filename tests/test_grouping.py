@@ -14,7 +14,8 @@ from smolrag_lab.simulator import simulated_reply
 from smolrag_lab.tokens import TokenCounter
 
 LONG_DOC = "# Storage Guide\n\nIntro about the stores.\n\n" + "\n\n".join(
-    f"## Part {i}\n\nThe Store{i} keeps data for the Service{i}. The Service{i} reads from the Store{i} "
+    f"## Part {i}\n\nThe Store{i} keeps data for the Service{i}. "
+    f"The Service{i} reads from the Store{i} "
     f"every minute and reports to the Monitor."
     for i in range(12)
 )

@@ -9,13 +9,17 @@ DOC = """# Caching in SmolRAG
 
 ## Query cache
 
-SmolRAG keeps a `query_cache` in SQLite. The QueryCache stores every answer under a hash of the question.
+SmolRAG keeps a `query_cache` in SQLite. The QueryCache stores every answer under a \
+hash of the question.
 
 ## Embedding cache
 
 The EMBEDDING_CACHE_DIR setting moves the embedding cache. Vector Search reads embeddings from it.
 """
-EXCERPT = "The EMBEDDING_CACHE_DIR setting moves the embedding cache. Vector Search reads embeddings from it."
+EXCERPT = (
+    "The EMBEDDING_CACHE_DIR setting moves the embedding cache. "
+    "Vector Search reads embeddings from it."
+)
 
 tasks = LocalTasks()
 
@@ -89,7 +93,10 @@ def test_keyword_parser_handles_junk():
 
 
 def test_hash_lines_inside_code_fences_are_not_headings():
-    doc = "**Title: Usage Guide**\n\n---\n\n### 1. Setup\n\n```python\n# Import the client\nimport x\n```\n\n## Other\n"
+    doc = (
+        "**Title: Usage Guide**\n\n---\n\n### 1. Setup\n\n"
+        "```python\n# Import the client\nimport x\n```\n\n## Other\n"
+    )
     assert [h[2] for h in headings(doc)] == ["1. Setup", "Other"]
     assert document_title(doc) == "Title: Usage Guide"
     assert summarize(doc, "import x").startswith('From "Title: Usage Guide"')

@@ -160,7 +160,8 @@ def test_extraction_and_keywords_parse_model_output(openai_server, server_settin
     replies = {
         "extract": '("entity"<|>smolrag<|>feature<|>A small RAG system.)+|+'
         '("relationship"<|>SmolRAG<|>LightRAG<|>Inspired by it.<|>lineage, design<|>7)<|COMPLETE|>',
-        "keywords": 'Sure: {"high_level_keywords": ["caching"], "low_level_keywords": ["cache key"]}',
+        "keywords": 'Sure: {"high_level_keywords": ["caching"], '
+        '"low_level_keywords": ["cache key"]}',
     }
     openai_server.responder = lambda body: replies[
         "extract" if "-Goal-" in body["messages"][0]["content"] else "keywords"

@@ -1,4 +1,5 @@
-"""Property-based tests (hypothesis): any input gives valid excerpts or records, or a clear error."""
+"""Property-based tests (hypothesis): any input gives valid excerpts or records, or a clear
+error."""
 
 import re
 
@@ -127,7 +128,7 @@ def test_any_model_output_parses_into_valid_records_or_is_refused_clearly(body, 
     text=st.one_of(
         st.text(max_size=200),
         st.builds(
-            lambda h, low: '{"high_level_keywords": %s, "low_level_keywords": %s}' % (h, low),
+            lambda h, low: f'{{"high_level_keywords": {h}, "low_level_keywords": {low}}}',
             st.sampled_from(['["a", "b"]', '"one"', "3", "null", "[1, null]", "{}"]),
             st.sampled_from(['["x"]', "[]", '"y"', "false"]),
         ),

@@ -90,7 +90,11 @@ def test_concurrent_queries_match_one_at_a_time(demo, parallel):
     expected = {job: demo.query(*job, parallel_retrieval=parallel) for job in jobs}
     with ThreadPoolExecutor(8) as pool:
         got = dict(
-            zip(jobs, pool.map(lambda job: demo.query(*job, parallel_retrieval=parallel), jobs * 2))
+            zip(
+                jobs,
+                pool.map(lambda job: demo.query(*job, parallel_retrieval=parallel), jobs * 2),
+                strict=False,
+            )
         )
     for job, result in got.items():
         assert ranked(result) == ranked(expected[job]) and result.answer == expected[job].answer

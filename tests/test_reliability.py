@@ -1,5 +1,6 @@
-"""Interrupted, concurrent and corrupted runs: SIGKILL at random points, a second writer, readers during
-ingestion, and ``check --repair``. Sizes: SMOLRAG_KILL_POINTS (default 6; 30 with --runslow)."""
+"""Interrupted, concurrent and corrupted runs: SIGKILL at random points, a second writer, readers
+during ingestion, and ``check --repair``. Sizes: SMOLRAG_KILL_POINTS (default 6; 30 with
+--runslow)."""
 
 import os
 import random
@@ -24,10 +25,12 @@ def corpus_docs(version: int, n: int = 10) -> dict[str, str]:
     docs = {}
     for i in range(n - (version == 2)):
         edited = version == 2 and i % 3 == 0
+        detail = f"edited text about Scheduler{i}" if edited else "the Gateway routes calls"
         docs[f"doc{i:02d}.md"] = (
-            f"# Topic {i}\n\nThe Component{i} service talks to the Registry{i % 4} through the Gateway. "
+            f"# Topic {i}\n\nThe Component{i} service talks to the Registry{i % 4} "
+            f"through the Gateway. "
             f"Component{i} caches answers in the Store{i % 3}.\n\n"
-            f"## Details\n\nThe Registry{i % 4} keeps versions; {'edited text about Scheduler' + str(i) if edited else 'the Gateway routes calls'}. "
+            f"## Details\n\nThe Registry{i % 4} keeps versions; {detail}. "
             f"Every Store{i % 3} is replicated by the Replicator.\n"
         )
     return docs
@@ -48,7 +51,8 @@ def settings(data_dir: Path, **kw) -> Settings:
 
 
 def final_state(rag: SmolRag) -> dict:
-    """Everything a re-run must reproduce (graph descriptions may differ in order, not in content)."""
+    """Everything a re-run must reproduce (graph descriptions may differ in order, not in
+    content)."""
     graph = rag.graph()
     return {
         "documents": sorted((d["source"], d["hash"]) for _, d in rag.index.documents.items()),
@@ -161,7 +165,8 @@ def test_second_writer_fails_clearly_and_the_lock_dies_with_its_holder(tmp_path,
             "-c",
             (
                 "import sys, time; from smolrag_lab.stores.lock import WriterLock\n"
-                f"lock = WriterLock({str(data_dir)!r}); lock.acquire(); print('held', flush=True); time.sleep(60)"
+                f"lock = WriterLock({str(data_dir)!r}); lock.acquire(); "
+                "print('held', flush=True); time.sleep(60)"
             ),
         ],
         stdout=subprocess.PIPE,

@@ -1,5 +1,7 @@
-"""Endurance: many queries across the modes on the demo corpus; memory stays flat, no errors, no file
-handles leak. 10,000 queries on the whole corpus with --runslow; 500 on three documents otherwise."""
+"""Endurance: many queries across the modes on the demo corpus; memory stays flat, no errors, no
+file handles leak. 10,000 queries on the whole corpus with --runslow; 500 on three documents
+otherwise.
+"""
 
 import json
 import os

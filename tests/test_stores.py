@@ -31,7 +31,7 @@ def test_top_k_matches_brute_force_across_blocks(tmp_path, monkeypatch):
     live = [i for i in range(3000) if i % 3]
     queries = random_vectors(5, 24, seed=1)
     batched = store.query_many(queries, top_k=10)
-    for query, hits in zip(queries, batched):
+    for query, hits in zip(queries, batched, strict=True):
         expected_ids, expected_scores = brute_force(
             vectors[live], [ids[i] for i in live], query, 10
         )
@@ -41,7 +41,8 @@ def test_top_k_matches_brute_force_across_blocks(tmp_path, monkeypatch):
         assert [h.id for h in store.query(query, 10)] == expected_ids
 
 
-# Threshold, upsert, delete and persistence: test_vector_contract (tests/test_backends.py), on both backends.
+# Threshold, upsert, delete and persistence: test_vector_contract (tests/test_backends.py), on both
+# backends.
 def test_reopening_with_another_dimension_is_refused(tmp_path):
     store = MmapVectorStore(tmp_path / "vec", dim=3)
     store.upsert(["a"], np.array([[1, 0, 0]], dtype=np.float32))

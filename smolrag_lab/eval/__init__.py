@@ -1,4 +1,6 @@
-"""Evaluation: datasets in the shared format, retrieval metrics, baselines and the benchmark harness."""
+"""Evaluation: datasets in the shared format, retrieval metrics, baselines and the benchmark
+harness.
+"""
 
 from .answers import ANSWER_METRICS, AnswerScorer, answer_metrics
 from .dataset import Dataset, EvalItem, load_dataset

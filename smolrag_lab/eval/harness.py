@@ -1,4 +1,6 @@
-"""The benchmark: ingest a corpus, run every query in every mode and the baselines, score, write reports."""
+"""The benchmark: ingest a corpus, run every query in every mode and the baselines, score, write
+reports.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ class BenchmarkRun:
     judge: dict[str, Any] = field(default_factory=dict)  # eval/judge.py, when asked for
 
     def report(self) -> dict[str, Any]:
-        systems: dict[str, dict[str, Any]] = {}
+        systems: dict[str, list[dict[str, Any]]] = {}
         for row in self.rows:
             systems.setdefault(row["system"], []).append(row)
         summary: dict[str, Any] = {

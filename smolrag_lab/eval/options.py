@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..settings import Settings
 from .dataset import Dataset
 from .harness import run_benchmark
 from .metrics import latency_summary
-from .paired import paired_values, delta_cell
+from .paired import delta_cell, paired_values
 from .stats import compare
 
 GRAPH_MODES = ("local_kg", "global_kg", "hybrid_kg", "mix")
@@ -86,8 +87,8 @@ def compare_options(
     written and scored too (:data:`ANSWER_OPTION_METRICS`, with their changes).
     """
     options = default_options() if options is None else options
-    # Query embeddings are computed in every run: with the cache, runs after the first would skip them
-    # and look faster than the default for that reason alone.
+    # Query embeddings are computed in every run: with the cache, runs after the first would skip
+    # them and look faster than the default for that reason alone.
     settings = settings.replace(embedding_cache=False)
     with progress_bar(1 + len(options), "options", "option", progress) as bar:
         baseline = _measure("default", dataset, settings, MODES, progress, answers)
@@ -181,6 +182,22 @@ def _footprint(rag: SmolRag, s: Settings) -> dict[str, Any]:
     }
 
 
+def _timed_query(
+    rag: SmolRag,
+    reference: dict[tuple[str, str], list[str]],
+    outcomes: list[tuple[float, str]],
+    job: tuple[str, str],
+) -> None:
+    """One load-test query: its latency and whether it matched the lone run (or how it failed)."""
+    started = time.perf_counter()
+    try:
+        found = _sources(rag.query(*job, query_cache=False))
+        status = "ok" if found == reference[job] else "mismatch"
+    except Exception as exc:  # counted: the load test reports failures instead of stopping
+        status = f"error: {type(exc).__name__}"
+    outcomes.append((1000 * (time.perf_counter() - started), status))
+
+
 def load_test(
     rag: SmolRag,
     questions: Sequence[str],
@@ -189,8 +206,9 @@ def load_test(
     modes: Sequence[str] = MODES,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Concurrent clients (threads) sending full queries (retrieval and answer, no query cache). Each
-    answer's sources are compared with the same query run alone first: any difference is a race.
+    """Concurrent clients (threads) sending full queries (retrieval and answer, no query cache).
+    Each answer's sources are compared with the same query run alone first: any difference is a
+    race.
     """
     jobs = [(q, m) for q in questions for m in modes]
     with progress_bar(
@@ -215,22 +233,9 @@ def _load_levels(
     for level in levels:
         work = [jobs[i % len(jobs)] for i in range(queries_per_level)]
         outcomes: list[tuple[float, str]] = []
-
-        def one(job: tuple[str, str]) -> None:
-            started = time.perf_counter()
-            try:
-                status = (
-                    "ok"
-                    if _sources(rag.query(*job, query_cache=False)) == reference[job]
-                    else "mismatch"
-                )
-            except Exception as exc:  # counted: the load test reports failures instead of stopping
-                status = f"error: {type(exc).__name__}"
-            outcomes.append((1000 * (time.perf_counter() - started), status))
-
         started = time.perf_counter()
         with ThreadPoolExecutor(level) as pool:
-            for _ in pool.map(one, work):
+            for _ in pool.map(partial(_timed_query, rag, reference, outcomes), work):
                 bar.update(1)
         wall = time.perf_counter() - started
         latency = latency_summary([ms for ms, _ in outcomes])
@@ -256,8 +261,8 @@ def _sources(result: Any) -> list[str]:
 
 
 def options_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Markdown: each option and mode with its metrics, their change against the default, latency and
-    footprint (MB) — what the README and ``smolrag-lab bench --options`` show.
+    """Markdown: each option and mode with its metrics, their change against the default, latency
+    and footprint (MB) — what the README and ``smolrag-lab bench --options`` show.
     """
     head = (
         "| option | mode | ndcg@10 | Δ ndcg@10 [95% CI] | recall@10 | Δ recall@10 [95% CI] "
@@ -270,7 +275,8 @@ def options_table(rows: Sequence[dict[str, Any]]) -> str:
             f"| {r['option']} | {r['mode']} | {r['ndcg@10']:.3f} | {_delta(r, 'ndcg@10')} "
             f"| {r['recall@10']:.3f} | {_delta(r, 'recall@10')} "
             f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
-            f"| {r['vector_disk_bytes'] / 2**20:.2f} | {r['vector_scan_bytes'] / 2**20:.2f} | {r['graph_nodes']} / {r['graph_edges']} |"
+            f"| {r['vector_disk_bytes'] / 2**20:.2f} | {r['vector_scan_bytes'] / 2**20:.2f} "
+            f"| {r['graph_nodes']} / {r['graph_edges']} |"
         )
     return "\n".join(lines)
 
@@ -291,11 +297,13 @@ def _delta(row: dict[str, Any], metric: str, interval: bool = True) -> str:
 
 def load_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [
-        "| clients | queries | queries/s | p50 ms | p95 ms | errors | results differing from a lone run |",
+        "| clients | queries | queries/s | p50 ms | p95 ms | errors "
+        "| results differing from a lone run |",
         "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['clients']} | {r['queries']} | {r['throughput_qps']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+        f"| {r['clients']} | {r['queries']} | {r['throughput_qps']} "
+        f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
         f"| {r['errors']} ({r['error_rate']:.1%}) | {r['mismatches']} |"
         for r in rows
     ]
@@ -331,7 +339,9 @@ def options_summary_table(rows: Sequence[dict[str, Any]]) -> str:
         any_row = next(iter(modes.values()))
         lines.append(
             f"| {name} | {delta} | {latency} "
-            f"| {any_row['vector_disk_bytes'] / 2**20:.1f} / {any_row['vector_scan_bytes'] / 2**20:.1f} "
-            f"| {any_row['graph_nodes']} / {any_row['graph_edges']} / {any_row['graph_bytes'] / 2**20:.1f} |"
+            f"| {any_row['vector_disk_bytes'] / 2**20:.1f} / "
+            f"{any_row['vector_scan_bytes'] / 2**20:.1f} "
+            f"| {any_row['graph_nodes']} / {any_row['graph_edges']} / "
+            f"{any_row['graph_bytes'] / 2**20:.1f} |"
         )
     return "\n".join(lines)

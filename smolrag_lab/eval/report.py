@@ -130,7 +130,8 @@ def markdown_summary(report: dict[str, Any]) -> str:
         [
             f"# Benchmark: {report['dataset']}",
             "",
-            f"{report['queries']} queries; cut-offs {report['ks']}; settings {json.dumps(report['settings'])}.",
+            f"{report['queries']} queries; cut-offs {report['ks']}; "
+            f"settings {json.dumps(report['settings'])}.",
             "",
             results_table(report),
             "",
@@ -139,11 +140,13 @@ def markdown_summary(report: dict[str, Any]) -> str:
             "## Ingestion",
             "",
             f"- documents: {ingest['documents']}",
-            f"- excerpts {ingest['excerpts']}, entities {ingest['entities']}, relationships {ingest['relationships']}",
+            f"- excerpts {ingest['excerpts']}, entities {ingest['entities']}, "
+            f"relationships {ingest['relationships']}",
             f"- wall {ingest['wall_seconds']:.1f}s; by stage: {stages}",
             f"- peak memory {ingest['peak_memory_mb']} MB ({ingest['memory_source']}); "
             f"disk {sum(ingest['disk_bytes'].values()) / 1e6:.1f} MB",
-            f"- provider calls: {ingest['provider_calls']}; estimated API cost: {ingest['estimated_cost_usd']}",
+            f"- provider calls: {ingest['provider_calls']}; "
+            f"estimated API cost: {ingest['estimated_cost_usd']}",
             "",
         ]
     )

@@ -191,6 +191,6 @@ def _mean(scores: list[dict[str, float]]) -> dict[str, float]:
 
 
 def sweep_matrix(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The sweep as a grid (index setting down, query setting across) of one metric, for a heatmap."""
+    """The sweep as a grid (index setting down, query setting across) of one metric (heatmap)."""
     index_setting, query_setting = frame.columns[0], frame.columns[1]
     return frame.pivot(index=index_setting, columns=query_setting, values=metric)

@@ -115,7 +115,8 @@ class Chunker:
         lines = block.split("\n")
         opener = self.counter.truncate(lines[0], min(_FENCE_OPENER_TOKENS, self.size // 4))
         body = lines[1:-1]
-        pieces, current = [], []
+        pieces: list[str] = []
+        current: list[str] = []
         for line in body:
             if (
                 current

@@ -217,7 +217,7 @@ def plan_graph_vectors(
 
     graph, s, plan = index.graph_view().graph, settings, GraphVectorPlan()
     keys, pairs = sorted(set(keys)), sorted(set(map(_pair, pairs)))
-    wanted = {
+    wanted: dict[str, tuple[list[str], dict[str, tuple[dict[str, Any], str]]]] = {
         "entity": (
             [entity_id(k) for k in keys if k not in graph],
             {
@@ -280,8 +280,8 @@ async def sync_graph_vectors(
     keys: Iterable[str],
     pairs: Iterable[tuple[str, str]],
 ) -> dict[str, int]:
-    """For the given entities and relationships: drop the vectors of those no longer in the graph and
-    embed those whose text changed (or that have no vector). Shared by ingestion and repair.
+    """For the given entities and relationships: drop the vectors of those no longer in the graph
+    and embed those whose text changed (or that have no vector). Shared by ingestion and repair.
     """
     plan = plan_graph_vectors(index, settings, keys, pairs)
     texts = plan.texts()
@@ -294,14 +294,16 @@ async def sync_graph_vectors(
 
 
 def _sync_graph_vectors(index: Index, settings: Settings, embedder: Embedder) -> dict[str, int]:
-    """Every graph item's vector in line with the graph; vectors of items not in the graph deleted."""
+    """Every graph item's vector in line with the graph; vectors of items not in it deleted."""
     graph = index.graph_view().graph
     expected = (
         {entity_id(k) for k in graph.nodes},
         {relationship_id(_pair(p)) for p in graph.edges},
     )
     orphans = 0
-    for store, ids in zip((index.entity_vectors, index.relationship_vectors), expected):
+    for store, ids in zip(
+        (index.entity_vectors, index.relationship_vectors), expected, strict=True
+    ):
         gone = sorted(set(store.ids()) - ids)
         orphans += store.delete(gone) if gone else 0
     done = run_sync(sync_graph_vectors(index, settings, embedder, graph.nodes, graph.edges))
@@ -318,7 +320,9 @@ def extraction_from_dict(data: dict) -> Extraction:
 
 
 def rebuild_graph(index: Index, settings: Settings) -> int:
-    """Re-derive the graph from the stored extractions (no model calls); returns the documents merged."""
+    """Re-derive the graph from the stored extractions (no model calls); returns the documents
+    merged.
+    """
     records = sorted((r for _, r in index.documents.items()), key=lambda r: r.get("ingested_at", 0))
     with index.db.transaction():
         index.bump_version()

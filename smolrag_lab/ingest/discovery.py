@@ -24,9 +24,9 @@ class Document:
 def discover(
     paths: Iterable[str | Path], extensions: Sequence[str], confine_to: Path | None = None
 ) -> tuple[list[Path], list[Skipped]]:
-    """Files under ``paths`` (folders walked recursively, symlinked folders not followed) with one of
-    ``extensions``; what cannot be walked or resolved is reported, never raised. With ``confine_to``,
-    a file whose resolved path (symlinks followed) leaves that folder is skipped.
+    """Files under ``paths`` (folders walked recursively, symlinked folders not followed) with one
+    of ``extensions``; what cannot be walked or resolved is reported, never raised. With
+    ``confine_to``, a file whose resolved path (symlinks followed) leaves that folder is skipped.
     """
     wanted = {e.lower() for e in extensions}
     found: list[Path] = []
@@ -34,9 +34,10 @@ def discover(
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            walk_errors = lambda exc: skipped.append(
-                Skipped(str(exc.filename), f"unreadable folder: {exc.strerror}")
-            )
+
+            def walk_errors(exc: OSError) -> None:
+                skipped.append(Skipped(str(exc.filename), f"unreadable folder: {exc.strerror}"))
+
             for folder, dirs, files in os.walk(path, followlinks=False, onerror=walk_errors):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found.extend(

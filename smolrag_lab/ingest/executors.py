@@ -29,9 +29,9 @@ log = logging.getLogger(__name__)
 
 
 class ProcessPool(Executor):
-    """A process pool of ``workers`` (spawned, not forked: the parent runs an event-loop thread and ONNX
-    Runtime threads), started on the first task, so an ingestion that never has enough work for it
-    (one note, a small edit) pays nothing for spawning workers and loading the model in each.
+    """A process pool of ``workers`` (spawned, not forked: the parent runs an event-loop thread and
+    ONNX Runtime threads), started on the first task, so an ingestion that never has enough work for
+    it (one note, a small edit) pays nothing for spawning workers and loading the model in each.
     """
 
     def __init__(self, workers: int) -> None:
@@ -59,8 +59,8 @@ class ProcessPool(Executor):
 
 
 def make_executor(settings: Settings) -> tuple[Executor | None, Any]:
-    """(the executor ``settings.ingest_executor`` names, or None for inline; an object to close with it).
-    ``auto`` is a process pool on a machine with two or more cores, else inline.
+    """(the executor ``settings.ingest_executor`` names, or None for inline; an object to close with
+    it). ``auto`` is a process pool on a machine with two or more cores, else inline.
     """
     cores = os.cpu_count() or 1
     workers = settings.ingest_workers or cores
@@ -138,8 +138,9 @@ def _is_main_test(test: ast.expr) -> bool:
 
 
 def worker_threads(executor: Executor, threads: int) -> int:
-    """ONNX threads per worker: the setting if given; for a pool on this machine its share of the cores
-    (two workers with a thread per core each would fight over them); else the worker's own core count.
+    """ONNX threads per worker: the setting if given; for a pool on this machine its share of the
+    cores (two workers with a thread per core each would fight over them); else the worker's own
+    core count.
     """
     if threads or not isinstance(executor, ProcessPool):
         return threads

@@ -180,7 +180,7 @@ def merge_extraction(
         pair = edge_key(rel.source, rel.target)
         if not pair[0] or not pair[1] or pair[0] == pair[1]:
             continue
-        for end, display in zip(pair, sorted((rel.source, rel.target), key=node_key)):
+        for end, display in zip(pair, sorted((rel.source, rel.target), key=node_key), strict=True):
             node = edit.node(end, display)
             if excerpt_id not in node["excerpt_ids"]:
                 node["excerpt_ids"].append(excerpt_id)

@@ -1,10 +1,10 @@
-"""Model calls in groups: the retrieval unit (a small excerpt that fits the embedder) is decoupled from
-the model-call unit (several neighbouring excerpts summarised and mined in one call, with a bounded
-document context instead of the whole document).
+"""Model calls in groups: the retrieval unit (a small excerpt that fits the embedder) is decoupled
+from the model-call unit (several neighbouring excerpts summarised and mined in one call, with a
+bounded document context instead of the whole document).
 
 Upstream sends the whole document with every excerpt's summary call, so its cost grows as excerpts x
-document length; here it grows with the text once, plus a fixed context per group. The shared part of
-each prompt (instructions, then the document context) comes first so provider prefix caches apply
+document length; here it grows with the text once, plus a fixed context per group. The shared part
+of each prompt (instructions, then the document context) comes first so provider prefix caches apply
 across a document's groups, and a group's prompt does not change when a paragraph elsewhere in the
 document is edited, so the completion cache answers it again.
 """
@@ -20,7 +20,9 @@ from ..tokens import TokenCounter
 
 
 def group_excerpts(token_counts: Sequence[int], group_tokens: int) -> list[list[int]]:
-    """Consecutive excerpt indices packed up to ``group_tokens`` per group (an excerpt is never split)."""
+    """Consecutive excerpt indices packed up to ``group_tokens`` per group (an excerpt is never
+    split).
+    """
     groups: list[list[int]] = []
     size = 0
     for i, tokens in enumerate(token_counts):
@@ -34,8 +36,8 @@ def group_excerpts(token_counts: Sequence[int], group_tokens: int) -> list[list[
 
 
 def document_context(document: str, budget_tokens: int, counter: TokenCounter) -> str:
-    """Title, outline of headings and the document's opening (its first paragraph, at most a third of
-    the budget), within ``budget_tokens``. Only the title, the headings and the opening paragraph
+    """Title, outline of headings and the document's opening (its first paragraph, at most a third
+    of the budget), within ``budget_tokens``. Only the title, the headings and the opening paragraph
     shape it, so editing the body leaves every other group's prompt, and its cached answer, intact.
     """
     title = document_title(document)
@@ -62,7 +64,9 @@ def _word_pattern(name: str) -> re.Pattern[str]:
 
 
 class _Mentions:
-    """Which excerpts mention a name, computed once per name of a group (entities recur in relationships)."""
+    """Which excerpts mention a name, computed once per name of a group (entities recur in
+    relationships).
+    """
 
     def __init__(self, folded: list[str]) -> None:
         self.folded = folded
@@ -79,7 +83,9 @@ class _Mentions:
         return self._found[name]
 
     def places(self, names: Sequence[str]) -> list[int]:
-        """Excerpts that mention every name; else the first that mentions one; else the one sharing most words."""
+        """Excerpts that mention every name; else the first that mentions one; else the one sharing
+        most words.
+        """
         names = [n.casefold() for n in names]
         found = [self.of(n) for n in names]
         every = frozenset.intersection(*found) if found else frozenset()

@@ -14,10 +14,10 @@ import hashlib
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..index import Index
 from ..monitor import PerformanceMonitor
@@ -33,6 +33,8 @@ from .discovery import Document, Skipped, discover, read_document
 from .executors import read_and_split
 from .graph_merge import GraphEdit, Touched, merge_extraction, remove_document
 from .grouping import document_context, group_excerpts
+
+T = TypeVar("T")
 
 
 class StageError(RuntimeError):
@@ -148,7 +150,7 @@ class Ingestor:
             str(Path(p).expanduser().resolve()) for p in paths if Path(p).expanduser().is_dir()
         ]
         seen = {str(f) for f in files}
-        for source in self.index.sources.keys():
+        for source in self.index.sources.keys():  # noqa: SIM118  -- a KVStore, not a dict: keys() is its listing
             if any(source.startswith(r.rstrip("/") + "/") for r in roots) and source not in seen:
                 await self._delete(source, report)
         await self._ingest_documents(documents, report, progress, presplit)
@@ -156,7 +158,9 @@ class Ingestor:
         return report
 
     async def _read(self, files: list[Path]) -> list[tuple[Document | Skipped, list[str] | None]]:
-        """Each file's text (or why it was skipped), and with an executor its excerpts too: both done there."""
+        """Each file's text (or why it was skipped), and with an executor its excerpts too: both
+        done there.
+        """
         max_bytes = self.settings.max_file_bytes
         if self.executor is None:
             return [(read_document(path, max_bytes), None) for path in files]
@@ -229,7 +233,8 @@ class Ingestor:
         bars = IngestProgress(stages, total, progress, self.progress_listener)
         semaphore = asyncio.Semaphore(self.settings.ingest_concurrency)
         # Documents are processed concurrently but commit in input order, so the same corpus always
-        # gives the same graph (descriptions and provenance lists keep the order they were merged in).
+        # gives the same graph (descriptions and provenance lists keep the order they were merged
+        # in).
         turns = [asyncio.Event() for _ in todo]
 
         async def run(i: int, prepared: Prepared) -> None:
@@ -258,7 +263,7 @@ class Ingestor:
         self,
         prepared: Prepared,
         report: IngestReport,
-        bars: dict,
+        bars: IngestProgress,
         previous: asyncio.Event | None = None,
     ) -> None:
         source = prepared.document.source
@@ -282,7 +287,12 @@ class Ingestor:
             report.failed.append({"source": source, "stage": exc.stage, "error": str(exc.error)})
 
     async def _stage(
-        self, name: str, prepared: Prepared, report: IngestReport, bars: dict | None, fn
+        self,
+        name: str,
+        prepared: Prepared,
+        report: IngestReport,
+        bars: IngestProgress | None,
+        fn: Callable[[Prepared], Awaitable[None]],
     ) -> None:
         started, wall_start = time.perf_counter(), time.time()
         try:
@@ -302,7 +312,7 @@ class Ingestor:
             report.skipped.append({"source": source, "reason": "cancelled before commit"})
         return self.cancel.is_set()
 
-    async def _limited(self, coro):
+    async def _limited(self, coro: Awaitable[T]) -> T:
         async with self._calls:
             return await coro
 
@@ -367,7 +377,7 @@ class Ingestor:
         )
         touched = Touched()
         excerpt_ids = [f"{p.doc_id}:{i:04d}" for i in range(len(p.excerpts))]
-        for excerpt_id, extraction in zip(excerpt_ids, p.extractions):
+        for excerpt_id, extraction in zip(excerpt_ids, p.extractions, strict=True):
             merge_extraction(
                 edit, p.doc_id, excerpt_id, extraction, s.description_cap, s.keywords_cap, touched
             )
@@ -392,9 +402,9 @@ class Ingestor:
     async def sync_graph_vectors(self, bars: IngestProgress | None = None) -> None:
         """Bring the entity and relationship vectors of everything the run touched in line with the
         graph, in one batch of embedding requests for the whole run instead of a few per document
-        under the commit lock. Until then (or after a crash, until repair) new graph items are in the
-        graph but not yet found by vector search; the version bump after them keeps an answer built
-        in between out of the query cache's later keys.
+        under the commit lock. Until then (or after a crash, until repair) new graph items are in
+        the graph but not yet found by vector search; the version bump after them keeps an answer
+        built in between out of the query cache's later keys.
         """
         pending, self._pending = self._pending, Touched()
         started = time.perf_counter()
@@ -420,7 +430,7 @@ class Ingestor:
                 index.extractions.delete(old["excerpt_ids"])
                 index.documents.delete([old["doc_id"]])
             index.extractions.set_many(
-                {eid: asdict(x) for eid, x in zip(excerpt_ids, p.extractions)}
+                {eid: asdict(x) for eid, x in zip(excerpt_ids, p.extractions, strict=True)}
             )
             index.excerpts.set_many(
                 {
@@ -433,7 +443,7 @@ class Ingestor:
                         "tokens": counter.count(text),
                     }
                     for i, (eid, text, summary) in enumerate(
-                        zip(excerpt_ids, p.excerpts, p.summaries)
+                        zip(excerpt_ids, p.excerpts, p.summaries, strict=True)
                     )
                 }
             )

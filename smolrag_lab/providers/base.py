@@ -1,4 +1,4 @@
-"""Interfaces of the model providers: an embedder, and the four completion tasks the engine needs."""
+"""Interfaces of the model providers: an embedder, and the completion tasks the engine needs."""
 
 from __future__ import annotations
 
@@ -83,13 +83,13 @@ class CompletionTasks(abc.ABC):
     async def process_group(
         self, document: str, context: str, excerpts: Sequence[str]
     ) -> list[tuple[str, Extraction]]:
-        """Summary and extraction of each of several neighbouring excerpts. ``context`` is the bounded
-        document context a model sees; this default runs the per-excerpt tasks on the full document
-        (what the local backend does: it costs nothing).
+        """Summary and extraction of each of several neighbouring excerpts. ``context`` is the
+        bounded document context a model sees; this default runs the per-excerpt tasks on the full
+        document (what the local backend does: it costs nothing).
         """
         summaries = await asyncio.gather(*(self.summarize(document, e) for e in excerpts))
         extractions = await asyncio.gather(*(self.extract(e) for e in excerpts))
-        return list(zip(summaries, extractions))
+        return list(zip(summaries, extractions, strict=True))
 
     @abc.abstractmethod
     async def keywords(self, query: str) -> QueryKeywords:

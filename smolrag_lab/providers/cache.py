@@ -32,7 +32,7 @@ class CompletionCache:
 
 
 class CachedEmbedder(Embedder):
-    """Wraps an embedder; only texts never embedded before by the same backend and model reach it."""
+    """Wraps an embedder; only texts never embedded before by that backend and model reach it."""
 
     def __init__(self, inner: Embedder, store: KVStore) -> None:
         super().__init__()
@@ -72,7 +72,7 @@ class CachedEmbedder(Embedder):
         self.store.set_many(
             {
                 keys[i]: base64.b64encode(v.tobytes()).decode("ascii")
-                for i, v in zip(missing, vectors)
+                for i, v in zip(missing, vectors, strict=True)
             }
         )
 

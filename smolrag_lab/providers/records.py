@@ -29,7 +29,8 @@ class ParseReport:
 
 def normalise_name(name: str) -> str:
     """Canonical entity name: unescaped, unquoted, whitespace collapsed, case folded to title case
-    for all-lower or all-upper words longer than an acronym, otherwise kept (``SmolRAG``, ``top_k``).
+    for all-lower or all-upper words longer than an acronym, otherwise kept (``SmolRAG``,
+    ``top_k``).
     """
     name = _CONTROL.sub(" ", html.unescape(name)).strip().strip("\"'`“”‘’*").strip()
     name = re.sub(r"\s+", " ", name)
@@ -177,7 +178,9 @@ _SUMMARY = re.compile(
 def parse_group_output(
     text: str, n_excerpts: int
 ) -> tuple[dict[int, str], Extraction, ParseReport]:
-    """Summary records by excerpt number (1-based), and the entity/relationship records of the group."""
+    """Summary records by excerpt number (1-based), and the entity/relationship records of the
+    group.
+    """
     summaries: dict[int, str] = {}
     for match in _SUMMARY.finditer(text):
         number, summary = int(match.group(1)), _clean(match.group(2))

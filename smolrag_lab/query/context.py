@@ -64,7 +64,9 @@ def _csv_rows(header: list[str], rows: list[list[Any]]) -> list[str]:
 def _table(
     counter: TokenCounter, title: str, header: list[str], rows: list[list[Any]], budget: int
 ) -> tuple[str, int, int]:
-    """A CSV table of as many rows as fit, wrapper included, in ``budget`` tokens: (text, rows, tokens)."""
+    """A CSV table of as many rows as fit, wrapper included, in ``budget`` tokens: (text, rows,
+    tokens).
+    """
     lines = _csv_rows(header, rows)
 
     def render(n: int) -> str:

@@ -9,7 +9,7 @@ lets the graph move it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -95,7 +95,7 @@ def personalised_pagerank(
 
 def rerank(
     candidates: Sequence[tuple[str, float]],
-    mentions: Mapping[str, Sequence[str]],
+    mentions: Mapping[str, Iterable[str]],
     graph: nx.Graph,
     seeds: Mapping[str, float],
     weight: float,

@@ -15,7 +15,9 @@ _STEMMER = Stemmer.Stemmer("english")
 
 
 class LexicalIndex:
-    """An in-memory BM25 index of ``texts`` under ``ids``; rebuilt by the engine when the index changes."""
+    """An in-memory BM25 index of ``texts`` under ``ids``; rebuilt by the engine when the index
+    changes.
+    """
 
     def __init__(
         self, ids: Sequence[str], texts: Sequence[str], k1: float = 0.9, b: float = 0.4
@@ -36,7 +38,9 @@ class LexicalIndex:
             return []
         k = min(k, len(self.ids))
         docs, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        return [
+            (self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
+        ]
 
 
 def reciprocal_rank_fusion(
@@ -89,8 +93,9 @@ def convex_fusion(
 ) -> list[tuple[str, float]]:
     """Ids by ``w * dense + (1 - w) * lexical`` over normalised scores (best first); an id missing
     from one list takes that list's lowest normalised score. With ``adaptive`` the weight leans
-    towards the list whose best hit stands out more: ``w = a*pd / (a*pd + (1-a)*pl)`` for the
-    prior ``a`` = ``dense_weight`` and peakedness ``pd``, ``pl`` (the prior alone when both lists are flat).
+    towards the list whose best hit stands out more: ``w = a*pd / (a*pd + (1-a)*pl)`` for the prior
+    ``a`` = ``dense_weight`` and peakedness ``pd``, ``pl`` (the prior alone when both lists are
+    flat).
     """
     if not lexical:
         return list(dense)

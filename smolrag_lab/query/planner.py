@@ -72,7 +72,7 @@ class EntityNames:
 
     def named_in(self, question: str) -> list[str]:
         words = [w.strip(".-+").casefold() for w in _WORD.findall(question)]
-        found = []
+        found: list[str] = []
         for size in range(self.max_words, 0, -1):
             for start in range(len(words) - size + 1):
                 gram = " ".join(words[start : start + size])
@@ -102,10 +102,10 @@ def choose_mode(question: str, names: EntityNames) -> Plan:
 
 
 def pruned_graph(graph: nx.Graph, s: Settings) -> nx.Graph:
-    """The graph retrieval sees: relationships below ``prune_min_weight``, entities cited by fewer than
-    ``prune_min_mentions`` excerpts or with degree below ``prune_min_degree`` (counted once, after the
-    relationship cut: not an iterated k-core), and (with ``prune_orphans``) entities left without
-    relationships, removed. The stored graph is untouched.
+    """The graph retrieval sees: relationships below ``prune_min_weight``, entities cited by fewer
+    than ``prune_min_mentions`` excerpts or with degree below ``prune_min_degree`` (counted once,
+    after the relationship cut: not an iterated k-core), and (with ``prune_orphans``) entities left
+    without relationships, removed. The stored graph is untouched.
     """
     if not (s.prune_min_weight or s.prune_min_mentions or s.prune_min_degree or s.prune_orphans):
         return graph
@@ -139,7 +139,8 @@ async def search(
     linker: EntityLinker | None = None,
 ) -> retrieval.Retrieved:
     """Run the mode's searches on ``graph`` (``view``'s graph or a pruned copy of it);
-    ``linker`` spots the entities a question names."""
+    ``linker`` spots the entities a question names.
+    """
     jobs: dict[str, Callable[[], Any]] = {}
     pruned = graph is not view.graph
     if mode in ("local_kg", "hybrid_kg", "mix"):
@@ -153,7 +154,11 @@ async def search(
         jobs["vector"] = partial(retrieval.standard, index, vectors["query"], s, question, lexical)
     if s.parallel_retrieval and len(jobs) > 1:
         done = dict(
-            zip(jobs, await asyncio.gather(*(asyncio.to_thread(job) for job in jobs.values())))
+            zip(
+                jobs,
+                await asyncio.gather(*(asyncio.to_thread(job) for job in jobs.values())),
+                strict=True,
+            )
         )
     else:
         done = await asyncio.to_thread(lambda: {name: job() for name, job in jobs.items()})

@@ -56,7 +56,7 @@ def _excerpts(index: Index, scored_ids: list[tuple[str, float]], origin: str) ->
     """Excerpt records for ids in order, first occurrence kept, ids no longer stored skipped."""
     unique = list(dict.fromkeys(i for i, _ in scored_ids))
     records = index.excerpts.get_many(unique)
-    score = {}
+    score: dict[str, float] = {}
     for excerpt_id, s in scored_ids:
         score.setdefault(excerpt_id, s)
     return [
@@ -97,7 +97,9 @@ def _candidate_scores(
     lexical: LexicalIndex | None,
     depth: int,
 ) -> tuple[list[tuple[str, float]], dict[str, float], dict[str, float]]:
-    """:func:`fused_candidates` with each ranking's own scores (cosine, BM25) beside the fused ones."""
+    """:func:`fused_candidates` with each ranking's own scores (cosine, BM25) beside the fused
+    ones.
+    """
     if s.fusion == "none" or lexical is None:
         hits = index.excerpt_vectors.query(query_vector, depth, s.excerpt_threshold)
         return [(h.id, h.score) for h in hits], {h.id: h.score for h in hits}, {}
@@ -190,7 +192,7 @@ def local_kg(
     """Entities found by vector, their excerpts (ranked by how many of the entity's neighbours each
     also mentions: ``mentions`` is the graph's provenance inverted) and their relationships.
     """
-    found = []
+    found: list[dict[str, Any]] = []
     for hit in _graph_hits(
         index.entity_vectors, vector, s.entity_top_k, s.entity_threshold, pruned
     ):
@@ -199,7 +201,8 @@ def local_kg(
             found.append({**entity_view(graph, key, s.description_cap), "score": hit.score})
     scored: list[tuple[str, float, int, int]] = []
     for order, entity in enumerate(found):
-        # how many of the entity's neighbours each of its excerpts also mentions (more: more central)
+        # how many of the entity's neighbours each of its excerpts also mentions (more: more
+        # central)
         neighbours = graph[entity["key"]]
         scored.extend(
             (
@@ -225,8 +228,9 @@ def local_kg(
 def _ranked_relationships(
     graph: Any, pairs: list[tuple[str, str]], s: Settings
 ) -> list[dict[str, Any]]:
-    """Relationships by (rank, weight), best first; only the first ``graph_candidates`` are built into
-    views (the context's token budget keeps fewer), since a hub entity can have thousands of edges.
+    """Relationships by (rank, weight), best first; only the first ``graph_candidates`` are built
+    into views (the context's token budget keeps fewer), since a hub entity can have thousands of
+    edges.
     """
 
     def key(pair: tuple[str, str]) -> tuple[int, float]:
@@ -251,7 +255,7 @@ def _first_unique(scored: list[tuple], limit: int) -> list[tuple[str, float]]:
 def global_kg(
     index: Index, vector: np.ndarray, s: Settings, graph: Any, pruned: bool = False
 ) -> Retrieved:
-    relationships = []
+    relationships: list[dict[str, Any]] = []
     for hit in _graph_hits(
         index.relationship_vectors, vector, s.relationship_top_k, s.relationship_threshold, pruned
     ):

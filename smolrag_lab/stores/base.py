@@ -63,10 +63,12 @@ class VectorStore(abc.ABC):
         return item in set(self.ids())
 
     def flush(self) -> None:
-        """Persist anything kept in memory between writes (an ANN graph); writes are durable anyway."""
+        """Persist anything kept in memory between writes (an ANN graph); writes are durable."""
+        return  # by default a store keeps nothing in memory
 
     def close(self) -> None:
         """Release files and connections."""
+        return  # by default a store holds none open
 
 
 class KVStore(abc.ABC):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .base import GraphStore
 from .graph import GraphChanges, Pair
@@ -54,7 +54,7 @@ class RowGraphStore(GraphStore):
 
     # Reading ------------------------------------------------------------------------------
     def nodes(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        keys, found = list(dict.fromkeys(keys)), {}
+        keys, found = list(dict.fromkeys(keys)), cast("dict[str, dict[str, Any]]", {})
         for start in range(0, len(keys), _BATCH):
             chunk = keys[start : start + _BATCH]
             marks = ",".join("?" * len(chunk))
@@ -130,7 +130,7 @@ class RowGraphStore(GraphStore):
     ) -> None:
         """Store these items' new attributes (None: removed), stamped with ``version``."""
         ws = self.ws
-        edges = {tuple(sorted(p)): a for p, a in edges.items()}
+        edges = {(min(p), max(p)): a for p, a in edges.items()}
         with self.db.transaction():
             gone = [("n", k, "") for k, a in nodes.items() if a is None]
             gone += [("e", *p) for p, a in edges.items() if a is None]

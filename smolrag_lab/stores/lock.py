@@ -1,5 +1,5 @@
-"""One writer per data directory: an advisory ``flock`` on ``write.lock``, which the OS releases when
-the holder dies (even by SIGKILL), so a crashed run never leaves a stale lock behind.
+"""One writer per data directory: an advisory ``flock`` on ``write.lock``, which the OS releases
+when the holder dies (even by SIGKILL), so a crashed run never leaves a stale lock behind.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ class WriterLock:
             if time.monotonic() >= deadline:
                 raise IndexLockedError(
                     f"{self.where} is being written by another ingestion ({self.holder()}); "
-                    f"waited {self.timeout_s:g} s. Wait for it to finish or raise write_lock_timeout_s."
+                    f"waited {self.timeout_s:g} s. "
+                    "Wait for it to finish or raise write_lock_timeout_s."
                 )
             time.sleep(0.05)
 

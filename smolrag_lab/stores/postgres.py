@@ -24,12 +24,12 @@ from .lock import WriterLock
 SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, list[str]] = {
     1: [
-        "CREATE TABLE IF NOT EXISTS smolrag_kv (workspace text NOT NULL, namespace text NOT NULL, k text NOT NULL, "
-        "v jsonb NOT NULL, PRIMARY KEY (workspace, namespace, k))",
-        "CREATE TABLE IF NOT EXISTS smolrag_entities (workspace text NOT NULL, key text NOT NULL, attrs jsonb NOT NULL, "
-        "PRIMARY KEY (workspace, key))",
-        "CREATE TABLE IF NOT EXISTS smolrag_edges (workspace text NOT NULL, source text NOT NULL, target text NOT NULL, "
-        "attrs jsonb NOT NULL, PRIMARY KEY (workspace, source, target))",
+        "CREATE TABLE IF NOT EXISTS smolrag_kv (workspace text NOT NULL, namespace text NOT NULL, "
+        "k text NOT NULL, v jsonb NOT NULL, PRIMARY KEY (workspace, namespace, k))",
+        "CREATE TABLE IF NOT EXISTS smolrag_entities (workspace text NOT NULL, key text NOT NULL, "
+        "attrs jsonb NOT NULL, PRIMARY KEY (workspace, key))",
+        "CREATE TABLE IF NOT EXISTS smolrag_edges (workspace text NOT NULL, source text NOT NULL, "
+        "target text NOT NULL, attrs jsonb NOT NULL, PRIMARY KEY (workspace, source, target))",
         "CREATE INDEX IF NOT EXISTS smolrag_edges_by_target ON smolrag_edges (workspace, target)",
     ],
     2: [  # graph rows stamped with the version that wrote them, removals recorded (graph_rows.py)
@@ -74,7 +74,7 @@ class PostgresDatabase:
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             self._conn.execute("CREATE TABLE IF NOT EXISTS smolrag_schema (version int NOT NULL)")
             row = self._conn.execute("SELECT max(version) FROM smolrag_schema").fetchone()
-            found = row[0] or 0
+            found = (row[0] if row else 0) or 0
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version]:
                     self._conn.execute(statement)
@@ -144,8 +144,8 @@ class PostgresDatabase:
 
 
 class PostgresWriterLock(WriterLock):
-    """One writer per workspace across every machine using the database: a session-level advisory lock
-    on a connection of its own, which the server drops if the holder dies or disconnects.
+    """One writer per workspace across every machine using the database: a session-level advisory
+    lock on a connection of its own, which the server drops if the holder dies or disconnects.
     """
 
     def __init__(self, dsn: str, workspace: str, timeout_s: float = 0.0) -> None:
@@ -159,7 +159,10 @@ class PostgresWriterLock(WriterLock):
 
     def _take(self) -> bool:
         return bool(
-            self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0]
+            (
+                self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+                or [False]
+            )[0]
         )
 
     def _drop(self) -> None:
