@@ -31,6 +31,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def guarded_settings(data_dir: Path, token: str, root: Path, **overrides: Any) -> Settings:
+    """A token-guarded server over ``root`` with the per-client limit off (tests send bursts)."""
+    values: dict[str, Any] = dict(
+        data_dir=data_dir,
+        api_token=token,
+        api_documents_root=root,
+        log_to_file=False,
+        api_rate_limit_per_minute=0,
+        api_failed_logins_per_minute=10_000,
+    )
+    return Settings(**{**values, **overrides})
+
+
 @contextmanager
 def running(settings: Settings, app: Any = None) -> Iterator[str]:
     """Serve ``settings`` (or an ``app`` already built) until the block ends; yields its URL."""

@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_openai import FakeOpenAIServer
+from fake_openai import FakeOpenAIServer, openai_settings
 
 from smolrag_lab.settings import Settings
 
@@ -53,18 +53,7 @@ def openai_server():
 @pytest.fixture
 def server_settings(openai_server, tmp_path):
     """Settings that point the openai backends at the loopback test server."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        openai_api_key="sk-test",
-        openai_base_url=openai_server.base_url,
-        completion_backend="openai",
-        completion_model="test-chat",
-        embedding_backend="openai",
-        embedding_model="test-embed",
-        retry_base_delay_s=0.01,
-        retry_max_delay_s=0.05,
-        request_timeout_s=5.0,
-    )
+    return openai_settings(openai_server.base_url, tmp_path / "data")
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,32 @@ scripted through ``faults``, ``fail_if`` and ``responder`` (see :mod:`smolrag_la
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
+from smolrag_lab.settings import Settings
 from smolrag_lab.simulator import SimulatedEndpoint, hashed_vector
 
 fake_vector = hashed_vector
+
+
+def openai_settings(base_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings whose openai backends talk to the loopback test server at ``base_url``."""
+    values: dict[str, Any] = dict(
+        data_dir=data_dir,
+        openai_api_key="sk-test",
+        openai_base_url=base_url,
+        completion_backend="openai",
+        completion_model="test-chat",
+        embedding_backend="openai",
+        embedding_model="test-embed",
+        retry_base_delay_s=0.01,
+        retry_max_delay_s=0.05,
+        request_timeout_s=5.0,
+    )
+    return Settings(**{**values, **overrides})
 
 
 class FakeOpenAIServer(SimulatedEndpoint):

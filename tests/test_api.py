@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from api_server import TOKEN, running
+from api_server import TOKEN, guarded_settings, running
 from conftest import SHARED
 
 from smolrag_lab import Settings, SmolRag
@@ -32,14 +32,7 @@ def served(tmp_path_factory):
     outside = tmp_path_factory.mktemp("outside")
     (outside / "secret.md").write_text("The launch code is 0000 and it lives outside the root.")
     os.symlink(outside / "secret.md", root / "corpus" / "link.md")
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("index"),
-        api_token=TOKEN,
-        api_documents_root=root,
-        log_to_file=False,
-        api_rate_limit_per_minute=0,
-        api_failed_logins_per_minute=10_000,
-    )
+    settings = guarded_settings(tmp_path_factory.mktemp("index"), TOKEN, root)
     with running(settings) as url:
         client = httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120

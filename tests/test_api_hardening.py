@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from api_server import LONG_TOKEN, TOKEN, cli_server, running
+from api_server import LONG_TOKEN, TOKEN, cli_server, guarded_settings, running
 from attack_clients import partial_bodies, partial_headers, rss_mb
 
 from smolrag_lab import Settings, SmolRag
@@ -96,14 +96,7 @@ def guarded(tmp_path_factory):
     root = tmp_path_factory.mktemp("docs")
     (root / "a.md").write_text("Widgets are made by Acme Corp in Paris since 1999.")
     (root / "notes").mkdir()
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("index"),
-        api_token=TOKEN,
-        api_documents_root=root,
-        log_to_file=False,
-        api_rate_limit_per_minute=0,
-        api_failed_logins_per_minute=10_000,
-    )
+    settings = guarded_settings(tmp_path_factory.mktemp("index"), TOKEN, root)
     with running(settings) as url:
         client = httpx.Client(base_url=url, headers=AUTH, timeout=120)
         assert client.post("/documents", json={"path": "a.md"}).json()["added"] == ["a.md"]

@@ -3,7 +3,7 @@ server errors, and every status code, content type and response body as the sche
 
 import pytest
 import schemathesis
-from api_server import TOKEN, running
+from api_server import TOKEN, guarded_settings, running
 from conftest import SHARED
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -12,8 +12,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from smolrag_lab import Settings
 
 CHECKS = [
     not_a_server_error,
@@ -29,12 +27,8 @@ def api_schema(tmp_path_factory):
     (root / "a.md").write_text(
         (SHARED / "corpus" / "smolrag_docs" / "06-query-types.md").read_text()
     )
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("index"),
-        api_token=TOKEN,
-        api_documents_root=root,
-        log_to_file=False,
-        api_rate_limit_per_minute=0,
+    settings = guarded_settings(
+        tmp_path_factory.mktemp("index"), TOKEN, root, api_failed_logins_per_minute=10
     )
     with running(settings) as url:
         yield schemathesis.openapi.from_url(

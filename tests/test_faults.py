@@ -4,9 +4,10 @@ stores, and a later run completes them without re-doing what landed."""
 
 import json
 
+from fake_openai import openai_settings
 from test_engine import write_corpus
 
-from smolrag_lab import Settings, SmolRag
+from smolrag_lab import SmolRag
 from smolrag_lab.prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
 
 GOOD_EXTRACTION = (
@@ -35,22 +36,9 @@ def _responder(body: dict) -> str:
 
 
 def _settings(server, tmp_path, **kw):
-    values = dict(
-        data_dir=tmp_path / "data",
-        openai_api_key="sk-test",
-        openai_base_url=server.base_url,
-        completion_backend="openai",
-        completion_model="test-chat",
-        embedding_backend="openai",
-        embedding_model="test-embed",
-        retry_base_delay_s=0.01,
-        retry_max_delay_s=0.05,
-        request_timeout_s=0.5,
-        max_retries=6,
-        ingest_concurrency=2,
-        call_unit="excerpt",
-    )  # the upstream pipeline: a failure is pinned to one stage
-    return Settings(**{**values, **kw})
+    # the upstream pipeline (call_unit=excerpt): a failure is pinned to one stage
+    values = dict(request_timeout_s=0.5, max_retries=6, ingest_concurrency=2, call_unit="excerpt")
+    return openai_settings(server.base_url, tmp_path / "data", **{**values, **kw})
 
 
 def _names(items):
