@@ -223,7 +223,10 @@ def test_readers_during_ingestion_see_a_consistent_state(tmp_path, corpus):
     assert writer.returncode == 0 and queries > 0
 
 
-def test_check_finds_and_repair_fixes_damage(tmp_path, corpus, capsys):
+def test_check_finds_and_repair_fixes_damage(tmp_path, corpus, capsys, monkeypatch):
+    # the CLI opens the index with the settings it was built with (a mismatch is refused)
+    monkeypatch.setenv("SMOLRAG_CHUNK_SIZE", "40")
+    monkeypatch.setenv("SMOLRAG_CHUNK_OVERLAP", "0")
     data_dir = tmp_path / "data"
     with SmolRag(settings(data_dir)) as rag:
         rag.ingest(corpus, progress=False)
