@@ -263,6 +263,16 @@ class ProviderSettings:
     retry_base_delay_s: float = _knob(0.5, lo=0.0, hi=600.0)
     retry_max_delay_s: float = _knob(30.0, lo=0.0, hi=3600.0)
     max_concurrent_requests: int = _knob(8, lo=1, hi=1024)
+    request_deadline_s: float = _knob(
+        0.0, lo=0.0, hi=86_400.0, doc="per chat call: cancel, never re-send on timeout (0 = none)"
+    )
+    max_output_tokens_summary: int = _knob(300, lo=0, hi=1_000_000, doc="max_tokens, 0 = none")
+    max_output_tokens_extraction: int = _knob(2000, lo=0, hi=1_000_000, doc="also group calls")
+    max_output_tokens_keywords: int = _knob(200, lo=0, hi=1_000_000, doc="max_tokens, 0 = none")
+    max_output_tokens_answer: int = _knob(1000, lo=0, hi=1_000_000, doc="max_tokens, 0 = none")
+    model_context_tokens: int = _knob(
+        0, lo=0, hi=10_000_000, doc="the model's window; query budgets shrink to fit (0 = unknown)"
+    )
     requests_per_minute: int = _knob(0, lo=0, hi=10_000_000, doc="client-side cap, 0 = none")
     tokens_per_minute: int = _knob(0, lo=0, hi=1_000_000_000, doc="client-side cap, 0 = none")
     embedding_cache: bool = _knob(True)

@@ -194,10 +194,12 @@ class OpenAIClient:
                     await self._acquire(tokens)
                     started = time.perf_counter()
                     self.stats.add(kind, requests=1)
-                    response = await call()
+                    response = await self._within_deadline(kind, call)
                     _check_shape(kind, response)
                     return response, time.perf_counter() - started
             except (*RETRYABLE, MalformedResponse) as exc:
+                if self.settings.request_deadline_s and isinstance(exc, openai.APITimeoutError):
+                    self._give_up(kind, exc)
                 last_error = exc
             except openai.APIStatusError as exc:  # 4xx other than 429: retrying will not help
                 self.stats.add(kind, errors=1)
@@ -214,6 +216,25 @@ class OpenAIClient:
             f"{kind} request to {self.base_url} failed after "
             f"{self.settings.max_retries + 1} attempts: {_describe(last_error)}"
         ) from last_error
+
+    async def _within_deadline(self, kind: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """The call, cancelled (its connection closed) at ``request_deadline_s``: a timed-out call
+        is never sent again, since a server still busy with it would only queue the duplicate.
+        """
+        deadline = self.settings.request_deadline_s
+        if not deadline:
+            return await call()
+        try:
+            return await asyncio.wait_for(call(), deadline)
+        except TimeoutError as exc:
+            self._give_up(kind, exc)
+
+    def _give_up(self, kind: str, error: Exception) -> None:
+        self.stats.add(kind, errors=1)
+        raise ProviderError(
+            f"{kind} request to {self.base_url} passed its {self.settings.request_deadline_s:g}s "
+            "deadline; cancelled, not re-sent"
+        ) from error
 
     def _count(self, texts: Iterable[str]) -> int:
         return sum(self.tokens.count_many(list(texts)))

@@ -36,12 +36,23 @@ class OpenAITasks(CompletionTasks):
         self.model = client.settings.completion_model
         self.entity_types = tuple(entity_types)
 
+    def _cap(self, task: str) -> dict[str, int]:
+        """``max_tokens`` for a task from ``max_output_tokens_<task>`` (nothing when 0)."""
+        limit = getattr(self.client.settings, f"max_output_tokens_{task}")
+        return {"max_tokens": limit} if limit else {}
+
     async def summarize(self, document: str, excerpt: str) -> str:
-        return (await self.client.chat(prompts.excerpt_summary(document, excerpt))).strip()
+        return (
+            await self.client.chat(
+                prompts.excerpt_summary(document, excerpt), **self._cap("summary")
+            )
+        ).strip()
 
     async def extract(self, excerpt: str) -> Extraction:
         text = await self.client.chat(
-            prompts.entity_extraction(excerpt, self.entity_types), validate=_usable
+            prompts.entity_extraction(excerpt, self.entity_types),
+            validate=_usable,
+            **self._cap("extraction"),
         )
         extraction, report = parse_extraction(text)
         if report.skipped:
@@ -68,6 +79,7 @@ class OpenAITasks(CompletionTasks):
         text = await self.client.chat(
             prompts.group_processing(context, excerpts, self.entity_types),
             validate=lambda t: check_group_output(t, n),
+            **self._cap("extraction"),
         )
         summaries, extraction, report = parse_group_output(text, n)
         missing = [i for i in range(1, n + 1) if i not in summaries]
@@ -86,7 +98,11 @@ class OpenAITasks(CompletionTasks):
         ]
 
     async def keywords(self, query: str) -> QueryKeywords:
-        return parse_keywords(await self.client.chat(prompts.query_keywords(query)))
+        return parse_keywords(
+            await self.client.chat(prompts.query_keywords(query), **self._cap("keywords"))
+        )
 
     async def answer(self, question: str, context: str, sources: Sequence[str], mode: str) -> str:
-        return (await self.client.chat(prompts.answer(question, context, mode))).strip()
+        return (
+            await self.client.chat(prompts.answer(question, context, mode), **self._cap("answer"))
+        ).strip()

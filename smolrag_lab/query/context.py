@@ -86,22 +86,46 @@ def _source_block(number: int, hit: ExcerptHit, with_summary: bool) -> str:
     return f"{body}\nSummary: {neutralise(hit.summary)}" if with_summary and hit.summary else body
 
 
-def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Context:
+PROMPT_RESERVE_TOKENS = 600  # the answer prompt's instructions and the question, around the context
+
+
+def token_budgets(settings: Settings, mode: str) -> dict[str, int]:
+    """The context budgets for ``mode``, scaled down together when ``model_context_tokens`` is set
+    so that context, prompt and the answer's ``max_output_tokens_answer`` fit the model's window.
+    """
     s = settings
+    budgets = {
+        "excerpts": s.excerpt_token_budget,
+        "kg_excerpts": s.kg_excerpt_token_budget,
+        "entities": 0 if mode == "standard" else s.entity_token_budget,
+        "relationships": 0
+        if mode == "standard"
+        else (
+            s.local_relationship_token_budget if mode == "local_kg" else s.relationship_token_budget
+        ),
+    }
+    if not s.model_context_tokens:
+        return budgets
+    room = s.model_context_tokens - s.max_output_tokens_answer - PROMPT_RESERVE_TOKENS
+    total = sum(budgets.values())
+    if total <= room:
+        return budgets
+    scale = max(room, 0) / total
+    return {name: int(budget * scale) for name, budget in budgets.items()}
+
+
+def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Context:
+    budgets = token_budgets(settings, retrieved.mode)
     context = Context("")
     parts: list[str] = []
     if retrieved.mode != "standard":
-        rel_budget = (
-            s.local_relationship_token_budget
-            if retrieved.mode == "local_kg"
-            else s.relationship_token_budget
-        )
+        rel_budget = budgets["relationships"]
         ent_text, n_ent, ent_tokens = _table(
             counter,
             "Entities",
             ["entity", "type", "description", "rank"],
             [[e["name"], e["type"], e["description"], e["degree"]] for e in retrieved.entities],
-            s.entity_token_budget,
+            budgets["entities"],
         )
         rel_text, n_rel, rel_tokens = _table(
             counter,
@@ -129,8 +153,8 @@ def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Co
     sources: list[ExcerptHit] = []
     blocks: list[str] = []
     for section, hits, budget, with_summary in (
-        ("vector_excerpts", retrieved.vector_excerpts, s.excerpt_token_budget, True),
-        ("graph_excerpts", retrieved.graph_excerpts, s.kg_excerpt_token_budget, False),
+        ("vector_excerpts", retrieved.vector_excerpts, budgets["excerpts"], True),
+        ("graph_excerpts", retrieved.graph_excerpts, budgets["kg_excerpts"], False),
     ):
         seen = {h.excerpt_id for h in sources}
         hits = [h for h in hits if h.excerpt_id not in seen]
