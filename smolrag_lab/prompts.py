@@ -101,7 +101,19 @@ that are clearly related, across all the excerpts.
 ("relationship"{TUPLE_SEP}<source>{TUPLE_SEP}<target>{TUPLE_SEP}<description>{TUPLE_SEP}<keywords>{TUPLE_SEP}<strength>)
 4. High-level keywords for the main ideas of the excerpts:
 ("content_keywords"{TUPLE_SEP}<keyword>, <keyword>, ...)
-5. Separate records with {RECORD_SEP} and end with {COMPLETE_TAG}"""
+5. Separate records with {RECORD_SEP} and end with {COMPLETE_TAG}
+
+-Example-
+[E1] The Indexer writes vectors to the VectorStore.
+[E2] The Chunker splits each file before the Indexer runs.
+Output:
+("summary"{TUPLE_SEP}E1{TUPLE_SEP}How the Indexer stores vectors.){RECORD_SEP}
+("summary"{TUPLE_SEP}E2{TUPLE_SEP}The splitting step that precedes indexing.){RECORD_SEP}
+("entity"{TUPLE_SEP}Indexer{TUPLE_SEP}function{TUPLE_SEP}Writes vectors to the VectorStore.){RECORD_SEP}
+("entity"{TUPLE_SEP}VectorStore{TUPLE_SEP}interface{TUPLE_SEP}Holds the vectors the Indexer writes.){RECORD_SEP}
+("entity"{TUPLE_SEP}Chunker{TUPLE_SEP}function{TUPLE_SEP}Splits each file before indexing.){RECORD_SEP}
+("relationship"{TUPLE_SEP}Indexer{TUPLE_SEP}VectorStore{TUPLE_SEP}The Indexer writes vectors to the VectorStore.{TUPLE_SEP}storage{TUPLE_SEP}8){RECORD_SEP}
+("content_keywords"{TUPLE_SEP}indexing pipeline){COMPLETE_TAG}"""
     numbered = "\n\n".join(f"[E{i}]\n{neutralise(text)}" for i, text in enumerate(excerpts, 1))
     return [
         {"role": "system", "content": instructions},
@@ -111,6 +123,15 @@ that are clearly related, across all the excerpts.
             f"<excerpts>\n{numbered}\n</excerpts>\nOutput:",
         },
     ]
+
+
+def reask(problem: str) -> str:
+    """The follow-up message when an answer was unusable: the problem, and the format again."""
+    return (
+        f"Your previous answer could not be used: {problem[:300]}\n"
+        "Answer again using exactly the record format and the example above: one record per "
+        "line, real names from the text only, ending with " + COMPLETE_TAG
+    )
 
 
 def query_keywords(query: str) -> list[dict[str, str]]:

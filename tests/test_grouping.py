@@ -130,7 +130,10 @@ def test_a_summary_the_model_left_out_is_filled_locally(openai_server, tmp_path)
         assert rag.providers.stats()["group_parse"]["errors"] >= 1
 
 
-def test_a_group_with_unusable_output_fails_its_document_only(openai_server, tmp_path):
+def test_a_group_with_unusable_output_is_reasked_then_falls_back(openai_server, tmp_path):
+    """Issue 23: unusable group output no longer fails the document: one re-ask with the
+    problem, then per-excerpt calls (each re-asked once), then the local extractor."""
+
     def reply(body):
         text = json.dumps(body)
         return (
@@ -142,19 +145,14 @@ def test_a_group_with_unusable_output_fails_its_document_only(openai_server, tmp
     corpus.mkdir()
     (corpus / "guide.md").write_text(LONG_DOC, encoding="utf-8")
     (corpus / "bad.md").write_text(
-        "# Bad\n\nThe model answers GARBLED text for this document.", encoding="utf-8"
+        "# Bad\n\nThe Indexer answers GARBLED text for this document.", encoding="utf-8"
     )
     with SmolRag(_grouped_settings(openai_server, tmp_path, max_retries=1)) as rag:
         report = rag.ingest(corpus, progress=False)
-        assert [(f["source"].rsplit("/", 1)[-1], f["stage"]) for f in report.failed] == [
-            ("bad.md", "grouped_calls")
-        ]
-        assert (
-            not any(e["source"].endswith("bad.md") for _, e in rag.index.excerpts.items())
-            and rag.check().ok
-        )
-        openai_server.responder = lambda body: simulated_reply(body["messages"])
-        again = rag.ingest(corpus, progress=False)
-        assert [s.rsplit("/", 1)[-1] for s in again.added] == ["bad.md"] and len(
-            again.unchanged
-        ) == 1
+        assert report.failed == [] and len(report.added) == 2
+        bad = next(q for s, q in report.extraction_quality.items() if s.endswith("bad.md"))
+        assert bad["reasked"] == 2 and bad["fallback_excerpts"] == 1
+        assert bad["fallback_local"] == 1
+        good = next(q for s, q in report.extraction_quality.items() if s.endswith("guide.md"))
+        assert good["kept"] > 0 and "fallback_local" not in good and "reasked" not in good
+        assert rag.check().ok

@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,6 +57,8 @@ class IngestReport:
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     wall_seconds: float = 0.0
     provider_calls: dict[str, int] = field(default_factory=dict)
+    # Per document: records kept, dropped_<reason>, reasked, fallback_* (model backends only).
+    extraction_quality: dict[str, dict[str, int]] = field(default_factory=dict)
     stage_spans: list[tuple[str, float, float]] = field(
         default_factory=list
     )  # (stage, start, end), epoch s
@@ -71,6 +73,7 @@ class IngestReport:
             "entities": self.entities,
             "relationships": self.relationships,
             "provider_calls": self.provider_calls,
+            "extraction_quality": self.extraction_quality,
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "wall_seconds": round(self.wall_seconds, 3),
         }
@@ -283,6 +286,9 @@ class Ingestor:
                 was_known = self.index.sources.get(source) is not None
                 await self._stage("commit", prepared, report, None, self._commit)
             (report.updated if was_known else report.added).append(source)
+            quality = sum((Counter(e.quality) for e in prepared.extractions), Counter())
+            if quality:
+                report.extraction_quality[source] = dict(quality)
         except StageError as exc:
             report.failed.append({"source": source, "stage": exc.stage, "error": str(exc.error)})
 

@@ -55,6 +55,8 @@ class Extraction:
     entities: list[EntityRecord] = field(default_factory=list)
     relationships: list[RelationshipRecord] = field(default_factory=list)
     content_keywords: list[str] = field(default_factory=list)
+    # How the records were obtained: kept, dropped_<reason>, reasked, fallback_* (ingest report).
+    quality: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+import collections
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .. import prompts
 from ..ingest.grouping import attribute
-from .base import CompletionTasks, Extraction, QueryKeywords
+from .base import CompletionTasks, Extraction, ProviderError, QueryKeywords
+from .local_tasks import extract as local_extract
 from .local_tasks import summarize as local_summarize
 from .openai_client import OpenAIClient
+from .record_checks import RecordChecker
+from .record_shapes import parse_loose, parse_loose_summaries, strip_summaries
 from .records import (
     check_extraction,
-    check_group_output,
-    grounded,
+    check_group_cutoff,
     parse_extraction,
     parse_group_output,
     parse_keywords,
+    without_summaries,
 )
 
 log = logging.getLogger(__name__)
 
 
 def _usable(text: str) -> None:
-    check_extraction(text, parse_extraction(text)[1])
+    """Refuse (and so never cache) output cut off mid-record; other shapes are read loosely."""
+    extraction, report = parse_extraction(text)
+    if extraction.entities or extraction.relationships:
+        check_extraction(text, report)
+
+
+def _reask(messages: list[dict[str, str]], error: str) -> list[dict[str, str]]:
+    return [*messages, {"role": "user", "content": prompts.reask(error)}]
+
+
+def _with_quality(
+    extraction: Extraction, quality: collections.Counter[str], checker: RecordChecker | None
+) -> Extraction:
+    counts = collections.Counter(extraction.quality) + quality
+    if checker is not None:
+        for key in ("kept", "endpoint_created", "repaired_punctuation"):
+            counts[key] += checker.reasons[key]
+        counts.update({f"dropped_{k}": v for k, v in checker.dropped.items()})
+    extraction.quality = dict(counts)
+    return extraction
 
 
 class OpenAITasks(CompletionTasks):
@@ -49,53 +72,98 @@ class OpenAITasks(CompletionTasks):
         ).strip()
 
     async def extract(self, excerpt: str) -> Extraction:
-        text = await self.client.chat(
-            prompts.entity_extraction(excerpt, self.entity_types),
-            validate=_usable,
-            **self._cap("extraction"),
-        )
-        extraction, report = parse_extraction(text)
-        if report.skipped:
-            self.stats.add("extraction_parse", errors=report.skipped, items=report.records)
-            log.warning("extraction output: %d unreadable record(s) skipped", report.skipped)
-        return self._grounded(extraction, excerpt)
+        """Records for one excerpt: re-asked once with the problem when nothing usable came back,
+        then the local extractor; bad records dropped with counted reasons (``quality``).
+        """
+        messages = prompts.entity_extraction(excerpt, self.entity_types)
+        checker = RecordChecker(excerpt, self.entity_types)
+        extraction, error = await self._ask_records(messages, checker, _usable)
+        quality: collections.Counter[str] = collections.Counter()
+        if error:
+            quality["reasked"] += 1
+            extraction, error = await self._ask_records(_reask(messages, error), checker, _usable)
+        if error:
+            quality["fallback_local"] += 1
+            log.warning("extraction: no usable records (%s); local extractor used", error)
+            extraction = checker.check(local_extract(excerpt))
+        return _with_quality(extraction, quality, checker)
 
-    def _grounded(self, extraction: Extraction, source_text: str) -> Extraction:
-        kept, dropped = grounded(extraction, source_text)
-        if dropped:
-            self.stats.add("extraction_ungrounded", errors=dropped, items=dropped)
-            log.warning(
-                "extraction output: %d record(s) naming nothing in the text dropped", dropped
+    async def _ask_records(
+        self, messages: list[dict[str, str]], checker: RecordChecker, check: Callable[[str], None]
+    ) -> tuple[Extraction, str | None]:
+        """One call's validated records, or the reason nothing usable came back."""
+        try:
+            text = await self.client.chat(messages, validate=check, **self._cap("extraction"))
+        except ProviderError as exc:
+            if "deadline" in str(exc) or "failed after" in str(exc) or "rejected" in str(exc):
+                raise
+            return Extraction(), str(exc)
+        return self._records(text, checker)
+
+    def _records(self, text: str, checker: RecordChecker) -> tuple[Extraction, str | None]:
+        extraction, report = parse_extraction(text)
+        if not (extraction.entities or extraction.relationships):
+            extraction = parse_loose(text)
+        elif report.skipped:
+            self.stats.add("extraction_parse", errors=report.skipped, items=report.records)
+        before = checker.reasons["not_in_text"] + checker.reasons["relationship_not_in_text"]
+        kept = checker.check(extraction)
+        ungrounded = checker.reasons["not_in_text"] + checker.reasons["relationship_not_in_text"]
+        if ungrounded - before:
+            self.stats.add(
+                "extraction_ungrounded", errors=ungrounded - before, items=ungrounded - before
             )
-        return kept
+        if not kept.entities:
+            return kept, f"no usable record ({dict(checker.dropped) or 'none readable'})"
+        return kept, None
 
     async def process_group(
         self, document: str, context: str, excerpts: Sequence[str]
     ) -> list[tuple[str, Extraction]]:
-        """One chat call for the group. An excerpt whose summary the model left out gets the local
-        extractive summary (counted as a parse error), so a group never half-fails.
+        """One chat call for the group; re-asked once with the problem, then per-excerpt calls,
+        then the local extractor. Summary lines the model did write are kept; an excerpt whose
+        summary is missing gets the local extractive summary, so a group never fails whole.
         """
         n = len(excerpts)
-        text = await self.client.chat(
-            prompts.group_processing(context, excerpts, self.entity_types),
-            validate=lambda t: check_group_output(t, n),
-            **self._cap("extraction"),
-        )
-        summaries, extraction, report = parse_group_output(text, n)
+        messages = prompts.group_processing(context, excerpts, self.entity_types)
+        checker = RecordChecker("\n".join([context, *excerpts]), self.entity_types)
+        quality: collections.Counter[str] = collections.Counter()
+        summaries, extraction, error = await self._ask_group(messages, checker, n)
+        if error:
+            quality["reasked"] += 1
+            more, extraction, error = await self._ask_group(_reask(messages, error), checker, n)
+            summaries = {**more, **summaries}
+        if error:
+            quality["fallback_excerpts"] += 1
+            log.warning("group output unusable (%s); per-excerpt calls", error)
+            per_excerpt = [await self.extract(e) for e in excerpts]
+        else:
+            per_excerpt = attribute(extraction, excerpts)
         missing = [i for i in range(1, n + 1) if i not in summaries]
-        if missing or report.skipped:
-            self.stats.add("group_parse", errors=len(missing) + report.skipped, items=n)
-            log.warning(
-                "group output: %d summaries missing, %d unreadable records",
-                len(missing),
-                report.skipped,
-            )
-        extraction = self._grounded(extraction, "\n".join([context, *excerpts]))
-        per_excerpt = attribute(extraction, excerpts)
+        if missing:
+            self.stats.add("group_parse", errors=len(missing), items=n)
+        per_excerpt[0] = _with_quality(per_excerpt[0], quality, checker)
         return [
             (summaries.get(i + 1) or local_summarize(document, e), per_excerpt[i])
             for i, e in enumerate(excerpts)
         ]
+
+    async def _ask_group(
+        self, messages: list[dict[str, str]], checker: RecordChecker, n: int
+    ) -> tuple[dict[int, str], Extraction, str | None]:
+        try:
+            text = await self.client.chat(
+                messages, validate=lambda t: check_group_cutoff(t, n), **self._cap("extraction")
+            )
+        except ProviderError as exc:
+            if "deadline" in str(exc) or "failed after" in str(exc) or "rejected" in str(exc):
+                raise
+            return {}, Extraction(), str(exc)
+        summaries, _, _ = parse_group_output(text, n)
+        summaries.update(parse_loose_summaries(text, n))
+        body = strip_summaries(without_summaries(text))
+        extraction, error = self._records(body, checker)
+        return summaries, extraction, error
 
     async def keywords(self, query: str) -> QueryKeywords:
         return parse_keywords(

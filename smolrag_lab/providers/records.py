@@ -114,29 +114,6 @@ def _folded(text: str) -> str:
     return " ".join(re.sub(r"[\W_]+", " ", folded).split())
 
 
-def grounded(extraction: Extraction, source_text: str) -> tuple[Extraction, int]:
-    """The records whose names occur in ``source_text`` (after :func:`_folded`), and how many were
-    dropped: a name the excerpt never mentions was invented or injected, not extracted. A
-    relationship needs both of its ends.
-    """
-    haystack = _folded(source_text)
-
-    def occurs(name: str) -> bool:
-        key = _folded(name)
-        return bool(key) and key in haystack
-
-    kept = Extraction(
-        entities=[e for e in extraction.entities if occurs(e.name)],
-        relationships=[
-            r for r in extraction.relationships if occurs(r.source) and occurs(r.target)
-        ],
-        content_keywords=list(extraction.content_keywords),
-    )
-    dropped = len(extraction.entities) - len(kept.entities)
-    dropped += len(extraction.relationships) - len(kept.relationships)
-    return kept, dropped
-
-
 def parse_keywords(text: str) -> QueryKeywords:
     """The two keyword lists from a model's JSON answer; empty lists when it is unreadable."""
     match = re.search(r"\{.*\}", text, re.DOTALL)
@@ -198,6 +175,20 @@ def check_group_output(text: str, n_excerpts: int) -> None:
     if not summaries and not report.records:
         raise ProviderError(f"group output has no readable record: {text[:80]!r}")
     if report.last_skipped and not report.complete:
+        raise ProviderError(
+            f"group output was cut off mid-record (no completion tag): ...{text[-80:]!r}"
+        )
+
+
+def without_summaries(text: str) -> str:
+    """Group output without its summary records: the entity and relationship records."""
+    return _SUMMARY.sub("", text)
+
+
+def check_group_cutoff(text: str, n_excerpts: int) -> None:
+    """Refuse (so never cache) a group answer cut off mid-record; other problems are re-asked."""
+    _, extraction, report = parse_group_output(text, n_excerpts)
+    if report.records and report.last_skipped and not report.complete:
         raise ProviderError(
             f"group output was cut off mid-record (no completion tag): ...{text[-80:]!r}"
         )

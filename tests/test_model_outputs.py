@@ -1,0 +1,105 @@
+"""Extraction that copes with what small models write (issue 23), on hand-written imitations of
+their output in tests/data/model_outputs/ (not real transcripts), served over real HTTP."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from smolrag_lab.providers import OpenAIClient
+from smolrag_lab.providers.openai_tasks import OpenAITasks
+from smolrag_lab.providers.record_checks import UNDECLARED_TYPE
+from smolrag_lab.settings_fields import DEFAULT_ENTITY_TYPES
+from smolrag_lab.simulator import simulated_reply
+
+OUTPUTS = Path(__file__).parent / "data" / "model_outputs"
+EXCERPT = "The Indexer writes vectors to the VectorStore after the Chunker splits each file."
+
+
+def output(name):
+    return (OUTPUTS / f"{name}.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def tasks(server_settings):
+    client = OpenAIClient(server_settings.replace(completion_cache=False, max_retries=0))
+    return OpenAITasks(client, DEFAULT_ENTITY_TYPES)
+
+
+def serve(server, *replies):
+    queue = list(replies)
+    server.responder = lambda body: queue.pop(0) if queue else simulated_reply(body["messages"])
+
+
+def names(extraction):
+    return {e.name for e in extraction.entities}
+
+
+def test_markdown_list_is_read_and_prompt_types_read_back_are_dropped(openai_server, tasks):
+    serve(openai_server, output("markdown_list"))
+    found = asyncio.run(tasks.extract(EXCERPT))
+    assert names(found) == {"Indexer", "VectorStore"}
+    assert found.quality["dropped_template_word"] == 2 and found.quality["kept"] == 2
+    assert "reasked" not in found.quality and openai_server.count("/chat/completions") == 1
+
+
+def test_entity_lines_repaired_validated_and_endpoints_flagged(openai_server, tasks):
+    serve(openai_server, output("entity_lines"))
+    found = asyncio.run(tasks.extract(EXCERPT))
+    assert "Title" not in names(found) and "VectorStore" in names(found)  # full stop stripped
+    assert all(not n.endswith(".") for n in names(found))
+    chunker = next(e for e in found.entities if e.name == "Chunker")
+    assert chunker.type == UNDECLARED_TYPE and found.quality["endpoint_created"] == 1
+    assert {(r.source, r.target) for r in found.relationships} == {
+        ("Indexer", "VectorStore"),
+        ("Indexer", "Chunker"),
+    }
+
+
+def test_fenced_json_drops_duplicates_inventions_and_out_of_range_fields(openai_server, tasks):
+    serve(openai_server, output("fenced_json"))
+    found = asyncio.run(tasks.extract(EXCERPT))
+    assert [e.name for e in found.entities] == ["Indexer"]
+    q = found.quality
+    assert q["dropped_duplicate"] == 1 and q["dropped_not_in_text"] == 1  # "OpenAI" is invented
+    assert q["dropped_relationship_weight_out_of_range"] == 1 and found.relationships == []
+
+
+def test_shifted_delimiter_fields_and_template_names_are_dropped(openai_server, tasks):
+    serve(openai_server, output("shifted_delimiters"))
+    found = asyncio.run(tasks.extract(EXCERPT))
+    assert names(found) == {"Indexer", "Chunker"}
+    assert found.quality["dropped_template_word"] == 2
+    assert found.quality["dropped_relationship_shifted_fields"] == 1
+    assert [(r.source, r.target) for r in found.relationships] == [("Indexer", "Chunker")]
+
+
+def test_nothing_usable_is_reasked_once_with_the_problem_then_local(openai_server, tasks):
+    serve(openai_server, output("refusal"), output("refusal"))
+    found = asyncio.run(tasks.extract(EXCERPT))
+    assert found.quality["reasked"] == 1 and found.quality["fallback_local"] == 1
+    assert found.entities and openai_server.count("/chat/completions") == 2
+    reask = openai_server.requests[-1][1]["messages"]
+    assert len(reask) == 3 and "could not be used" in reask[-1]["content"]
+
+
+def test_a_reask_that_works_needs_no_fallback(openai_server, tasks):
+    serve(openai_server, output("refusal"), output("entity_lines"))
+    found = asyncio.run(tasks.extract(EXCERPT))
+    assert found.quality["reasked"] == 1 and "fallback_local" not in found.quality
+    assert "Indexer" in names(found)
+
+
+def test_group_keeps_the_summary_it_wrote_and_falls_back_per_excerpt(openai_server, tasks):
+    group = output("group_markdown")
+    serve(openai_server, group, group, output("entity_lines"), output("refusal"), output("refusal"))
+    second = "The Chunker splits each file into excerpts."
+    pairs = asyncio.run(tasks.process_group("# Doc\n\n" + EXCERPT, "Title: Doc", [EXCERPT, second]))
+    (summary1, first), (summary2, other) = pairs
+    assert summary1 == "How the Indexer stores vectors in the VectorStore."
+    assert summary2  # the local extractive summary fills the one the model left out
+    assert first.quality["reasked"] == 1 and first.quality["fallback_excerpts"] == 1
+    assert first.quality["dropped_template_word"] >= 3  # the prompt's types read back, twice
+    assert "Indexer" in names(first)
+    assert other.quality["reasked"] == 1 and other.quality["fallback_local"] == 1 and other.entities
+    assert openai_server.count("/chat/completions") == 5
