@@ -28,6 +28,7 @@ from .providers.cache import request_key
 from .query import context as context_builder
 from .query import planner, retrieval
 from .query.context import Source
+from .query.citations import check_citations
 from .query.graph_rank import EntityLinker
 from .query.lexical import LexicalIndex
 from .settings import QUERY_SETTINGS, Settings
@@ -69,6 +70,9 @@ class QueryResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     cached: bool = False
     plan: str = ""  # with query type "auto": why this mode was chosen
+    # Citation check of the answer (None without one): only existing sources, one per sentence.
+    citations_ok: bool | None = None
+    uncited_sentences: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -403,6 +407,7 @@ class SmolRag:
             timings["answer_ms"] = 1000 * (time.perf_counter() - t0)
         timings["total_ms"] = 1000 * (time.perf_counter() - started)
         keywords = dataclasses.asdict(retrieved.keywords) if retrieved.keywords else {}
+        cited = check_citations(reply, len(ctx.sources)) if answer else None
         return QueryResult(
             text,
             mode,
@@ -414,6 +419,8 @@ class SmolRag:
             keywords,
             ctx.token_counts,
             {k: round(v, 3) for k, v in timings.items()},
+            citations_ok=cited.ok if cited else None,
+            uncited_sentences=cited.uncited if cited else [],
         )
 
     async def _retrieve(

@@ -134,6 +134,15 @@ def reask(problem: str) -> str:
     )
 
 
+def recite(problem: str) -> str:
+    """The follow-up when an answer's citations were wrong or missing."""
+    return (
+        f"Your answer cannot be used as it is: {problem}. Answer again from the context only, "
+        "ending every sentence with the number of the source it comes from, e.g. [1]; cite only "
+        "numbers from the Sources list, and leave out anything the sources do not say."
+    )
+
+
 def query_keywords(query: str) -> list[dict[str, str]]:
     instructions = """You extract search keywords from a user's question for a retrieval system.
 Return JSON only, with two lists:

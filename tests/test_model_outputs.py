@@ -103,3 +103,50 @@ def test_group_keeps_the_summary_it_wrote_and_falls_back_per_excerpt(openai_serv
     assert "Indexer" in names(first)
     assert other.quality["reasked"] == 1 and other.quality["fallback_local"] == 1 and other.entities
     assert openai_server.count("/chat/completions") == 5
+
+
+ANSWER_CONTEXT = (
+    "-----Sources-----\n[1] a.md\nThe Indexer writes vectors.\n\n[2] b.md\nThe Chunker splits."
+)
+
+
+def test_citation_check_flags_missing_and_invented_sources():
+    from smolrag_lab.query.citations import check_citations
+
+    good = check_citations("The Indexer writes vectors [1]. The Chunker splits files [2].", 2)
+    assert good.ok and not good.uncited
+    bad = check_citations("The Indexer writes vectors [3]. It was developed by OpenAI.", 2)
+    assert not bad.ok and bad.invalid == [3] and bad.uncited == ["It was developed by OpenAI."]
+    assert check_citations("The context does not say who wrote it.", 2).ok
+
+
+def test_an_uncited_answer_is_reasked_once_with_the_problem(openai_server, tasks):
+    cited = "The Indexer writes vectors [1]. The Chunker splits each file [2]."
+    serve(openai_server, output("uncited_answer"), cited)
+    reply = asyncio.run(tasks.answer("What writes vectors?", ANSWER_CONTEXT, ["a", "b"], "mix"))
+    assert reply == cited and openai_server.count("/chat/completions") == 2
+    follow_up = openai_server.requests[-1][1]["messages"][-1]["content"]
+    assert "do not exist: [3]" in follow_up and "carry no [n] citation" in follow_up
+
+
+def test_an_answer_still_uncited_is_marked_in_the_result(openai_server, server_settings, tmp_path):
+    from test_engine import write_corpus
+
+    from smolrag_lab import SmolRag
+
+    def reply(body):
+        system = body["messages"][0]["content"]
+        return (
+            output("uncited_answer")
+            if system.startswith("---Role---")
+            else (simulated_reply(body["messages"]))
+        )
+
+    openai_server.responder = reply
+    settings = server_settings.replace(chunk_size=40, chunk_overlap=0, completion_cache=False)
+    with SmolRag(settings) as rag:
+        rag.ingest(write_corpus(tmp_path / "corpus"), progress=False)
+        result = rag.query("Which store keeps entities?", "mix")
+        assert result.citations_ok is False and result.uncited_sentences
+        assert "developed by OpenAI" in " ".join(result.uncited_sentences)
+        assert rag.retrieve("Which store keeps entities?", "mix").citations_ok is None

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from .. import prompts
 from ..ingest.grouping import attribute
+from ..query.citations import check_citations
 from .base import CompletionTasks, Extraction, ProviderError, QueryKeywords
 from .local_tasks import extract as local_extract
 from .local_tasks import summarize as local_summarize
@@ -171,6 +172,19 @@ class OpenAITasks(CompletionTasks):
         )
 
     async def answer(self, question: str, context: str, sources: Sequence[str], mode: str) -> str:
-        return (
-            await self.client.chat(prompts.answer(question, context, mode), **self._cap("answer"))
-        ).strip()
+        """The answer; re-asked once with the problem when it cites a source that does not exist
+        or has a sentence without a citation (the engine marks one still failing as uncited).
+        """
+        messages = prompts.answer(question, context, mode)
+        reply = (await self.client.chat(messages, **self._cap("answer"))).strip()
+        check = check_citations(reply, len(sources))
+        if check.ok:
+            return reply
+        self.stats.add("answer_citations", errors=1, items=1)
+        again = [
+            *messages,
+            {"role": "assistant", "content": reply},
+            {"role": "user", "content": prompts.recite(check.problem())},
+        ]
+        retry = (await self.client.chat(again, **self._cap("answer"))).strip()
+        return retry if check_citations(retry, len(sources)).ok or not reply else reply

@@ -1,0 +1,49 @@
+"""Does an answer cite its sources? Every citation must name a source that exists, and every
+sentence that states something must carry one; a small model's answer often cites nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(*\[])|\n+")
+MIN_CLAIM_WORDS = 4  # shorter fragments (headings, "In short:") state nothing to cite
+_NO_ANSWER = re.compile(
+    r"\b(?:do not|don't|cannot|can't) (?:know|say|tell|answer)\b|"
+    r"\b(?:does not|doesn't|do not|don't) (?:contain|say|mention|give)\b",
+    re.IGNORECASE,
+)  # saying the context has no answer needs no citation
+
+
+@dataclass
+class CitationCheck:
+    ok: bool
+    invalid: list[int] = field(default_factory=list)  # cited numbers with no such source
+    uncited: list[str] = field(default_factory=list)  # sentences without a citation
+
+    def problem(self) -> str:
+        parts = []
+        if self.invalid:
+            parts.append(f"it cites sources that do not exist: {self.invalid}")
+        if self.uncited:
+            parts.append(f"{len(self.uncited)} sentence(s) carry no [n] citation")
+        return "; ".join(parts)
+
+
+def cited_numbers(text: str) -> list[int]:
+    return [int(n) for group in _CITATION.findall(text) for n in re.split(r"\s*[,;]\s*", group)]
+
+
+def sentences(answer: str) -> list[str]:
+    """The answer's statements: split at sentence ends and line breaks, markup ignored."""
+    parts = (p.strip().lstrip("#*->0123456789. ").strip() for p in _SENTENCE_END.split(answer))
+    return [p for p in parts if len(re.findall(r"\w+", _CITATION.sub("", p))) >= MIN_CLAIM_WORDS]
+
+
+def check_citations(answer: str, n_sources: int) -> CitationCheck:
+    """Citations in range 1..n_sources, and one in every sentence that states something."""
+    invalid = sorted({n for n in cited_numbers(answer) if not 1 <= n <= n_sources})
+    uncited = [s for s in sentences(answer) if not _CITATION.search(s) and not _NO_ANSWER.search(s)]
+    return CitationCheck(not invalid and not uncited, invalid, uncited)
