@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -359,6 +360,11 @@ def _serve_command(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smolrag-lab", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (default: $SMOLRAG_CONFIG)")
+    parser.add_argument(
+        "--log-model-io",
+        metavar="FILE",
+        help="append every model prompt and response to FILE as JSONL (for replay)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser(
         "settings", help="show every setting, its concern, value and allowed range"
@@ -534,6 +540,8 @@ def _add_bench_command(commands: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.log_model_io:  # read by every Settings.load, in this process and its workers
+        os.environ["SMOLRAG_MODEL_IO_LOG"] = str(Path(args.log_model_io).resolve())
     try:
         return args.run(args)
     except SettingsError as exc:

@@ -322,6 +322,9 @@ class LoggingSettings:
         1_000_000, lo=1_000, hi=10**10, doc="size at which the log file rotates"
     )
     log_backups: int = _knob(3, lo=0, hi=1000, doc="rotated log files kept")
+    model_io_log: Path | None = _knob(
+        None, doc="JSONL file every chat prompt and response is appended to (--log-model-io)"
+    )
 
 
 # Concern name -> the class that declares its settings (in the order Settings lists them).

@@ -25,6 +25,7 @@ from ..settings import Settings, reveal
 from ..tokens import TokenCounter
 from .base import Embedder, ProviderError
 from .cache import CompletionCache, request_key
+from .model_io import record_chat
 from .stats import ProviderStats
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class OpenAIClient:
             hit = self.cache.get(key)
             if hit is not None and _valid(hit["text"], validate):
                 self.stats.add("chat", cache_hits=1)
+                record_chat(self.settings, model, messages, params, hit["text"], 0.0, True)
                 return hit["text"]
             self.stats.add("chat", cache_misses=1)
         prompt_tokens = self._estimate(m["content"] for m in messages)
@@ -126,6 +128,7 @@ class OpenAIClient:
 
         response, latency = await self._with_retries("chat", call, prompt_tokens)
         text = _chat_text(response)
+        record_chat(self.settings, model, messages, params, text, latency, False)
         usage = getattr(response, "usage", None)
         self.stats.add(
             "chat",
