@@ -168,7 +168,11 @@ def test_extraction_and_keywords_parse_model_output(openai_server, server_settin
     ]
     providers = Providers(server_settings.replace(embedding_backend="local"))
     extraction = asyncio.run(providers.tasks.extract("SmolRAG was inspired by LightRAG."))
-    assert [e.name for e in extraction.entities] == ["Smolrag"]
+    # the undeclared endpoint is created, flagged (issue 23)
+    assert [(e.name, e.type) for e in extraction.entities] == [
+        ("Smolrag", "feature"),
+        ("LightRAG", "undeclared"),
+    ]
     assert extraction.relationships[0].weight == 7.0 and extraction.relationships[0].keywords == [
         "lineage",
         "design",
