@@ -1,6 +1,6 @@
 """What was said to the model and what it answered: DEBUG log lines (truncated) and, with
-``model_io_log`` (``--log-model-io FILE``), one JSON line per chat call with the whole exchange, so a
-failed document can be understood and the exchange replayed through the simulator later. Secrets
+``model_io_log`` (``--log-model-io FILE``), one JSON line per chat call with the whole exchange, so
+a failed document can be understood and the exchange replayed through the simulator later. Secrets
 (the API key, bearer tokens, ``sk-`` keys) are masked in both.
 """
 
