@@ -27,11 +27,28 @@ from .records import (
 log = logging.getLogger(__name__)
 
 
+class UnusableOutput(ProviderError):
+    """The model answered, but with text that cannot be used: re-asked, never cached."""
+
+
 def _usable(text: str) -> None:
     """Refuse (and so never cache) output cut off mid-record; other shapes are read loosely."""
     extraction, report = parse_extraction(text)
     if extraction.entities or extraction.relationships:
-        check_extraction(text, report)
+        try:
+            check_extraction(text, report)
+        except ProviderError as exc:
+            raise UnusableOutput(str(exc)) from exc
+
+
+def _group_usable(n: int) -> Callable[[str], None]:
+    def check(text: str) -> None:
+        try:
+            check_group_cutoff(text, n)
+        except ProviderError as exc:
+            raise UnusableOutput(str(exc)) from exc
+
+    return check
 
 
 def _reask(messages: list[dict[str, str]], error: str) -> list[dict[str, str]]:
@@ -95,9 +112,7 @@ class OpenAITasks(CompletionTasks):
         """One call's validated records, or the reason nothing usable came back."""
         try:
             text = await self.client.chat(messages, validate=check, **self._cap("extraction"))
-        except ProviderError as exc:
-            if "deadline" in str(exc) or "failed after" in str(exc) or "rejected" in str(exc):
-                raise
+        except UnusableOutput as exc:
             return Extraction(), str(exc)
         return self._records(text, checker)
 
@@ -154,11 +169,9 @@ class OpenAITasks(CompletionTasks):
     ) -> tuple[dict[int, str], Extraction, str | None]:
         try:
             text = await self.client.chat(
-                messages, validate=lambda t: check_group_cutoff(t, n), **self._cap("extraction")
+                messages, validate=_group_usable(n), **self._cap("extraction")
             )
-        except ProviderError as exc:
-            if "deadline" in str(exc) or "failed after" in str(exc) or "rejected" in str(exc):
-                raise
+        except UnusableOutput as exc:
             return {}, Extraction(), str(exc)
         summaries, _, _ = parse_group_output(text, n)
         summaries.update(parse_loose_summaries(text, n))
