@@ -27,8 +27,8 @@ from .providers import Providers
 from .providers.cache import request_key
 from .query import context as context_builder
 from .query import planner, retrieval
-from .query.context import Source
 from .query.citations import check_citations
+from .query.context import Source
 from .query.graph_rank import EntityLinker
 from .query.lexical import LexicalIndex
 from .settings import QUERY_SETTINGS, Settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .. import prompts
 from ..ingest.grouping import attribute
@@ -77,7 +78,7 @@ class OpenAITasks(CompletionTasks):
         self.model = client.settings.completion_model
         self.entity_types = tuple(entity_types)
 
-    def _cap(self, task: str) -> dict[str, int]:
+    def _cap(self, task: str) -> dict[str, Any]:
         """``max_tokens`` for a task from ``max_output_tokens_<task>`` (nothing when 0)."""
         limit = getattr(self.client.settings, f"max_output_tokens_{task}")
         return {"max_tokens": limit} if limit else {}
