@@ -202,7 +202,7 @@ def _shoot_cells(page, stem: str) -> None:
 
 def test_query_notebook_ingests_with_an_overall_bar_and_citations_highlight(browser, lab):
     page = _open_and_run(browser, lab, "02-query.ipynb")
-    first_output = page.locator(".jp-CodeCell").first.locator(".jp-OutputArea")
+    first_output = page.locator(".jp-CodeCell").first.locator(".jp-OutputArea").first
     first_output.locator(".widget-label, .widget-html-content", has_text="overall").first.wait_for()
     assert first_output.locator(".widget-progress, progress, .progress").count() >= 1
     first_output.scroll_into_view_if_needed()

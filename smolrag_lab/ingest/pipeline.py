@@ -383,7 +383,7 @@ class Ingestor:
         )
         touched = Touched()
         excerpt_ids = [f"{p.doc_id}:{i:04d}" for i in range(len(p.excerpts))]
-        for excerpt_id, extraction in zip(excerpt_ids, p.extractions, strict=True):
+        for excerpt_id, extraction in zip(excerpt_ids, p.extractions, strict=False):
             merge_extraction(
                 edit, p.doc_id, excerpt_id, extraction, s.description_cap, s.keywords_cap, touched
             )
@@ -436,7 +436,7 @@ class Ingestor:
                 index.extractions.delete(old["excerpt_ids"])
                 index.documents.delete([old["doc_id"]])
             index.extractions.set_many(
-                {eid: asdict(x) for eid, x in zip(excerpt_ids, p.extractions, strict=True)}
+                {eid: asdict(x) for eid, x in zip(excerpt_ids, p.extractions, strict=False)}
             )
             index.excerpts.set_many(
                 {
