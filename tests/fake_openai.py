@@ -4,6 +4,8 @@ scripted through ``faults``, ``fail_if`` and ``responder`` (see :mod:`smolrag_la
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,27 @@ def openai_settings(base_url: str, data_dir: Path, **overrides: Any) -> Settings
         request_timeout_s=5.0,
     )
     return Settings(**{**values, **overrides})
+
+
+@contextmanager
+def simulated(
+    endpoint: SimulatedEndpoint, data_dir: Path, **overrides: Any
+) -> Iterator[tuple[SimulatedEndpoint, Settings]]:
+    """``endpoint`` started, with settings whose completions go to it (small excerpts keep an
+    ingestion fast); stopped when the block ends."""
+    endpoint.start()
+    values: dict[str, Any] = dict(
+        data_dir=data_dir,
+        openai_api_key="sk-sim",
+        openai_base_url=endpoint.base_url,
+        completion_backend="openai",
+        chunk_size=40,
+        chunk_overlap=0,
+    )
+    try:
+        yield endpoint, Settings(**{**values, **overrides})
+    finally:
+        endpoint.stop()
 
 
 class FakeOpenAIServer(SimulatedEndpoint):

@@ -4,6 +4,7 @@ per-call deadline that cancels a stalled call instead of re-sending it to a busy
 import time
 
 import pytest
+from fake_openai import simulated
 from test_engine import write_corpus
 
 from smolrag_lab import Settings, SmolRag
@@ -15,21 +16,17 @@ MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content
 
 
 def test_every_chat_request_carries_its_task_output_cap(tmp_path):
-    server = SimulatedEndpoint(dim=16).start()
-    try:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            openai_api_key="sk-sim",
-            openai_base_url=server.base_url,
-            completion_backend="openai",
-            completion_model="sim-chat",
-            max_output_tokens_extraction=777,
-            max_output_tokens_summary=111,
-            max_output_tokens_keywords=55,
-            max_output_tokens_answer=333,
-            chunk_size=40,
-            chunk_overlap=0,
-        )
+    limits = dict(
+        max_output_tokens_extraction=777,
+        max_output_tokens_summary=111,
+        max_output_tokens_keywords=55,
+        max_output_tokens_answer=333,
+    )
+    endpoint = SimulatedEndpoint(dim=16)
+    with simulated(endpoint, tmp_path / "data", completion_model="sim-chat", **limits) as (
+        server,
+        settings,
+    ):
         with SmolRag(settings) as rag:
             assert rag.ingest(write_corpus(tmp_path / "corpus"), progress=False).failed == []
             rag.query("Which store keeps entities?", "mix")
@@ -37,8 +34,6 @@ def test_every_chat_request_carries_its_task_output_cap(tmp_path):
         caps = {body.get("max_tokens") for body in chats}
         assert chats and None not in caps
         assert caps <= {777, 111, 55, 333} and {55, 333} <= caps and caps & {777, 111}
-    finally:
-        server.stop()
 
 
 def test_budgets_shrink_to_fit_the_model_window():
@@ -58,24 +53,12 @@ def test_budgets_shrink_to_fit_the_model_window():
 
 
 def test_mix_context_fits_an_8k_model(tmp_path):
-    server = SimulatedEndpoint(dim=16).start()
-    try:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            openai_api_key="sk-sim",
-            openai_base_url=server.base_url,
-            completion_backend="openai",
-            model_context_tokens=2000,
-            max_output_tokens_answer=500,
-            chunk_size=40,
-            chunk_overlap=0,
-        )
+    limits = dict(model_context_tokens=2000, max_output_tokens_answer=500)
+    with simulated(SimulatedEndpoint(dim=16), tmp_path / "data", **limits) as (_, settings):
         with SmolRag(settings) as rag:
             rag.ingest(write_corpus(tmp_path / "corpus"), progress=False)
             result = rag.query("Which store keeps entities?", "mix")
         assert result.token_counts["total"] <= 2000 - 500 - PROMPT_RESERVE_TOKENS + 50
-    finally:
-        server.stop()
 
 
 def test_a_stalled_call_is_cancelled_at_its_deadline_and_not_re_sent(

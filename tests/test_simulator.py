@@ -6,6 +6,7 @@ import sys
 
 import openai
 import pytest
+from fake_openai import simulated
 from test_engine import write_corpus
 
 from smolrag_lab import Settings, SmolRag
@@ -46,24 +47,14 @@ def test_engine_on_the_simulated_endpoint_gets_well_formed_output(endpoint, tmp_
 
 
 def test_error_rate_is_absorbed_by_retries(tmp_path):
-    server = SimulatedEndpoint(error_rate=0.3, seed=7).start()
-    try:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            openai_api_key="sk-sim",
-            openai_base_url=server.base_url,
-            completion_backend="openai",
-            retry_base_delay_s=0.001,
-            retry_max_delay_s=0.01,
-            max_retries=8,
-            chunk_size=40,
-            chunk_overlap=0,
-        )
-        with SmolRag(settings) as rag:
-            assert rag.ingest(write_corpus(tmp_path / "corpus"), progress=False).failed == []
-            assert rag.providers.stats()["chat"]["retries"] > 0
-    finally:
-        server.stop()
+    retries = dict(retry_base_delay_s=0.001, retry_max_delay_s=0.01, max_retries=8)
+    endpoint = SimulatedEndpoint(error_rate=0.3, seed=7)
+    with (
+        simulated(endpoint, tmp_path / "data", **retries) as (_, settings),
+        SmolRag(settings) as rag,
+    ):
+        assert rag.ingest(write_corpus(tmp_path / "corpus"), progress=False).failed == []
+        assert rag.providers.stats()["chat"]["retries"] > 0
 
 
 def test_command_line_server(tmp_path):

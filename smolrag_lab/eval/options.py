@@ -107,28 +107,26 @@ def compare_options(
             )
             for row in measured:
                 reference = by_mode["standard" if row["mode"] == "auto" else row["mode"]]
-                rows.append({**row, **_answer_deltas(reference, row), **_against(reference, row)})
+                rows.append({**row, **_against(reference, row)})
             bar.update(1)
     return rows
 
 
 def _against(reference: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     """Each metric's change from the default: the mean difference, its paired 95% interval and
-    sign-flip p-value over the same questions, and whether it is within noise.
+    sign-flip p-value over the same questions, and whether it is within noise; for the answer
+    metrics the row was scored on, the change alone.
     """
-    out: dict[str, Any] = {}
+    answered = [m for m in ANSWER_OPTION_METRICS if row.get(m) is not None]
+    out: dict[str, Any] = {
+        f"delta_{m}": round(row[m] - (reference.get(m) or 0), 4) for m in answered
+    }
     for m in METRICS:
         out[f"delta_{m}"] = round(row[m] - reference[m], 4)
         ref, cand = paired_values(reference["per_question"], row["per_question"], m)
         if ref:
             out[f"vs_default_{m}"] = compare(ref, cand).to_dict()
     return out
-
-
-def _answer_deltas(reference: dict[str, Any], row: dict[str, Any]) -> dict[str, float]:
-    """The change in each answer metric the row was scored on, against its mode's default."""
-    answered = [m for m in ANSWER_OPTION_METRICS if row.get(m) is not None]
-    return {f"delta_{m}": round(row[m] - (reference.get(m) or 0), 4) for m in answered}
 
 
 def _copy_for(base: Settings, option: Settings) -> Path:
