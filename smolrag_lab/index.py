@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 from .stores.ann import AnnConfig
@@ -98,10 +98,6 @@ class Index:
         finally:
             with self._view_lock:
                 view.readers -= 1
-
-    def excerpt_entities(self) -> Mapping[str, Iterable[str]]:
-        """The graph's provenance inverted: the entities each excerpt mentions (from the view)."""
-        return self.graph_view().excerpt_entities()
 
     def write_graph(self, nodes: dict, edges: dict) -> None:
         """Store changed graph items (None: removed), stamped with the current version; call inside

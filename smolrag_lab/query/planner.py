@@ -169,7 +169,15 @@ async def search(
     if rerank:
         seeds = _seeds(done["local"].entities, linker.linked(question) if linker else [])
         done["vector"] = await asyncio.to_thread(
-            retrieval.graph_reranked, index, graph, vectors["query"], s, question, lexical, seeds
+            retrieval.graph_reranked,
+            index,
+            graph,
+            view.mentions,
+            vectors["query"],
+            s,
+            question,
+            lexical,
+            seeds,
         )
     result.vector_excerpts = done.get("vector", [])
     result.mode = mode

@@ -137,6 +137,7 @@ def standard(
 def graph_reranked(
     index: Index,
     graph: Any,
+    mentions: Mapping[str, Iterable[str]],
     query_vector: np.ndarray,
     s: Settings,
     question: str,
@@ -145,11 +146,11 @@ def graph_reranked(
 ) -> list[ExcerptHit]:
     """``mix_graph="rerank"``: the fused candidates (all ``fusion_candidates`` of them) re-ordered
     by personalised PageRank from ``seeds`` (:func:`.graph_rank.rerank`), then cut to
-    ``excerpt_top_k``.
+    ``excerpt_top_k``. ``mentions`` (the entities each excerpt names) come from the query's own
+    graph view, so the re-ranking reads the same version as the rest of the query.
     """
     depth = max(s.excerpt_top_k, s.fusion_candidates)
     scored, cosine, bm25 = _candidate_scores(index, query_vector, s, question, lexical, depth)
-    mentions = index.excerpt_entities()
     ranked = graph_rank.rerank(scored, mentions, graph, seeds, s.graph_rerank_weight)
     hits = _excerpts(index, ranked[: s.excerpt_top_k], "vector")
     return _label_fused(hits, cosine, bm25, s.fusion)

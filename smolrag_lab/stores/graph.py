@@ -12,7 +12,7 @@ import io
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,10 +106,6 @@ class GraphView:
                 keys.pop(key, None)
                 if not keys:
                     del self.mentions[excerpt_id]
-
-    def excerpt_entities(self) -> Mapping[str, Iterable[str]]:
-        """The entities each excerpt is cited by (the graph's provenance inverted)."""
-        return self.mentions
 
 
 def to_graphml(graph: nx.Graph) -> bytes:
