@@ -10,13 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import QueryResult, SmolRag
+    from .engine import SmolRag
+    from .query.result import QueryResult
     from .settings import Settings, SettingsError
 
 __version__ = "0.1.0"
 __all__ = ["QueryResult", "Settings", "SettingsError", "SmolRag", "__version__"]
 _LAZY = {
-    "QueryResult": ".engine",
+    "QueryResult": ".query.result",
     "SmolRag": ".engine",
     "Settings": ".settings",
     "SettingsError": ".settings",

@@ -9,7 +9,6 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,71 +19,23 @@ from .ingest import consistency
 from .ingest.consistency import CheckReport
 from .ingest.discovery import Document
 from .ingest.executors import close_executor, make_executor
-from .ingest.pipeline import Ingestor, IngestReport
+from .ingest.pipeline import Ingestor
 from .ingest.rebuild import rebuild as rebuild_index
-from .monitor import PerformanceMonitor, configure_file_logging, release_file_logging
+from .ingest.report import IngestReport
+from .monitor import PerformanceMonitor, open_logging, release_file_logging
 from .providers import Providers
-from .providers.cache import request_key
 from .query import context as context_builder
 from .query import planner, retrieval
+from .query.cache import QueryCache
 from .query.citations import check_citations
-from .query.context import Source
-from .query.graph_rank import EntityLinker
-from .query.lexical import LexicalIndex
-from .settings import QUERY_SETTINGS, Settings
+from .query.derived import DerivedStructures
+from .query.result import QueryResult
+from .settings import Settings
 from .stores.graph import GraphView
-from .text import excerpt_search_text, reject_lone_surrogates
+from .text import reject_lone_surrogates
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
-
-# Settings the query cache key includes: what a query may override, and what the engine was opened
-# with that changes a result (the answering model, the vector search, the description caps).
-RESULT_SETTINGS = (
-    *QUERY_SETTINGS,
-    "description_cap",
-    "keywords_cap",
-    "completion_model",
-    "completion_temperature",
-    "vector_index",
-    "vector_storage",
-    "vector_pca_dims",
-    "vector_rescore",
-    "vector_shortlist_factor",
-    "hnsw_expansion_search",
-    "hnsw_dtype",
-)
-
-
-@dataclass
-class QueryResult:
-    question: str
-    mode: str
-    answer: str
-    context: str
-    sources: list[Source] = field(default_factory=list)
-    entities: list[dict[str, Any]] = field(default_factory=list)
-    relationships: list[dict[str, Any]] = field(default_factory=list)
-    keywords: dict[str, list[str]] = field(default_factory=dict)
-    token_counts: dict[str, int] = field(default_factory=dict)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    cached: bool = False
-    plan: str = ""  # with query type "auto": why this mode was chosen
-    # Citation check of the answer (None without one): only existing sources, one per sentence.
-    citations_ok: bool | None = None
-    uncited_sentences: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QueryResult:
-        data = dict(data)
-        data["sources"] = [Source(**s) for s in data.get("sources", [])]
-        data["relationships"] = [
-            {**r, "pair": tuple(r["pair"])} for r in data.get("relationships", [])
-        ]
-        return cls(**data)
 
 
 def _private_files(data_dir: Path) -> None:
@@ -116,16 +67,8 @@ class SmolRag:
         """
         base = settings or Settings.load()
         self.settings = base.replace(**overrides) if overrides else base
-        logging.getLogger("smolrag_lab").setLevel(self.settings.log_level)
         _private_files(self.settings.data_dir)
-        self._log_handler = None
-        if self.settings.log_to_file:
-            self._log_handler = configure_file_logging(
-                self.settings.data_dir / "logs" / "smolrag_lab.log",
-                self.settings.log_level,
-                self.settings.log_max_bytes,
-                self.settings.log_backups,
-            )
+        self._log_handler = open_logging(self.settings)
         self.providers = Providers(self.settings)
         self.monitor = PerformanceMonitor(self.providers.stats)
         self.index = Index(
@@ -138,19 +81,25 @@ class SmolRag:
         self.ingestor = Ingestor(self.index, self.providers, self.settings, self.monitor)
         self.writer_lock = self.index.writer_lock(self.settings.write_lock_timeout_s)
         self.tokens = TokenCounter(self.settings.tokenizer_encoding)
-        self._lexical: tuple[tuple[int, bool], LexicalIndex] | None = None
-        self._graph_views: dict[tuple, Any] = {}
+        self.query_cache = QueryCache(
+            self.index.query_cache, self.providers.tasks.backend, self.providers.embedder.name
+        )
+        self.derived = DerivedStructures(self.index)
         self._executor, self._executor_owner, self._owns_executor = executor, None, False
         if executor is not None:
             self._use_executor(executor)
         self.record = record_of(self.settings, self.providers.embedder.dim)
-        self.rebuilt: IngestReport | None = None
+        self.rebuilt: IngestReport | None = self._settle(recover, rebuild)
+
+    def _settle(self, recover: bool, rebuild: bool) -> IngestReport | None:
+        """Check the recorded index settings, repair an interrupted write and rebuild when asked;
+        the engine is closed again if any of it fails.
+        """
         try:
             action = reconcile(self.index, self.record, self._where(), rebuild)
             if recover:
                 self._recover_if_interrupted()
-            if action == "rebuild":
-                self.rebuilt = self.rebuild()
+            return self.rebuild() if action == "rebuild" else None
         except BaseException:
             self.close()
             raise
@@ -159,52 +108,19 @@ class SmolRag:
         s = self.settings
         return f"workspace {s.index_workspace}" if s.database_url else str(s.data_dir)
 
-    def lexical_index(self, with_summary: bool = True) -> LexicalIndex:
-        """BM25 over each excerpt (with its summary unless told otherwise), rebuilt when the index
-        changes.
-        """
-        stamp = (self.index.version, with_summary)
-        if self._lexical is None or self._lexical[0] != stamp:
-            items = list(self.index.excerpts.items())
-            texts = [excerpt_search_text(v["text"], v["summary"], with_summary) for _, v in items]
-            self._lexical = (stamp, LexicalIndex([k for k, _ in items], texts))
-        return self._lexical[1]
-
-    def entity_linker(self, view: GraphView | None = None) -> EntityLinker:
-        """The graph's entity names, to spot those a question names; kept while the view holds."""
-        view = view or self.index.graph_view()
-        return self._derived(view, "linker", lambda: EntityLinker(view.graph))
-
     def graph(self) -> Any:
         """The committed knowledge graph as a networkx graph, current as of this call (a view of the
         stored rows: read it, never change it).
         """
         return self.index.graph_view().graph
 
-    def _derived(self, view: GraphView, kind: str, build: Any, *key: Any) -> Any:
-        """A structure derived from the graph view (pruned copy, entity-name table), kept while the
-        view's version stays the same.
-        """
-        stamp = (kind, view.version, id(view), *key)
-        if stamp not in self._graph_views:
-            self._graph_views = {k: v for k, v in self._graph_views.items() if k[1:3] == stamp[1:3]}
-            self._graph_views[stamp] = build()
-        return self._graph_views[stamp]
-
     def query_graph(self, s: Settings | None = None, view: GraphView | None = None) -> Any:
         """The graph retrieval sees: the stored graph, or its pruned copy when pruning is set."""
-        s, view = s or self.settings, view or self.index.graph_view()
-        prune = tuple(
-            getattr(s, k)
-            for k in ("prune_min_degree", "prune_min_weight", "prune_min_mentions", "prune_orphans")
-        )
-        return self._derived(view, "pruned", lambda: planner.pruned_graph(view.graph, s), *prune)
+        return self.derived.query_graph(view or self.index.graph_view(), s or self.settings)
 
     def plan(self, text: str, view: GraphView | None = None) -> planner.Plan:
         """The mode the ``auto`` query type picks for ``text``, and why."""
-        view = view or self.index.graph_view()
-        names = self._derived(view, "names", lambda: planner.EntityNames(view.graph))
-        return planner.choose_mode(text, names)
+        return planner.choose_mode(text, self.derived.names(view or self.index.graph_view()))
 
     # Consistency --------------------------------------------------------------------------
     def _recover_if_interrupted(self) -> None:
@@ -232,7 +148,7 @@ class SmolRag:
         """
         with self.writer_lock:
             done = consistency.repair(self.index, self.settings, self.providers.embedder)
-        self._lexical = None
+        self.derived.forget()
         return done
 
     @contextlib.contextmanager
@@ -302,7 +218,7 @@ class SmolRag:
         self._ensure_executor()
         with self._writing(record=False), self.monitor.measure("rebuild"):
             report = run_sync(rebuild_index(self.index, self.ingestor, self.record))
-        self._lexical = None
+        self.derived.forget()
         return report
 
     def ingest_text(self, text: str, source: str) -> IngestReport:
@@ -348,43 +264,15 @@ class SmolRag:
         reject_lone_surrogates(text, "the question")
         settings = self.settings.for_query(**overrides)
         with self.index.reading_graph() as view:  # the answer is built from this version
-            key = self._cache_key(text, mode, answer, settings, view.version)
-            if settings.query_cache and (hit := self.index.query_cache.get(key)):
-                return dataclasses.replace(
-                    QueryResult.from_dict(hit.get("result", hit)), cached=True
-                )
+            key = self.query_cache.key(text, mode, answer, settings, view.version)
+            if settings.query_cache and (hit := self.query_cache.get(key)):
+                return hit
             plan = self.plan(text, view) if mode == "auto" else planner.Plan(mode)
             result = await self._run_query(text, plan.mode, answer, settings, view)
         result.plan = plan.reason
         if settings.query_cache:
-            self._remember(key, result, settings.query_cache_max_entries)
+            self.query_cache.remember(key, result, settings.query_cache_max_entries)
         return result
-
-    def _remember(self, key: str, result: QueryResult, cap: int) -> None:
-        """Cache a result, stamped; past ``cap`` entries the oldest go, down to 90% of it. Counting
-        is checked every tenth of the cap's writes, so the bound costs O(1) per query amortised.
-        """
-        cache = self.index.query_cache
-        cache.set(key, {"at": time.time(), "result": result.to_dict()})
-        self._cache_writes = getattr(self, "_cache_writes", 0) + 1
-        if self._cache_writes % max(1, cap // 10) and self._cache_writes > 1:
-            return
-        excess = len(cache) - cap
-        if excess > 0:
-            stamped = sorted((entry.get("at", 0.0), k) for k, entry in cache.items())
-            cache.delete([k for _, k in stamped[: excess + cap // 10]])
-
-    def _cache_key(self, text: str, mode: str, answer: bool, s: Settings, version: int) -> str:
-        return request_key(
-            "query",
-            text=text,
-            mode=mode,
-            answer=answer,
-            version=version,
-            backend=self.providers.tasks.backend,
-            embedder=self.providers.embedder.name,
-            settings={k: getattr(s, k) for k in RESULT_SETTINGS},
-        )
 
     async def _run_query(
         self, text: str, mode: str, answer: bool, s: Settings, view: GraphView
@@ -445,11 +333,11 @@ class SmolRag:
         timings["embed_ms"] = 1000 * (time.perf_counter() - t0)
         t0 = time.perf_counter()
         lexical = (
-            self.lexical_index(s.lexical_summary)
+            self.derived.lexical(s.lexical_summary)
             if s.fusion != "none" and mode in ("standard", "mix")
             else None
         )
-        linker = self.entity_linker(view) if mode == "mix" and s.mix_graph == "rerank" else None
+        linker = self.derived.linker(view) if mode == "mix" and s.mix_graph == "rerank" else None
         result = await planner.search(
             self.index, view, self.query_graph(s, view), mode, vectors, s, text, lexical, linker
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .stores.ann import AnnConfig
 from .stores.backends import PostgresOptions, open_backend
-from .stores.graph import GraphView
+from .stores.graph import GraphView, GraphWrite, as_write
 from .stores.legacy import convert_legacy_graph
 from .stores.lock import WriterLock
 
@@ -52,7 +52,7 @@ class Index:
         ) = (self.db.namespace(n) for n in NAMESPACES)
         self._view = GraphView()
         self._view_lock = threading.RLock()
-        if backend.legacy_graphml is not None and not readonly:
+        if not readonly:
             convert_legacy_graph(self, backend.legacy_graphml)
 
     def writer_lock(self, timeout_s: float = 0.0) -> WriterLock:
@@ -99,11 +99,11 @@ class Index:
             with self._view_lock:
                 view.readers -= 1
 
-    def write_graph(self, nodes: dict, edges: dict) -> None:
-        """Store changed graph items (None: removed), stamped with the current version; call inside
-        the commit's transaction, after :meth:`bump_version`.
+    def write_graph(self, change: GraphWrite) -> None:
+        """Store a commit's graph rows, stamped with the current version; call inside the commit's
+        transaction, after :meth:`bump_version`.
         """
-        self.graph.write(nodes, edges, self.version)
+        self.graph.write(change, self.version)
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -155,11 +155,7 @@ class Index:
                         chunk, source.get_vectors(chunk), [metadata.get(i, {}) for i in chunk]
                     )
                 copied[name] = len(ids)
-            graph = self.graph_view().graph
-            other.write_graph(
-                {k: dict(a) for k, a in graph.nodes(data=True)},
-                {(a, b): dict(d) for a, b, d in graph.edges(data=True)},
-            )
+            other.write_graph(as_write(self.graph_view().graph))
             copied["graph_nodes"], copied["graph_edges"] = (
                 other.graph.number_of_nodes(),
                 other.graph.number_of_edges(),

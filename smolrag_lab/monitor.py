@@ -178,6 +178,21 @@ def configure_file_logging(path: Path, level: str, max_bytes: int, backups: int)
         return entry[0]
 
 
+def open_logging(settings: Any) -> logging.Handler | None:
+    """Set the package's log level from ``settings`` and, with ``log_to_file``, log to the data
+    directory's ``logs/smolrag_lab.log``; returns the file handler to release on close.
+    """
+    logging.getLogger("smolrag_lab").setLevel(settings.log_level)
+    if not settings.log_to_file:
+        return None
+    return configure_file_logging(
+        settings.data_dir / "logs" / "smolrag_lab.log",
+        settings.log_level,
+        settings.log_max_bytes,
+        settings.log_backups,
+    )
+
+
 def release_file_logging(handler: logging.Handler) -> None:
     """The engine that configured ``handler`` is closing; the last one out removes it."""
     with _handlers_lock:

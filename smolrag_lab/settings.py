@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,11 @@ from .settings_fields import (
     StorageSettings,
 )
 from .settings_values import ENV_ALIASES, ENV_PREFIX, SecretUrl, SettingsError, reveal
+
+# Settings of earlier versions that no longer do anything: accepted with a warning, then dropped.
+RETIRED = {
+    "graph_save_interval_s": "the graph is rows committed with each document; nothing to save",
+}
 
 __all__ = [
     "CONCERNS",
@@ -99,6 +105,9 @@ class Settings(
             values.update(values_io.read_toml(Path(toml_path)))
         values.update(values_io.read_env(cls, env))
         values.update(overrides)
+        for name in RETIRED.keys() & values.keys():
+            warnings.warn(f"setting {name} is ignored: {RETIRED[name]}", stacklevel=2)
+            del values[name]
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")

@@ -208,12 +208,6 @@ class IngestionSettings:
         factory=lambda: (".md", ".mdx", ".txt", ".rst", ".tex", ".yaml", ".yml"),
         doc="files ingested",
     )
-    graph_save_interval_s: float = _knob(
-        30.0,
-        lo=0.0,
-        hi=86_400.0,
-        doc="save the graph at most this often during ingestion (and at its end)",
-    )
     ingest_concurrency: int = _knob(4, lo=1, hi=1024, doc="documents processed at once")
     ingest_executor: str = _knob(
         "auto",

@@ -6,13 +6,12 @@ import sys
 from smolrag_lab import Settings, SmolRag
 
 if __name__ == "__main__":
-    data_dir, corpus, save_interval = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    data_dir, corpus = sys.argv[1], sys.argv[2]
     rag = SmolRag(
         Settings(
             data_dir=data_dir,
             chunk_size=40,
             chunk_overlap=0,
-            graph_save_interval_s=save_interval,
             ingest_concurrency=2,
         )
     )

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from smolrag_lab.stores import MmapVectorStore, RowGraphStore, SqliteDatabase
+from smolrag_lab.stores.graph import GraphWrite, edge_item
 
 
 def vector_for(item_id: str, dim: int = 32) -> np.ndarray:
@@ -40,13 +41,26 @@ def main() -> None:
     graph = RowGraphStore(db)
     batch = first = graph.number_of_nodes() // 200
     while True:
-        nodes = {
-            f"n{batch}-{i}": {"descriptions": [f"node {i} " * 20], "batch": batch}
-            for i in range(200)
-        }
-        edges = {(f"n{batch}-{i}", f"n{batch}-{i + 1}"): {"weight": 1.0} for i in range(199)}
+        change, doc = GraphWrite(), f"d{batch}"
+        for i in range(200):
+            key = f"n{batch}-{i}"
+            change.created[("n", key, "")] = {"name": key}
+            change.contributions[("n", key, "", doc)] = {
+                "descriptions": [f"node {i} " * 20],
+                "types": {"thing": 1},
+                "excerpt_ids": [f"{doc}:{i:04d}"],
+            }
+        for i in range(199):
+            item = edge_item((f"n{batch}-{i}", f"n{batch}-{i + 1}"))
+            change.created[item] = {}
+            change.contributions[(*item, doc)] = {
+                "descriptions": [],
+                "keywords": [],
+                "weight": 1.0,
+                "excerpt_ids": [f"{doc}:{i:04d}"],
+            }
         with db.transaction():
-            graph.write(nodes, edges, batch + 1)
+            graph.write(change, batch + 1)
         announce_first(batch, first)
         batch += 1
 

@@ -15,6 +15,7 @@ from smolrag_lab import Settings, SmolRag
 from smolrag_lab.index import Index
 from smolrag_lab.lab.workspace import QUICK_DEMO_DOCUMENTS
 from smolrag_lab.query.retrieval import MODES
+from smolrag_lab.stores.graph import as_write
 
 CORPUS = SHARED / "corpus" / "smolrag_docs"
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="needs ../shared")
@@ -142,12 +143,10 @@ def test_postgres_stores_contracts(postgres_dsn, tmp_path):
 
     index = Index(tmp_path, 8, postgres=PostgresOptions(postgres_dsn, "contracts"))
     try:
-        index.meta.set_many({"a": {"x": [1, 2]}, "b": 2})
-        assert (
-            index.meta.get_many(["a", "b", "c"]) == {"a": {"x": [1, 2]}, "b": 2}
-            and len(index.meta) == 2
-        )
-        assert index.meta.delete(["a", "zz"]) == 1 and index.meta.keys() == ["b"]
+        kv = index.sources
+        kv.set_many({"a": {"x": [1, 2]}, "b": 2})
+        assert kv.get_many(["a", "b", "c"]) == {"a": {"x": [1, 2]}, "b": 2} and len(kv) == 2
+        assert kv.delete(["a", "zz"]) == 1 and kv.keys() == ["b"]
         rng = np.random.default_rng(0)
         data = rng.standard_normal((300, 8)).astype(np.float32)
         store = index.excerpt_vectors
@@ -165,11 +164,12 @@ def test_postgres_stores_contracts(postgres_dsn, tmp_path):
             store.get_vectors(["v9"])[0], data[9] / np.linalg.norm(data[9]), rtol=1e-5
         )
         graph = index.graph
-        graph.write(
-            {n: {"name": n.upper(), "excerpt_ids": [n]} for n in "abcd"},
-            {(a, b): {"weight": 1.0} for a, b in ("ab", "cb", "cd")},
-            1,
+        whole = nx.Graph()
+        whole.add_nodes_from((n, {"name": n.upper(), "excerpt_ids": [f"d:{n}"]}) for n in "abcd")
+        whole.add_edges_from(
+            (a, b, {"weights": {"d": 1.0}, "excerpt_ids": ["d:a"]}) for a, b in ("ab", "cb", "cd")
         )
+        graph.write(as_write(whole), 1)
         view = index.graph_view().graph
         assert sorted(tuple(sorted(e)) for e in view.edges) == [("a", "b"), ("b", "c"), ("c", "d")]
         assert graph.nodes(["a"])["a"]["name"] == "A" and graph.incident("b") == [
@@ -259,43 +259,72 @@ def test_vector_contract(stores):
 
 
 def test_graph_contract(stores):
-    """Rows on both backends: read what is touched, write changes stamped with a version, follow
-    them.
+    """Rows on both backends: items and per-document contributions, read where touched, written
+    stamped with a version, followed by views; a removal and a re-made item in one commit.
     """
-    from smolrag_lab.stores import GraphView, RowGraphStore
+    from smolrag_lab.stores import GraphView, GraphWrite, RowGraphStore
 
     open_db, _ = stores
     db = open_db()
     graph = RowGraphStore(db)
-    hub = {"name": "Hub \ufffe\x01", "descriptions": {"d1": ["a hub"]}, "excerpt_ids": ["d1:0"]}
+    hub_d1 = {"descriptions": ["a hub \ufffe\x01"], "types": {"place": 2}, "excerpt_ids": ["d1:0"]}
+    hub_d2 = {"descriptions": ["the hub"], "types": {"place": 1}, "excerpt_ids": ["d2:0"]}
+    edge = {"descriptions": [], "keywords": ["k"], "weight": 1.5, "excerpt_ids": ["d1:0"]}
+    first = GraphWrite(
+        created={
+            ("n", "hub", ""): {"name": "Hub"},
+            ("n", "a", ""): {"name": "A"},
+            ("n", "b", ""): {"name": "B"},
+            ("e", "a", "hub"): {},
+            ("e", "b", "hub"): {},
+        },
+        contributions={
+            ("n", "hub", "", "d1"): hub_d1,
+            ("n", "hub", "", "d2"): hub_d2,
+            ("e", "a", "hub", "d1"): edge,
+            ("e", "b", "hub", "d2"): {**edge, "weight": 2.0},
+        },
+    )
     with db.transaction():
-        graph.write(
-            {"hub": hub, "a": {"name": "A"}, "b": {"name": "B"}},
-            {("hub", "a"): {"weight": 1.0}, ("b", "hub"): {"weight": 2.0}},
-            1,
-        )
+        graph.write(first, 1)
     with pytest.raises(RuntimeError), db.transaction():
-        graph.write({"c": {"name": "C"}}, {}, 2)
+        graph.write(GraphWrite(created={("n", "c", ""): {"name": "C"}}), 2)
         raise RuntimeError("the commit failed")
-    assert graph.nodes(["hub", "c"]) == {"hub": hub} and graph.number_of_edges() == 2
-    assert graph.edges([("a", "hub")]) == {("a", "hub"): {"weight": 1.0}}
+    assert graph.nodes(["hub", "c"]) == {"hub": {"name": "Hub"}} and graph.number_of_edges() == 2
+    assert graph.edges([("hub", "a")]) == {("a", "hub"): {}}
     assert graph.incident("hub") == [("a", "hub"), ("b", "hub")]
+    assert graph.contribution(("n", "hub", ""), "d2") == hub_d2
+    assert graph.contribution(("n", "hub", ""), "d9") is None
+    assert graph.contributors(("n", "hub", ""), "d1", 5) == ["d2"]
     view = GraphView()
     with db.snapshot():
         view.apply(graph.changes_since(view.version, 1))
+    hub = view.graph.nodes["hub"]
     assert view.version == 1 and view.graph.degree("hub") == 2
-    assert dict(view.mentions) == {"d1:0": {"hub": None}}
+    assert hub["types"] == {"place": 3} and list(hub["excerpt_ids"]) == ["d1:0", "d2:0"]
+    assert dict(view.mentions) == {"d1:0": {"hub": None}, "d2:0": {"hub": None}}
+    assert view.graph.edges["b", "hub"]["weight"] == 2.0
+    second = GraphWrite(  # d1 goes from the hub; "a" is removed and made again, bare
+        created={("n", "a", ""): {"name": "A2"}},
+        removed={("n", "a", ""), ("e", "a", "hub")},
+        contributions={("n", "hub", "", "d1"): None},
+    )
     with db.transaction():
-        graph.write({"a": None, "hub": {**hub, "excerpt_ids": []}}, {("a", "hub"): None}, 2)
+        graph.write(second, 2)
     db.close()
     again = RowGraphStore(open_db())
     changes = again.changes_since(1, 2)
-    assert changes.removed_nodes == ["a"] and changes.removed_edges == [("a", "hub")]
+    assert sorted(changes.removed_items) == [("e", "a", "hub"), ("n", "a", "")]
+    assert changes.removed_contributions == [("n", "hub", "", "d1")]
     view.apply(changes)
-    assert sorted(view.graph.nodes) == ["b", "hub"] and not view.mentions
+    hub = view.graph.nodes["hub"]
+    assert sorted(view.graph.nodes) == ["a", "b", "hub"] and view.graph.degree("a") == 0
+    assert hub["types"] == {"place": 1} and list(hub["excerpt_ids"]) == ["d2:0"]
+    assert dict(view.mentions) == {"d2:0": {"hub": None}}
     fresh = GraphView()
     fresh.apply(again.changes_since(-1, 2))
     assert nx.utils.graphs_equal(fresh.graph, view.graph)
+    assert dict(fresh.graph.nodes(data=True)) == dict(view.graph.nodes(data=True))
 
 
 def test_one_writer_at_a_time_across_threads(backend):

@@ -3,6 +3,7 @@ on opening; text the XML of that layout could not hold (U+FFFE, U+FFFF, C0 contr
 ingest, query, export and reopen; lone surrogates are refused with a clear error.
 """
 
+import json
 import subprocess
 import sys
 
@@ -16,6 +17,15 @@ from smolrag_lab import Settings, SmolRag
 from smolrag_lab.query.retrieval import MODES
 from smolrag_lab.settings import reveal
 from smolrag_lab.stores.graph import read_graphml, to_graphml
+from smolrag_lab.stores.graph_rows import RowGraphStore
+
+GRAPH_TABLES = (
+    "smolrag_entities",
+    "smolrag_edges",
+    "smolrag_graph_removed",
+    "smolrag_contributions",
+    "smolrag_contributions_removed",
+)
 
 TEXTS = {
     "a.md": "Acme Corp builds the Zephyr Engine in Paris. The Zephyr Engine powers the Shared Hub.",
@@ -39,7 +49,7 @@ def as_previous_layout(rag: SmolRag, saved_version: int) -> None:
     graph.graph["index_version"] = saved_version
     (rag.settings.data_dir / "graph.graphml").write_bytes(to_graphml(graph))
     db = rag.index.db
-    for table in ("smolrag_entities", "smolrag_edges", "smolrag_graph_removed"):
+    for table in GRAPH_TABLES:
         db.execute(f"DROP TABLE {table}")
     rag.index.meta.delete(["layout"])
 
@@ -67,6 +77,51 @@ def test_an_index_of_the_graphml_layout_is_converted_once(tmp_path, lagging):
         assert {m: rag.retrieve("What links the Shared Hub?", m).sources for m in MODES} == answers
     with SmolRag(settings) as rag:  # once: a second open finds rows and nothing to convert
         assert state(rag) == expected and rag.index.meta.get("layout")
+
+
+def as_whole_rows(rag: SmolRag) -> None:
+    """Turn the index into what the first row layout left: each item's whole history (every
+    document's part) in its one row, no contribution rows, the layout marked ``graph-rows-1``.
+    """
+    graph, db = rag.graph(), rag.index.db
+    whole = {k: _logical(a) for k, a in graph.nodes(data=True)}
+    pairs = {tuple(sorted((u, v))): _logical(a) for u, v, a in graph.edges(data=True)}
+    for table in GRAPH_TABLES[3:]:
+        db.execute(f"DELETE FROM {table}")
+    with db.transaction():
+        db.executemany(
+            "UPDATE smolrag_entities SET attrs=? WHERE key=?",
+            [(json.dumps(a), k) for k, a in whole.items()],
+        )
+        db.executemany(
+            "UPDATE smolrag_edges SET attrs=? WHERE source=? AND target=?",
+            [(json.dumps(a), *p) for p, a in pairs.items()],
+        )
+        rag.index.meta.set("layout", "graph-rows-1")
+
+
+def _logical(attrs: dict) -> dict:
+    out = {k: v for k, v in attrs.items() if k != "excerpts_by_doc"}
+    out["excerpt_ids"] = list(attrs["excerpt_ids"])
+    return out
+
+
+def test_an_index_of_the_first_row_layout_is_split_into_contributions(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", log_to_file=False, query_cache=False)
+    with SmolRag(settings) as rag:
+        for source, text in TEXTS.items():
+            rag.ingest_text(text, source)
+        expected = state(rag)
+        answers = {mode: rag.retrieve("What links the Shared Hub?", mode).sources for mode in MODES}
+    with SmolRag(settings, recover=False) as rag:
+        as_whole_rows(rag)
+    with SmolRag(settings) as rag:
+        assert rag.index.meta.get("layout") == "graph-rows-2"
+        assert state(rag) == expected and rag.check().ok
+        assert {m: rag.retrieve("What links the Shared Hub?", m).sources for m in MODES} == answers
+        assert RowGraphStore(rag.index.db).contribution(("n", "shared hub", ""), "nope") is None
+        rag.delete("a.md")
+        assert "zephyr engine" not in rag.graph() and "shared hub" in rag.graph()
 
 
 HARD = "Zed\ufffeCorp\uffff builds \x01the\x1f Nil\x00Box \u200fمرحبا\u200e 🚀 Rocket Works."

@@ -15,6 +15,7 @@ import pytest
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.cli import main as cli_main
 from smolrag_lab.ingest.graph_merge import entity_id
+from smolrag_lab.stores.graph import GraphWrite
 from smolrag_lab.stores.lock import IndexLockedError, WriterLock
 
 HERE = Path(__file__).parent
@@ -87,9 +88,7 @@ def test_an_edit_reaches_the_same_state_as_a_fresh_ingest(tmp_path, corpus, refe
         assert rag.check().ok
 
 
-def _run_child(
-    data_dir: Path, corpus: Path, save_interval: float, kill_after: float | None
-) -> tuple[bool, float]:
+def _run_child(data_dir: Path, corpus: Path, kill_after: float | None) -> tuple[bool, float]:
     """Run the ingesting child; SIGKILL it ``kill_after`` seconds after it is ready (None: let it
     finish). Returns (killed, seconds from ready to exit)."""
     child = subprocess.Popen(
@@ -98,7 +97,6 @@ def _run_child(
             str(HERE / "kill_ingest.py"),
             str(data_dir),
             str(corpus),
-            str(save_interval),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -123,9 +121,7 @@ def test_sigkill_at_random_points_then_recovery_reaches_the_uninterrupted_state(
         os.environ.get("SMOLRAG_KILL_POINTS", 30 if request.config.getoption("--runslow") else 6)
     )
     rng = random.Random(1234)
-    window = _run_child(tmp_path / "timing", corpus, 30.0, None)[
-        1
-    ]  # how long an uninterrupted run takes
+    window = _run_child(tmp_path / "timing", corpus, None)[1]  # how long an uninterrupted run takes
     outcomes = {"killed": 0, "finished first": 0, "needed repair": 0}
     for point in range(points):
         data_dir = tmp_path / f"run{point}"
@@ -137,9 +133,7 @@ def test_sigkill_at_random_points_then_recovery_reaches_the_uninterrupted_state(
             with SmolRag(settings(data_dir)) as rag:
                 rag.ingest(corpus, progress=False)
             write_docs(corpus, corpus_docs(2))
-        killed, _ = _run_child(
-            data_dir, corpus, 0.0 if point % 4 < 2 else 30.0, rng.uniform(0, window)
-        )
+        killed, _ = _run_child(data_dir, corpus, rng.uniform(0, window))
         outcomes["killed" if killed else "finished first"] += 1
         with SmolRag(settings(data_dir), recover=False) as raw:
             found = raw.check()  # loads; may show what the kill left half-done
@@ -201,7 +195,7 @@ def test_readers_during_ingestion_see_a_consistent_state(tmp_path, corpus):
     with SmolRag(settings(data_dir)) as rag:
         rag.ingest(first, progress=False)
     writer = subprocess.Popen(
-        [sys.executable, str(HERE / "kill_ingest.py"), str(data_dir), str(corpus), "0"],
+        [sys.executable, str(HERE / "kill_ingest.py"), str(data_dir), str(corpus)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -240,7 +234,8 @@ def test_check_finds_and_repair_fixes_damage(tmp_path, corpus, capsys, monkeypat
         with rag.index.db.transaction():  # an entity lost from the graph, its records kept
             rag.index.bump_version()
             pairs = rag.index.graph.incident(key)
-            rag.index.write_graph({key: None}, dict.fromkeys(pairs))
+            lost = {("n", key, ""), *(("e", *p) for p in pairs)}
+            rag.index.write_graph(GraphWrite(removed=lost))
         found = rag.check()
     assert not found.ok
     assert {"excerpts without vector", "excerpt vectors without excerpt"} <= set(found.counts)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from smolrag_lab import SmolRag, cli
-from smolrag_lab.engine import RESULT_SETTINGS
 from smolrag_lab.lab.tables import settings_table
+from smolrag_lab.query.cache import RESULT_SETTINGS
 from smolrag_lab.settings import (
     CONCERNS,
     INDEX_SETTINGS,
@@ -79,6 +79,16 @@ def test_bad_toml_file_is_reported(tmp_path):
     bad.write_text("chunk_size = = 3")
     with pytest.raises(SettingsError, match="bad.toml"):
         Settings.load(bad, env={})
+
+
+def test_a_retired_setting_warns_and_is_dropped(tmp_path):
+    config = tmp_path / "smolrag.toml"
+    config.write_text("graph_save_interval_s = 5\nchunk_size = 90\n")
+    with pytest.warns(UserWarning, match="graph_save_interval_s is ignored"):
+        loaded = Settings.load(config, env={})
+    assert loaded.chunk_size == 90 and not hasattr(loaded, "graph_save_interval_s")
+    with pytest.raises(SettingsError, match="unknown setting"):
+        Settings.load(env={}, graph_save_interval=5)
 
 
 def test_describe_masks_the_api_key():

@@ -6,7 +6,7 @@ import pytest
 
 from smolrag_lab.stores import GraphView, MmapVectorStore, RowGraphStore, SqliteDatabase
 from smolrag_lab.stores.atomic import atomic_writer
-from smolrag_lab.stores.graph import export_graphml, read_graphml
+from smolrag_lab.stores.graph import GraphWrite, as_write, export_graphml, read_graphml
 
 
 def random_vectors(n, dim, seed=0):
@@ -108,29 +108,65 @@ def test_kv_transaction_commits_all_or_nothing(tmp_path):
 
 # Graph store ----------------------------------------------------------------------------------
 def test_graph_rows_round_trip_and_the_view_follows_changes(tmp_path):
+    """A graph of the attribute layout before contributions (GraphML, the first rows) splits into
+    per-document rows and reads back as the same view; a commit touching one document's rows is
+    all a reader applies.
+    """
     db = SqliteDatabase(tmp_path / "kv.sqlite")
     store = RowGraphStore(db)
-    store.write(
-        {
-            "smolrag": {"name": "SmolRAG", "descriptions": {"d1": ["small", "fast"]}},
-            "lightrag": {"name": "LightRAG", "descriptions": {"d1": ["[bracketed] text"]}},
-        },
-        {("smolrag", "lightrag"): {"weight": 2.5, "keywords": {"d1": ["lineage"]}}},
-        1,
+    old = nx.Graph()
+    old.add_node(
+        "smolrag",
+        name="SmolRAG",
+        descriptions={"d1": ["small"], "d2": ["fast"]},
+        types={"tool": 2},
+        types_by_doc={"d1": {"tool": 1}, "d2": {"tool": 1}},
+        excerpt_ids=["d1:0000", "d2:0003"],
     )
+    old.add_node(
+        "lightrag",
+        name="LightRAG",
+        descriptions={"d1": ["[bracketed] text"]},
+        types={"tool": 1},
+        excerpt_ids=["d1:0000"],
+    )
+    old.add_edge(
+        "smolrag",
+        "lightrag",
+        weights={"d1": 2.5},
+        keywords={"d1": ["lineage"]},
+        descriptions={"d1": ["derived"]},
+        excerpt_ids=["d1:0000"],
+        weight=2.5,
+    )
+    store.write(as_write(old), 1)
     view = GraphView()
     view.apply(store.changes_since(view.version, 1))
-    assert store.nodes(["smolrag", "zz"]) == {
-        "smolrag": {"name": "SmolRAG", "descriptions": {"d1": ["small", "fast"]}}
+    assert store.nodes(["smolrag", "zz"]) == {"smolrag": {"name": "SmolRAG"}}
+    assert store.contribution(("n", "smolrag", ""), "d2") == {
+        "descriptions": ["fast"],
+        "types": {"tool": 1},
+        "excerpt_ids": ["d2:0003"],
     }
-    assert store.edges([("smolrag", "lightrag")])[("lightrag", "smolrag")]["weight"] == 2.5
     assert store.incident("smolrag") == [("lightrag", "smolrag")]
-    assert view.version == 1 and view.graph.degree("smolrag") == 1
-    store.write({"lightrag": None, "new": {"name": "New"}}, {("lightrag", "smolrag"): None}, 2)
+    node = view.graph.nodes["smolrag"]
+    assert node["descriptions"] == old.nodes["smolrag"]["descriptions"]
+    assert node["types"] == {"tool": 2} and list(node["excerpt_ids"]) == ["d1:0000", "d2:0003"]
+    assert view.graph.nodes["lightrag"]["types_by_doc"] == {"d1": {"tool": 1}}
+    assert view.graph.edges["smolrag", "lightrag"]["weight"] == 2.5
+    store.write(
+        GraphWrite(
+            removed={("n", "lightrag", ""), ("e", "lightrag", "smolrag")},
+            created={("n", "new", ""): {"name": "New"}},
+            contributions={("n", "smolrag", "", "d2"): None},
+        ),
+        2,
+    )
     changes = store.changes_since(1, 2)
-    assert len(changes) == 3 and changes.removed_nodes == ["lightrag"]
+    assert len(changes) == 4 and ("n", "lightrag", "") in changes.removed_items
     view.apply(changes)
     assert sorted(view.graph.nodes) == ["new", "smolrag"] and view.graph.number_of_edges() == 0
+    assert view.graph.nodes["smolrag"]["types"] == {"tool": 1}
     db.close()
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 
-from ..engine import QueryResult, SmolRag
+from ..engine import SmolRag
 from ..query.planner import QUERY_TYPES
+from ..query.result import QueryResult
 from ..settings import Settings, reveal
 from ..stores.lock import IndexLockedError
 from . import schemas

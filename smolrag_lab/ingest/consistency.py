@@ -156,7 +156,7 @@ def _check_extractions(index: Index, graph: Any, report: CheckReport) -> None:
 
 def _contributors(attrs: dict[str, Any]) -> set[str]:
     """The documents an item's attributes hold a contribution of."""
-    found = {e.rsplit(":", 1)[0] for e in attrs.get("excerpt_ids", ())}
+    found = set(attrs.get("excerpts_by_doc", {}))
     for bucket in ("descriptions", "keywords", "weights", "types_by_doc"):
         found.update(attrs.get(bucket, {}))
     return found
@@ -213,7 +213,7 @@ class GraphVectorPlan:
 def plan_graph_vectors(
     index: Index, settings: Settings, keys: Iterable[str], pairs: Iterable[tuple[str, str]]
 ) -> GraphVectorPlan:
-    from .pipeline import content_hash
+    from .report import content_hash
 
     graph, s, plan = index.graph_view().graph, settings, GraphVectorPlan()
     keys, pairs = sorted(set(keys)), sorted(set(map(_pair, pairs)))
@@ -252,7 +252,7 @@ def plan_graph_vectors(
 
 
 def apply_graph_vectors(index: Index, plan: GraphVectorPlan, vectors: np.ndarray) -> dict[str, int]:
-    from .pipeline import content_hash
+    from .report import content_hash
 
     done, start = {}, 0
     for name, items in plan.stale.items():
@@ -329,7 +329,7 @@ def rebuild_graph(index: Index, settings: Settings) -> int:
         index.graph.clear(index.version)
         edit, touched = GraphEdit(index.graph), Touched()
         _merge_records(index, settings, edit, touched, records)
-        index.write_graph(*edit.changes())
+        index.write_graph(edit.changes())
     return len(records)
 
 

@@ -1,23 +1,24 @@
 """Merging extracted entities and relationships into the knowledge graph, and taking them out again.
 
 Nodes are keyed by the case-folded entity name (so "SmolRAG", "Smolrag" and "SMOLRAG" merge) and
-keep the first-seen spelling in ``name``. Everything a document contributes is stored under its id
-(descriptions, keywords, weights, types), so deleting a document removes exactly what it added;
-upstream left deleted documents' descriptions and weights behind. Caps apply when a node or edge is
-read: the last ``description_cap`` descriptions, the last ``keywords_cap`` keywords; weights sum.
+keep the first-seen spelling in ``name``. Everything a document contributes to an item is a row of
+its own (descriptions, keywords, weight, type counts, citing excerpts; see ``stores/graph.py``),
+so deleting a document removes exactly what it added, and merging one costs what it holds;
+upstream left deleted documents' descriptions and weights behind. Caps apply per document as it
+merges, and again when a node or edge is read: the last ``description_cap`` descriptions, the last
+``keywords_cap`` keywords; weights sum.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from ..providers.base import Extraction
 from ..stores.base import GraphStore
+from ..stores.graph import Contribution, GraphWrite, Item, edge_item, node_item
 
 
 def node_key(name: str) -> str:
@@ -51,110 +52,122 @@ class Touched:
     relationships: set[tuple[str, str]] = field(default_factory=set)
 
 
+def _empty(kind: str) -> dict[str, Any]:
+    if kind == "n":
+        return {"descriptions": [], "types": {}, "excerpt_ids": []}
+    return {"descriptions": [], "keywords": [], "weight": 0.0, "excerpt_ids": []}
+
+
 class GraphEdit:
-    """The graph items one commit touches, read from the store's rows on first touch into a small
-    networkx graph; :meth:`changes` gives the rows to write. Nothing is stored until the commit
-    writes them, so a failure just drops the edit.
+    """The graph rows one commit changes: which items exist (read from the store on first touch)
+    and the contributions of the documents it merges or takes out (each read on first touch: one
+    document's row per item). Nothing is stored until the commit writes :meth:`changes`, so a
+    failure just drops the edit, and an edit costs what its documents hold, not what the items they
+    touch have accumulated from others.
     """
 
     def __init__(self, store: GraphStore) -> None:
         self.store = store
-        self.graph = nx.Graph()  # only the touched items (and the ends of touched edges)
-        self._loaded: set[Any] = set()
-        self._touched: set[tuple[str, Any]] = set()
+        self._stored: dict[Item, bool] = {}  # whether the store has the item
+        self._exists: dict[Item, bool] = {}  # whether it exists after this edit
+        self._docs: dict[Item, dict[str, None]] = defaultdict(dict)  # documents touched here
+        self._values: dict[Contribution, dict[str, Any] | None] = {}
+        self._cited: dict[Contribution, set[str]] = {}
+        self._made_edges: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self._write = GraphWrite()
 
-    def _load_node(self, key: str) -> None:
-        if ("node", key) not in self._loaded:
-            self._loaded.add(("node", key))
-            for found, attrs in self.store.nodes([key]).items():
-                self.graph.add_node(found, **attrs)
+    def exists(self, item: Item) -> bool:
+        if item not in self._exists:
+            self._exists[item] = self._in_store(item)
+        return self._exists[item]
 
-    def _load_edge(self, pair: tuple[str, str]) -> None:
-        if ("edge", pair) not in self._loaded:
-            self._loaded.add(("edge", pair))
-            for end in pair:
-                self._load_node(end)
-            for found, attrs in self.store.edges([pair]).items():
-                if found[0] in self.graph and found[1] in self.graph:
-                    self.graph.add_edge(*found, **attrs)
+    def _in_store(self, item: Item) -> bool:
+        if item not in self._stored:
+            kind, a, b = item
+            found = self.store.nodes([a]) if kind == "n" else self.store.edges([(a, b)])
+            self._stored[item] = bool(found)
+        return self._stored[item]
 
-    def has_node(self, key: str) -> bool:
-        self._load_node(key)
-        return key in self.graph
+    def _load(self, contribution: Contribution) -> dict[str, Any] | None:
+        if contribution not in self._values:
+            item, doc_id = contribution[:3], contribution[3]
+            stored = self._in_store(item) and item not in self._write.removed
+            self._values[contribution] = self.store.contribution(item, doc_id) if stored else None
+        return self._values[contribution]
 
-    def has_edge(self, pair: tuple[str, str]) -> bool:
-        self._load_edge(pair)
-        return self.graph.has_edge(*pair)
+    def contribution(self, item: Item, doc_id: str, name: str = "") -> dict[str, Any]:
+        """Document ``doc_id``'s contribution to ``item``, to change in place (made, with the item,
+        if new).
+        """
+        if not self.exists(item):
+            self._exists[item] = True
+            self._write.created[item] = {"name": name or item[1]} if item[0] == "n" else {}
+            if item[0] == "e":
+                for end in item[1:]:
+                    self._made_edges[end].add((item[1], item[2]))
+        key: Contribution = (*item, doc_id)
+        values = self._load(key)
+        if values is None:
+            values = self._values[key] = _empty(item[0])
+        self._write.contributions[key] = values
+        self._docs[item][doc_id] = None
+        return values
 
-    def node(self, key: str, display: str) -> dict:
-        self._touched.add(("node", key))
-        if not self.has_node(key):
-            self.graph.add_node(key, name=display, types={}, descriptions={}, excerpt_ids=[])
-        return self.graph.nodes[key]
+    def cite(self, item: Item, doc_id: str, excerpt_id: str) -> None:
+        """Record that ``excerpt_id`` (of ``doc_id``) cites ``item``."""
+        key: Contribution = (*item, doc_id)
+        values = self.contribution(item, doc_id)
+        cited = self._cited.setdefault(key, set(values["excerpt_ids"]))
+        if excerpt_id not in cited:
+            cited.add(excerpt_id)
+            values["excerpt_ids"].append(excerpt_id)
 
-    def edge(self, pair: tuple[str, str]) -> dict:
-        self._touched.add(("edge", pair))
-        if not self.has_edge(pair):
-            self.graph.add_edge(
-                *pair, descriptions={}, keywords={}, weights={}, excerpt_ids=[], weight=0.0
-            )
-        return self.graph.edges[pair]
+    def drop(self, item: Item, doc_id: str) -> None:
+        """Take document ``doc_id``'s contribution to ``item`` out."""
+        key: Contribution = (*item, doc_id)
+        if self._load(key) is not None or key in self._write.contributions:
+            self._write.contributions[key] = None
+        self._values[key] = None
+        self._docs[item][doc_id] = None
 
-    def remove_node(self, key: str) -> None:
-        """Remove ``key`` and every edge at it, stored or added in this edit."""
-        for pair in self.store.incident(key):
-            self._load_edge(pair)
-        self._touched.add(("node", key))
-        if key in self.graph:
-            self._touched.update(("edge", tuple(sorted(e))) for e in self.graph.edges(key))
-            self.graph.remove_node(key)
+    def contributed_by_others(self, item: Item, doc_id: str) -> bool:
+        """Whether, after this edit so far, a document but ``doc_id`` contributes to ``item``."""
+        touched = self._docs.get(item, {})
+        if any(d != doc_id and self._values.get((*item, d)) for d in touched):
+            return True
+        if not self._in_store(item) or item in self._write.removed:
+            return False
+        # documents touched here are settled above; a full answer holds an untouched one
+        others = self.store.contributors(item, doc_id, len(touched) + 1)
+        return any(d not in touched for d in others)
 
-    def remove_edge(self, pair: tuple[str, str]) -> None:
-        self._touched.add(("edge", pair))
-        if self.has_edge(pair):
-            self.graph.remove_edge(*pair)
+    def remove(self, item: Item) -> list[tuple[str, str]]:
+        """Remove ``item`` with every contribution to it (a node: and every edge at it); returns
+        the edges removed.
+        """
+        kind, a, _ = item
+        edges: list[tuple[str, str]] = []
+        if kind == "n":
+            for pair in dict.fromkeys([*self.store.incident(a), *sorted(self._made_edges[a])]):
+                if self.exists(("e", *pair)):
+                    edges += self.remove(("e", *pair))
+        self._exists[item] = False
+        self._write.created.pop(item, None)
+        self._write.removed.add(item)
+        for doc_id in self._docs.pop(item, {}):
+            self._write.contributions.pop((*item, doc_id), None)
+            self._values[(*item, doc_id)] = None
+        return [*edges, (item[1], item[2])] if kind == "e" else edges
 
-    def touched(self) -> tuple[set[str], set[tuple[str, str]]]:
-        """The nodes and edges this edit changed (added, updated or removed)."""
-        return (
-            {key for kind, key in self._touched if kind == "node"},
-            {key for kind, key in self._touched if kind == "edge"},
-        )
-
-    def changes(self) -> tuple[dict[str, dict | None], dict[tuple[str, str], dict | None]]:
-        """The rows to write: each touched item's attributes, or None where it was removed."""
-        nodes, edges = self.touched()
-        graph = self.graph
-        return (
-            {k: dict(graph.nodes[k]) if k in graph else None for k in nodes},
-            {p: dict(graph.edges[p]) if graph.has_edge(*p) else None for p in edges},
-        )
+    def changes(self) -> GraphWrite:
+        """The rows to write."""
+        return self._write
 
 
-def _append_capped(bucket: dict[str, list], doc_id: str, value: str, cap: int) -> None:
-    values = bucket.setdefault(doc_id, [])
+def _append_capped(values: list[str], value: str, cap: int) -> None:
     if value and value not in values:
         values.append(value)
         del values[:-cap]
-
-
-def _count_type(node: dict, doc_id: str, entity_type: str, n: int) -> None:
-    """Count a mention's type in the node's total and under the document that made it."""
-    mine = node.setdefault("types_by_doc", {}).setdefault(doc_id, {})
-    mine[entity_type] = mine.get(entity_type, 0) + n
-    node["types"][entity_type] = node["types"].get(entity_type, 0) + n
-
-
-def _uncount_types(node: dict, doc_id: str) -> None:
-    """Take a document's type counts out (graphs from before ``types_by_doc`` keep their totals)."""
-    by_doc = node.get("types_by_doc")
-    if by_doc is None or by_doc.pop(doc_id, None) is None:
-        return
-    totals: dict[str, int] = {}
-    for counts in by_doc.values():
-        for entity_type, n in counts.items():
-            totals[entity_type] = totals.get(entity_type, 0) + n
-    node["types"] = totals
 
 
 def merge_extraction(
@@ -170,65 +183,52 @@ def merge_extraction(
         key = node_key(entity.name)
         if not key:
             continue
-        node = edit.node(key, entity.name)
-        _count_type(node, doc_id, entity.type, 1)
-        _append_capped(node["descriptions"], doc_id, entity.description, description_cap)
-        if excerpt_id not in node["excerpt_ids"]:
-            node["excerpt_ids"].append(excerpt_id)
+        node = edit.contribution(node_item(key), doc_id, entity.name)
+        node["types"][entity.type] = node["types"].get(entity.type, 0) + 1
+        _append_capped(node["descriptions"], entity.description, description_cap)
+        edit.cite(node_item(key), doc_id, excerpt_id)
         touched.entities.add(key)
     for rel in extraction.relationships:
         pair = edge_key(rel.source, rel.target)
         if not pair[0] or not pair[1] or pair[0] == pair[1]:
             continue
         for end, display in zip(pair, sorted((rel.source, rel.target), key=node_key), strict=True):
-            node = edit.node(end, display)
-            if excerpt_id not in node["excerpt_ids"]:
-                node["excerpt_ids"].append(excerpt_id)
-                _count_type(node, doc_id, "unknown", 0)
+            edit.contribution(node_item(end), doc_id, display)
+            edit.cite(node_item(end), doc_id, excerpt_id)
             touched.entities.add(end)
-        edge = edit.edge(pair)
-        _append_capped(edge["descriptions"], doc_id, rel.description, description_cap)
+        edge = edit.contribution(edge_item(pair), doc_id)
+        _append_capped(edge["descriptions"], rel.description, description_cap)
         for keyword in rel.keywords:
-            _append_capped(edge["keywords"], doc_id, keyword, keywords_cap)
-        edge["weights"][doc_id] = edge["weights"].get(doc_id, 0.0) + float(rel.weight)
-        edge["weight"] = sum(edge["weights"].values())
-        if excerpt_id not in edge["excerpt_ids"]:
-            edge["excerpt_ids"].append(excerpt_id)
+            _append_capped(edge["keywords"], keyword, keywords_cap)
+        edge["weight"] += float(rel.weight)
+        edit.cite(edge_item(pair), doc_id, excerpt_id)
         touched.relationships.add(pair)
 
 
 def remove_document(
     edit: GraphEdit, doc_id: str, entity_keys: list[str], pairs: list[tuple[str, str]]
 ) -> tuple[Touched, Touched]:
-    """Take out what ``doc_id`` contributed. Returns (changed, removed) nodes and edges."""
+    """Take out what ``doc_id`` contributed; an item nobody else contributes to goes. Returns
+    (changed, removed) nodes and edges.
+    """
     changed, removed = Touched(), Touched()
-    prefix = doc_id + ":"
     for pair in pairs:
-        if not edit.has_edge(pair):
-            continue
-        edge = edit.edge(pair)
-        for bucket in ("descriptions", "keywords", "weights"):
-            edge[bucket].pop(doc_id, None)
-        edge["excerpt_ids"] = [e for e in edge["excerpt_ids"] if not e.startswith(prefix)]
-        edge["weight"] = sum(edge["weights"].values())
-        target = removed if not edge["excerpt_ids"] else changed
-        if target is removed:
-            edit.remove_edge(pair)
-        target.relationships.add(pair)
+        item = edge_item(pair)
+        if edit.exists(item):
+            edit.drop(item, doc_id)
+            if edit.contributed_by_others(item, doc_id):
+                changed.relationships.add((item[1], item[2]))
+            else:
+                removed.relationships.update(edit.remove(item))
     for key in entity_keys:
-        if not edit.has_node(key):
-            continue
-        node = edit.node(key, key)
-        node["descriptions"].pop(doc_id, None)
-        _uncount_types(node, doc_id)
-        node["excerpt_ids"] = [e for e in node["excerpt_ids"] if not e.startswith(prefix)]
-        if not node["excerpt_ids"]:
-            removed.relationships.update(edit.store.incident(key))
-            removed.relationships.update(tuple(sorted(e)) for e in edit.graph.edges(key))
-            edit.remove_node(key)
-            removed.entities.add(key)
-        else:
-            changed.entities.add(key)
+        item = node_item(key)
+        if edit.exists(item):
+            edit.drop(item, doc_id)
+            if edit.contributed_by_others(item, doc_id):
+                changed.entities.add(key)
+            else:
+                removed.relationships.update(edit.remove(item))
+                removed.entities.add(key)
     return changed, removed
 
 

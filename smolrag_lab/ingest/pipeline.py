@@ -1,21 +1,20 @@
 """Ingestion: discover, detect changes by content hash, process each document as a unit, commit.
 
 Every provider call of a document (summaries, embeddings, extraction) happens before anything is
-written. The commit then writes the document's records and the graph rows it changed in one
-transaction, so a failing document leaves nothing half-written and the others still land; the
-vectors derived from them follow (the crash marker covers the gap, see ``SmolRag._writing``).
+written. The commit (:mod:`.commit`) then writes the document's records and the graph rows it
+changed in one transaction, so a failing document leaves nothing half-written and the others still
+land; the graph vectors derived from them follow once per run (the crash marker covers the gap, see
+``SmolRag._writing``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,85 +22,19 @@ from ..index import Index
 from ..monitor import PerformanceMonitor
 from ..progress import IngestProgress
 from ..providers import Providers
-from ..providers.base import Extraction
 from ..settings import Settings
-from ..text import document_title, excerpt_search_text
+from ..text import excerpt_search_text
 from ..tokens import TokenCounter
 from .chunking import Chunker
+from .commit import commit_document, delete_document
 from .consistency import sync_graph_vectors
 from .discovery import Document, Skipped, discover, read_document
 from .executors import read_and_split
-from .graph_merge import GraphEdit, Touched, merge_extraction, remove_document
+from .graph_merge import Touched
 from .grouping import document_context, group_excerpts
+from .report import IngestReport, Prepared, StageError, content_hash, make_doc_id
 
 T = TypeVar("T")
-
-
-class StageError(RuntimeError):
-    def __init__(self, source: str, stage: str, error: BaseException) -> None:
-        super().__init__(f"{source}: {stage} failed: {type(error).__name__}: {error}")
-        self.source, self.stage, self.error = source, stage, error
-
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    failed: list[dict[str, str]] = field(default_factory=list)
-    excerpts: int = 0
-    entities: int = 0
-    relationships: int = 0
-    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    wall_seconds: float = 0.0
-    provider_calls: dict[str, int] = field(default_factory=dict)
-    # Per document: records kept, dropped_<reason>, reasked, fallback_* (model backends only).
-    extraction_quality: dict[str, dict[str, int]] = field(default_factory=dict)
-    stage_spans: list[tuple[str, float, float]] = field(
-        default_factory=list
-    )  # (stage, start, end), epoch s
-
-    def counts(self) -> dict[str, Any]:
-        return {
-            "documents": {
-                k: len(getattr(self, k))
-                for k in ("added", "updated", "unchanged", "removed", "skipped", "failed")
-            },
-            "excerpts": self.excerpts,
-            "entities": self.entities,
-            "relationships": self.relationships,
-            "provider_calls": self.provider_calls,
-            "extraction_quality": self.extraction_quality,
-            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-            "wall_seconds": round(self.wall_seconds, 3),
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["stage_seconds"] = dict(self.stage_seconds)
-        return data
-
-
-@dataclass
-class Prepared:
-    document: Document
-    doc_id: str
-    content_hash: str
-    excerpts: list[str]
-    summaries: list[str] = field(default_factory=list)
-    vectors: Any = None
-    extractions: list[Extraction] = field(default_factory=list)
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def make_doc_id(source: str, digest: str) -> str:
-    # Scoped by source as well as content, so two files with the same text stay two documents.
-    return "doc-" + hashlib.sha256(f"{source}\x00{digest}".encode()).hexdigest()[:16]
 
 
 class Ingestor:
@@ -208,30 +141,9 @@ class Ingestor:
     ) -> None:
         before = self._call_counts()
         self._graph_embed_seconds = 0.0
-        todo: list[Prepared] = []
-        for doc in documents:
-            digest = content_hash(doc.text)
-            known = self.index.sources.get(doc.source)
-            if known and self.index.documents.get(known, {}).get("hash") == digest:
-                report.unchanged.append(doc.source)
-                continue
-            started = time.perf_counter()
-            excerpts = (presplit or {}).get(doc.source)
-            todo.append(
-                Prepared(
-                    doc,
-                    make_doc_id(doc.source, digest),
-                    digest,
-                    excerpts if excerpts is not None else self.chunker.split(doc.text),
-                )
-            )
-            report.stage_seconds["chunking"] += time.perf_counter() - started
+        todo = self._plan(documents, report, presplit or {})
         total = sum(len(p.excerpts) for p in todo)
-        stages = (
-            ("grouped_calls", "embeddings")
-            if self.settings.call_unit == "group"
-            else ("summaries", "embeddings", "extraction")[: 3 if self.settings.build_graph else 2]
-        )
+        stages = self._stages()
         self.cancel.clear()
         bars = IngestProgress(stages, total, progress, self.progress_listener)
         semaphore = asyncio.Semaphore(self.settings.ingest_concurrency)
@@ -261,6 +173,32 @@ class Ingestor:
         report.relationships = self.index.graph.number_of_edges()
         after = self._call_counts()
         report.provider_calls = {k: after[k] - before.get(k, 0) for k in after}
+
+    def _plan(
+        self, documents: list[Document], report: IngestReport, presplit: dict[str, list[str]]
+    ) -> list[Prepared]:
+        """The documents whose content changed, split into excerpts; the others reported
+        unchanged.
+        """
+        todo: list[Prepared] = []
+        for doc in documents:
+            digest = content_hash(doc.text)
+            known = self.index.sources.get(doc.source)
+            if known and self.index.documents.get(known, {}).get("hash") == digest:
+                report.unchanged.append(doc.source)
+                continue
+            started = time.perf_counter()
+            excerpts = presplit.get(doc.source)
+            if excerpts is None:
+                excerpts = self.chunker.split(doc.text)
+            todo.append(Prepared(doc, make_doc_id(doc.source, digest), digest, excerpts))
+            report.stage_seconds["chunking"] += time.perf_counter() - started
+        return todo
+
+    def _stages(self) -> tuple[str, ...]:
+        if self.settings.call_unit == "group":
+            return ("grouped_calls", "embeddings")
+        return ("summaries", "embeddings", "extraction")[: 3 if self.settings.build_graph else 2]
 
     async def _process(
         self,
@@ -367,43 +305,12 @@ class Ingestor:
 
     # Commit and delete ----------------------------------------------------------------------
     async def _commit(self, p: Prepared) -> None:
-        index, s = self.index, self.settings
-        old_id = index.sources.get(p.document.source)
-        old = index.documents.get(old_id) if old_id else None
-        edit = GraphEdit(index.graph)
-        changed, removed = (
-            remove_document(
-                edit,
-                old_id,
-                old.get("entity_keys", []),
-                [tuple(x) for x in old.get("relationship_pairs", [])],
-            )
-            if old
-            else (Touched(), Touched())
-        )
-        touched = Touched()
-        excerpt_ids = [f"{p.doc_id}:{i:04d}" for i in range(len(p.excerpts))]
-        for excerpt_id, extraction in zip(excerpt_ids, p.extractions, strict=False):
-            merge_extraction(
-                edit, p.doc_id, excerpt_id, extraction, s.description_cap, s.keywords_cap, touched
-            )
-        try:
-            with index.db.transaction():
-                index.excerpt_vectors.upsert(
-                    excerpt_ids, p.vectors, [{"doc_id": p.doc_id} for _ in excerpt_ids]
-                )
-                self._write_records(p, excerpt_ids, old, touched)
-                index.write_graph(*edit.changes())
-        except BaseException:  # vectors outside the transaction (files) go with it
-            with contextlib.suppress(Exception):  # the commit's own error is the one to report
-                index.excerpt_vectors.delete(excerpt_ids)
-            raise
-        if old:  # after the records switched over: readers never see a document without vectors
-            index.excerpt_vectors.delete(sorted(set(old["excerpt_ids"]) - set(excerpt_ids)))
-        self._pending.entities |= touched.entities | changed.entities | removed.entities
-        self._pending.relationships |= (
-            touched.relationships | changed.relationships | removed.relationships
-        )
+        self._follow(commit_document(self.index, self.settings, self.chunker.counter, p))
+
+    def _follow(self, touched: Touched) -> None:
+        """Queue the graph items a commit changed for the end-of-run vector sync."""
+        self._pending.entities |= touched.entities
+        self._pending.relationships |= touched.relationships
 
     async def sync_graph_vectors(self, bars: IngestProgress | None = None) -> None:
         """Bring the entity and relationship vectors of everything the run touched in line with the
@@ -425,77 +332,10 @@ class Ingestor:
             self.index.bump_version()
         self._graph_embed_seconds += time.perf_counter() - started
 
-    def _write_records(
-        self, p: Prepared, excerpt_ids: list[str], old: dict | None, touched: Touched
-    ) -> None:
-        index = self.index
-        counter = self.chunker.counter
-        with index.db.transaction():
-            if old:
-                index.excerpts.delete(old["excerpt_ids"])
-                index.extractions.delete(old["excerpt_ids"])
-                index.documents.delete([old["doc_id"]])
-            index.extractions.set_many(
-                {eid: asdict(x) for eid, x in zip(excerpt_ids, p.extractions, strict=False)}
-            )
-            index.excerpts.set_many(
-                {
-                    eid: {
-                        "doc_id": p.doc_id,
-                        "source": p.document.source,
-                        "index": i,
-                        "text": text,
-                        "summary": summary,
-                        "tokens": counter.count(text),
-                    }
-                    for i, (eid, text, summary) in enumerate(
-                        zip(excerpt_ids, p.excerpts, p.summaries, strict=True)
-                    )
-                }
-            )
-            index.documents.set(
-                p.doc_id,
-                {
-                    "doc_id": p.doc_id,
-                    "source": p.document.source,
-                    "hash": p.content_hash,
-                    "title": document_title(p.document.text, Path(p.document.source).name),
-                    "chars": len(p.document.text),
-                    "excerpt_ids": excerpt_ids,
-                    "entity_keys": sorted(touched.entities),
-                    "relationship_pairs": sorted(touched.relationships),
-                    "ingested_at": time.time(),
-                },
-            )
-            index.sources.set(p.document.source, p.doc_id)
-            index.bump_version()
-
     async def _delete(self, source: str, report: IngestReport) -> None:
-        index = self.index
-        doc_id = index.sources.get(source)
+        doc_id = self.index.sources.get(source)
         if doc_id is None:
             return
         async with self._commit_lock:
-            record = index.documents.get(doc_id) or {
-                "excerpt_ids": [],
-                "entity_keys": [],
-                "relationship_pairs": [],
-            }
-            edit = GraphEdit(index.graph)
-            changed, removed = remove_document(
-                edit,
-                doc_id,
-                record["entity_keys"],
-                [tuple(x) for x in record["relationship_pairs"]],
-            )
-            with index.db.transaction():
-                index.excerpts.delete(record["excerpt_ids"])
-                index.extractions.delete(record["excerpt_ids"])
-                index.documents.delete([doc_id])
-                index.sources.delete([source])
-                index.bump_version()
-                index.write_graph(*edit.changes())
-            index.excerpt_vectors.delete(record["excerpt_ids"])  # after: none of a live excerpt
-            self._pending.entities |= changed.entities | removed.entities
-            self._pending.relationships |= changed.relationships | removed.relationships
+            self._follow(delete_document(self.index, doc_id, source))
         report.removed.append(source)

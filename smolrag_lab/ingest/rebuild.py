@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..index_settings import REBUILD_KEY, RECORD_KEY
-from .pipeline import Ingestor, IngestReport
+from .pipeline import Ingestor
+from .report import IngestReport
 
 
 class RebuildError(RuntimeError):

@@ -22,8 +22,9 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from ..engine import QueryResult, SmolRag
+from ..engine import SmolRag
 from ..ingest.graph_merge import entity_view, relationship_view
+from ..query.result import QueryResult
 from ..stores.atomic import atomic_writer
 
 # Okabe-Ito first (colour-blind safe), then Tableau's muted tones for further types.

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..engine import SmolRag
 from ..ingest.graph_merge import entity_view, relationship_view
-from ..ingest.pipeline import IngestReport
+from ..ingest.report import IngestReport
 from ..settings import Settings
 
 _SPACE = re.compile(r"\s+")

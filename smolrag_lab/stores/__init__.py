@@ -3,7 +3,7 @@ with a networkx view).
 """
 
 from .base import GraphStore, KVStore, VectorHit, VectorStore
-from .graph import GraphView
+from .graph import GraphView, GraphWrite
 from .graph_rows import RowGraphStore
 from .kv import SqliteDatabase, SqliteKV
 from .vector import MmapVectorStore
@@ -14,6 +14,7 @@ __all__ = [
     "VectorHit",
     "VectorStore",
     "GraphView",
+    "GraphWrite",
     "RowGraphStore",
     "SqliteDatabase",
     "SqliteKV",

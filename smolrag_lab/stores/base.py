@@ -107,12 +107,13 @@ class KVStore(abc.ABC):
 
 class GraphStore(abc.ABC):
     """An undirected attributed graph of entities and relationships, stored as rows: callers read
-    the rows they touch, write changed rows inside their transaction, and follow changes by version.
+    the rows they touch (items, and one document's contributions to them), write changes inside
+    their transaction, and follow changes by version.
     """
 
     @abc.abstractmethod
     def nodes(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The attributes of those of ``keys`` that exist."""
+        """The item rows (display names) of those of ``keys`` that exist."""
 
     @abc.abstractmethod
     def edges(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -123,17 +124,20 @@ class GraphStore(abc.ABC):
         """The (sorted) pairs of every edge at ``key``."""
 
     @abc.abstractmethod
+    def contribution(self, item: tuple[str, str, str], doc_id: str) -> dict[str, Any] | None:
+        """What document ``doc_id`` contributes to ``item`` (see :mod:`.graph`), if anything."""
+
+    @abc.abstractmethod
+    def contributors(self, item: tuple[str, str, str], excluding: str, limit: int) -> list[str]:
+        """Up to ``limit`` documents other than ``excluding`` that contribute to ``item``."""
+
+    @abc.abstractmethod
     def changes_since(self, version: int, now: int) -> Any:
         """A :class:`~.graph.GraphChanges` of the rows written or removed after ``version``."""
 
     @abc.abstractmethod
-    def write(
-        self,
-        nodes: Mapping[str, dict[str, Any] | None],
-        edges: Mapping[tuple[str, str], dict[str, Any] | None],
-        version: int,
-    ) -> None:
-        """Store new attributes (None: remove), stamped with the index ``version`` of the commit."""
+    def write(self, change: Any, version: int) -> None:
+        """Apply a :class:`~.graph.GraphWrite`, stamped with the index ``version`` of the commit."""
 
     @abc.abstractmethod
     def clear(self, version: int) -> None: ...

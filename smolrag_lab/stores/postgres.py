@@ -21,7 +21,7 @@ from .base import KVStore
 from .graph_rows import SCHEMA as GRAPH_SCHEMA
 from .lock import WriterLock
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, list[str]] = {
     1: [
         "CREATE TABLE IF NOT EXISTS smolrag_kv (workspace text NOT NULL, namespace text NOT NULL, "
@@ -35,6 +35,9 @@ MIGRATIONS: dict[int, list[str]] = {
     2: [  # graph rows stamped with the version that wrote them, removals recorded (graph_rows.py)
         "ALTER TABLE smolrag_entities ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0",
         "ALTER TABLE smolrag_edges ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0",
+        *(statement.format(json="jsonb") for statement in GRAPH_SCHEMA),
+    ],
+    3: [  # per-document contribution rows (graph_rows.py); existing rows are split on opening
         *(statement.format(json="jsonb") for statement in GRAPH_SCHEMA),
     ],
 }
