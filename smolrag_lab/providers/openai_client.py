@@ -109,13 +109,9 @@ class OpenAIClient:
             messages=messages,
             params=params,
         )
-        if self.cache is not None:
-            hit = self.cache.get(key)
-            if hit is not None and _valid(hit["text"], validate):
-                self.stats.add("chat", cache_hits=1)
-                record_chat(self.settings, model, messages, params, hit["text"], 0.0, True)
-                return hit["text"]
-            self.stats.add("chat", cache_misses=1)
+        cached = self._cached_chat(key, model, messages, params, validate)
+        if cached is not None:
+            return cached
         prompt_tokens = self._estimate(m["content"] for m in messages)
         self.stats.add("chat", prompt_chars=sum(len(m["content"]) for m in messages))
 
@@ -129,6 +125,38 @@ class OpenAIClient:
         response, latency = await self._with_retries("chat", call, prompt_tokens)
         text = _chat_text(response)
         record_chat(self.settings, model, messages, params, text, latency, False)
+        self._count_chat(response, latency, messages, text)
+        if validate is not None:
+            validate(text)
+        if self.cache is not None:
+            self.cache.put(key, {"text": text, "model": model})
+        return text
+
+    def _cached_chat(
+        self,
+        key: str,
+        model: str,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        validate: Callable[[str], None] | None,
+    ) -> str | None:
+        """The cached text for ``key`` when there is one that ``validate`` accepts; counts the hit
+        or miss (and records a hit in the model I/O log, as a call would be).
+        """
+        if self.cache is None:
+            return None
+        hit = self.cache.get(key)
+        if hit is not None and _valid(hit["text"], validate):
+            self.stats.add("chat", cache_hits=1)
+            record_chat(self.settings, model, messages, params, hit["text"], 0.0, True)
+            return hit["text"]
+        self.stats.add("chat", cache_misses=1)
+        return None
+
+    def _count_chat(
+        self, response: Any, latency: float, messages: list[dict[str, str]], text: str
+    ) -> None:
+        """An answered call in the statistics: the usage the endpoint reports, else counted here."""
         usage = getattr(response, "usage", None)
         self.stats.add(
             "chat",
@@ -139,11 +167,6 @@ class OpenAIClient:
             or self._count(m["content"] for m in messages),
             completion_tokens=getattr(usage, "completion_tokens", None) or self.tokens.count(text),
         )
-        if validate is not None:
-            validate(text)
-        if self.cache is not None:
-            self.cache.put(key, {"text": text, "model": model})
-        return text
 
     # Embeddings ---------------------------------------------------------------------------
     async def embed(self, texts: Sequence[str], model: str, dim: int | None = None) -> np.ndarray:

@@ -115,41 +115,71 @@ def token_budgets(settings: Settings, mode: str) -> dict[str, int]:
 
 
 def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Context:
+    """The context for ``retrieved``: graph tables (graph modes), then the numbered excerpts, each
+    part within its budget from :func:`token_budgets`.
+    """
     budgets = token_budgets(settings, retrieved.mode)
     context = Context("")
     parts: list[str] = []
     if retrieved.mode != "standard":
-        rel_budget = budgets["relationships"]
-        ent_text, n_ent, ent_tokens = _table(
-            counter,
-            "Entities",
-            ["entity", "type", "description", "rank"],
-            [[e["name"], e["type"], e["description"], e["degree"]] for e in retrieved.entities],
-            budgets["entities"],
-        )
-        rel_text, n_rel, rel_tokens = _table(
-            counter,
-            "Relationships",
-            ["source", "target", "description", "keywords", "weight", "rank"],
+        parts += _graph_tables(retrieved, budgets, counter, context)
+    hits, blocks = _fit_excerpts(retrieved, budgets, counter, context.token_counts)
+    if blocks:
+        parts.append("-----Sources-----\n" + "\n\n".join(blocks))
+    context.text = "\n\n".join(parts)
+    context.sources = [_numbered_source(n, h) for n, h in enumerate(hits, 1)]
+    context.token_counts["total"] = counter.count(context.text)
+    return context
+
+
+def _graph_tables(
+    retrieved: Retrieved, budgets: dict[str, int], counter: TokenCounter, context: Context
+) -> list[str]:
+    """The Entities and Relationships tables (empty ones left out); ``context`` records the rows
+    that fit their budgets and the tokens they took.
+    """
+    ent_text, n_ent, ent_tokens = _table(
+        counter,
+        "Entities",
+        ["entity", "type", "description", "rank"],
+        [[e["name"], e["type"], e["description"], e["degree"]] for e in retrieved.entities],
+        budgets["entities"],
+    )
+    rel_text, n_rel, rel_tokens = _table(
+        counter,
+        "Relationships",
+        ["source", "target", "description", "keywords", "weight", "rank"],
+        [
             [
-                [
-                    r["source"],
-                    r["target"],
-                    r["description"],
-                    "; ".join(r["keywords"]),
-                    round(r["weight"], 2),
-                    r["rank"],
-                ]
-                for r in retrieved.relationships
-            ],
-            rel_budget,
-        )
-        context.entities, context.relationships = (
-            retrieved.entities[:n_ent],
-            retrieved.relationships[:n_rel],
-        )
-        context.token_counts.update(entities=ent_tokens, relationships=rel_tokens)
-        parts += [p for p in (ent_text, rel_text) if p]
+                r["source"],
+                r["target"],
+                r["description"],
+                "; ".join(r["keywords"]),
+                round(r["weight"], 2),
+                r["rank"],
+            ]
+            for r in retrieved.relationships
+        ],
+        budgets["relationships"],
+    )
+    context.entities, context.relationships = (
+        retrieved.entities[:n_ent],
+        retrieved.relationships[:n_rel],
+    )
+    context.token_counts.update(entities=ent_tokens, relationships=rel_tokens)
+    return [p for p in (ent_text, rel_text) if p]
+
+
+def _fit_excerpts(
+    retrieved: Retrieved,
+    budgets: dict[str, int],
+    counter: TokenCounter,
+    token_counts: dict[str, int],
+) -> tuple[list[ExcerptHit], list[str]]:
+    """The vector excerpts (with summaries), then the graph excerpts not among them, as many of
+    each as its budget holds: the hits kept and their source blocks, numbered in that order.
+    ``token_counts`` gets each section's tokens.
+    """
     sources: list[ExcerptHit] = []
     blocks: list[str] = []
     for section, hits, budget, with_summary in (
@@ -164,24 +194,21 @@ def build(retrieved: Retrieved, settings: Settings, counter: TokenCounter) -> Co
         kept, used = counter.fit(candidate, budget)
         sources += hits[:kept]
         blocks += candidate[:kept]
-        context.token_counts[section] = used
-    if blocks:
-        parts.append("-----Sources-----\n" + "\n\n".join(blocks))
-    context.text = "\n\n".join(parts)
-    context.sources = [
-        Source(
-            n,
-            h.excerpt_id,
-            Path(h.source).name,
-            h.source,
-            h.text,
-            h.summary,
-            h.score,
-            n,
-            h.origin,
-            h.scores,
-        )
-        for n, h in enumerate(sources, 1)
-    ]
-    context.token_counts["total"] = counter.count(context.text)
-    return context
+        token_counts[section] = used
+    return sources, blocks
+
+
+def _numbered_source(number: int, hit: ExcerptHit) -> Source:
+    """Source ``[number]`` of the answer; its rank is its number (the order it was kept in)."""
+    return Source(
+        number,
+        hit.excerpt_id,
+        Path(hit.source).name,
+        hit.source,
+        hit.text,
+        hit.summary,
+        hit.score,
+        number,
+        hit.origin,
+        hit.scores,
+    )

@@ -152,16 +152,7 @@ async def search(
     rerank = mode == "mix" and s.mix_graph == "rerank"
     if mode == "standard" or (mode == "mix" and not rerank):
         jobs["vector"] = partial(retrieval.standard, index, vectors["query"], s, question, lexical)
-    if s.parallel_retrieval and len(jobs) > 1:
-        done = dict(
-            zip(
-                jobs,
-                await asyncio.gather(*(asyncio.to_thread(job) for job in jobs.values())),
-                strict=True,
-            )
-        )
-    else:
-        done = await asyncio.to_thread(lambda: {name: job() for name, job in jobs.items()})
+    done = await _run_searches(jobs, s.parallel_retrieval)
     if "local" in done and "global" in done:
         result = retrieval.hybrid_kg(done["local"], done["global"])
     else:
@@ -182,6 +173,21 @@ async def search(
     result.vector_excerpts = done.get("vector", [])
     result.mode = mode
     return result
+
+
+async def _run_searches(jobs: dict[str, Callable[[], Any]], parallel: bool) -> dict[str, Any]:
+    """Each job's result by name: in one worker thread after another, or (``parallel``, with more
+    than one) in a thread each at once.
+    """
+    if parallel and len(jobs) > 1:
+        return dict(
+            zip(
+                jobs,
+                await asyncio.gather(*(asyncio.to_thread(job) for job in jobs.values())),
+                strict=True,
+            )
+        )
+    return await asyncio.to_thread(lambda: {name: job() for name, job in jobs.items()})
 
 
 def _seeds(entities: list[dict[str, Any]], named: list[str]) -> dict[str, float]:

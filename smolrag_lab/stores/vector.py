@@ -6,6 +6,8 @@ Layout of the store's folder:
   rows, append-only;
 - ``index.sqlite``: which row holds which id (and its JSON metadata), the row count and a version.
 
+Both are read and written by :mod:`smolrag_lab.stores.vector_files`.
+
 A row becomes searchable only when its SQLite transaction commits, after the matrix bytes are
 fsynced, so a writer killed at any point leaves the last committed state. Upserts append a new row
 and drop the old mapping; :meth:`MmapVectorStore.compact` rewrites the matrix without dead rows
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,6 +33,18 @@ from .ann import AnnConfig, open_shortlister
 from .base import VectorHit, VectorStore
 from .kv import SqliteDatabase
 from .scan import normalise
+from .vector_files import (
+    append_rows,
+    create_row_map,
+    drop_uncommitted,
+    id_rows,
+    map_matrix,
+    matrix_file,
+    read_info,
+    rows_to_ids,
+    write_generation,
+    write_info,
+)
 
 STORAGE_DTYPES = {"float32": (np.float32, "f32"), "float16": (np.float16, "f16")}
 
@@ -56,7 +69,7 @@ class MmapVectorStore(VectorStore):
             self.path.mkdir(parents=True, exist_ok=True)
         self.db = SqliteDatabase(self.path / "index.sqlite", readonly=readonly)
         if not readonly:
-            self._create_schema(dim, STORAGE_DTYPES[dtype][0])
+            create_row_map(self.db, dim, np.dtype(STORAGE_DTYPES[dtype][0]).itemsize)
         self.dim = int(self._info("dim", dim))
         if self.dim != dim:
             raise ValueError(f"vector store {self.path} holds {self.dim}-d vectors, not {dim}-d")
@@ -75,50 +88,21 @@ class MmapVectorStore(VectorStore):
             self._drop_uncommitted()
         self._refresh()
 
-    # Schema and bookkeeping ------------------------------------------------------------------
-    def _create_schema(self, dim: int, dtype: Any) -> None:
-        with self.db.transaction():
-            self.db.execute(
-                "CREATE TABLE IF NOT EXISTS rows "
-                "(row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, meta TEXT)"
-            )
-            self.db.execute("CREATE TABLE IF NOT EXISTS info (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
-            for key, value in (
-                ("dim", dim),
-                ("generation", 0),
-                ("n_rows", 0),
-                ("version", 0),
-                ("itemsize", np.dtype(dtype).itemsize),
-            ):
-                self.db.execute(
-                    "INSERT OR IGNORE INTO info (k, v) VALUES (?, ?)", (key, str(value))
-                )
-
+    # Bookkeeping (the files themselves: vector_files.py) -------------------------------------
     def _info(self, key: str, default: Any = None) -> Any:
-        rows = (
-            self.db.execute("SELECT v FROM info WHERE k=?", (key,))
-            if self.db.table_exists("info")
-            else []
-        )
-        return int(rows[0][0]) if rows else default
+        return read_info(self.db, key, default)
 
     def _set_info(self, **values: int) -> None:
-        for key, value in values.items():
-            self.db.execute("INSERT OR REPLACE INTO info (k, v) VALUES (?, ?)", (key, str(value)))
+        write_info(self.db, **values)
 
     def _matrix_file(self, generation: int) -> Path:
-        return self.path / f"matrix.{generation}.{self.suffix}"
+        return matrix_file(self.path, generation, self.suffix)
 
     def _drop_uncommitted(self) -> None:
         """Cut bytes appended by a writer that died before committing, and orphaned generations."""
         generation, n_rows = self._info("generation", 0), self._info("n_rows", 0)
-        current = self._matrix_file(generation)
-        if current.exists() and current.stat().st_size > n_rows * self.dim * self.itemsize:
-            with open(current, "r+b") as handle:
-                handle.truncate(n_rows * self.dim * self.itemsize)
-        for other in [*self.path.glob("matrix.*"), *self.path.glob("ann.*")]:
-            if other != current and not other.name.startswith(f"ann.{generation}."):
-                other.unlink()
+        committed_bytes = n_rows * self.dim * self.itemsize
+        drop_uncommitted(self.path, generation, self._matrix_file(generation), committed_bytes)
 
     def _mapped(self) -> np.ndarray:
         """The mapped matrix of a store that has rows (callers checked that it has)."""
@@ -145,15 +129,10 @@ class MmapVectorStore(VectorStore):
         self._seen_version = version
 
     def _map(self, n_rows: int) -> np.ndarray | None:
-        return (
-            np.memmap(
-                self._matrix_file(self._info("generation", 0)),
-                dtype=self.dtype,
-                mode="r",
-                shape=(n_rows, self.dim),
-            )
-            if n_rows
-            else None
+        if not n_rows:
+            return None
+        return map_matrix(
+            self._matrix_file(self._info("generation", 0)), self.dtype, n_rows, self.dim
         )
 
     # Writes -------------------------------------------------------------------------------
@@ -180,7 +159,8 @@ class MmapVectorStore(VectorStore):
         self._refresh()
         with self.db.transaction():
             n_rows, generation = self._info("n_rows", 0), self._info("generation", 0)
-            self._append(self._matrix_file(generation), n_rows, rows)
+            offset = n_rows * self.dim * self.itemsize
+            append_rows(self._matrix_file(generation), offset, rows, self.dtype)
             replaced = self._delete_ids([ids[i] for i in order])
             self.db.executemany(
                 "INSERT INTO rows (row, id, meta) VALUES (?, ?, ?)",
@@ -213,17 +193,9 @@ class MmapVectorStore(VectorStore):
             self._matrix = self._map(n_rows)
         self._seen_version = version
 
-    def _append(self, file: Path, n_rows: int, rows: np.ndarray) -> None:
-        with open(file, "ab") as handle:
-            handle.truncate(n_rows * self.dim * self.itemsize)
-            handle.seek(n_rows * self.dim * self.itemsize)
-            handle.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
-            handle.flush()
-            os.fsync(handle.fileno())
-
     def _delete_ids(self, ids: Sequence[str]) -> list[int]:
         """Drop the rows of ``ids``; returns their row numbers."""
-        rows = list(self._id_rows(ids).values())
+        rows = list(id_rows(self.db, ids).values())
         self.db.executemany("DELETE FROM rows WHERE id=?", [(i,) for i in ids])
         return rows
 
@@ -255,13 +227,12 @@ class MmapVectorStore(VectorStore):
         self._refresh()
         live = self.db.execute("SELECT row, id, meta FROM rows ORDER BY row")
         generation = self._info("generation", 0)
-        new_file = self._matrix_file(generation + 1)
-        with open(new_file, "wb") as handle:
-            for start in range(0, len(live), scan.BLOCK_ROWS):
-                block = [r for r, _, _ in live[start : start + scan.BLOCK_ROWS]]
-                handle.write(np.ascontiguousarray(self._mapped()[block]).tobytes())
-            handle.flush()
-            os.fsync(handle.fileno())
+        live_rows = [r for r, _, _ in live]
+        blocks = (
+            self._mapped()[live_rows[start : start + scan.BLOCK_ROWS]]
+            for start in range(0, len(live_rows), scan.BLOCK_ROWS)
+        )
+        write_generation(self._matrix_file(generation + 1), blocks)
         with self.db.transaction():
             self.db.execute("DELETE FROM rows")
             self.db.executemany(
@@ -307,7 +278,7 @@ class MmapVectorStore(VectorStore):
         if not use_ann:  # the scan runs unlocked (numpy and usearch release the GIL)
             best_scores, best_rows = scan.top_k(matrix, alive, queries, top_k)
         wanted = {int(r) for r in best_rows.ravel() if r >= 0}
-        by_row = self._rows_to_ids(wanted)
+        by_row = rows_to_ids(self.db, wanted)
         results = []
         for scores, rows in zip(best_scores, best_rows, strict=True):
             hits = [
@@ -360,38 +331,10 @@ class MmapVectorStore(VectorStore):
         if self._ann is not None:
             self._ann.save()
 
-    def _rows_to_ids(self, rows: set[int]) -> dict[int, tuple[str, dict]]:
-        found: dict[int, tuple[str, dict]] = {}
-        rows_list = sorted(rows)
-        for start in range(0, len(rows_list), 500):
-            chunk = rows_list[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r, i, m in self.db.execute(
-                f"SELECT row, id, meta FROM rows WHERE row IN ({marks})", chunk
-            ):
-                found[r] = (i, json.loads(m) if m else {})
-        return found
-
-    def _id_rows(self, ids: Sequence[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        ids = list(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                {
-                    i: r
-                    for i, r in self.db.execute(
-                        f"SELECT id, row FROM rows WHERE id IN ({marks})", chunk
-                    )
-                }
-            )
-        return found
-
     def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
         """Stored (normalised) vectors in the order asked; a KeyError names any missing id."""
         self._refresh()
-        rows = self._id_rows(ids)
+        rows = id_rows(self.db, ids)
         missing = [i for i in ids if i not in rows]
         if missing:
             raise KeyError(f"not in the vector store: {missing[:5]}")
@@ -400,7 +343,7 @@ class MmapVectorStore(VectorStore):
         return np.array(self._mapped()[[rows[i] for i in ids]], dtype=np.float32)
 
     def get_metadata(self, ids: Sequence[str]) -> dict[str, dict]:
-        by_row = self._rows_to_ids(set(self._id_rows(ids).values()))
+        by_row = rows_to_ids(self.db, set(id_rows(self.db, ids).values()))
         return {item_id: meta for item_id, meta in by_row.values()}
 
     def ids(self) -> list[str]:
