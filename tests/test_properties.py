@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smolrag_lab.ingest.chunking import Chunker, heading_allowance
+from smolrag_lab.ingest.graph_merge import _earliest_words, _latest, _words
 from smolrag_lab.prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
 from smolrag_lab.providers.base import ProviderError
 from smolrag_lab.providers.records import check_extraction, parse_extraction, parse_keywords
@@ -182,3 +183,20 @@ def test_a_megabyte_word_and_a_megabyte_of_headings_fit():
         for strategy in ("markdown", "tokens", "sentences"):
             excerpts = Chunker(COUNTER, size=160, overlap=20, strategy=strategy).split(text)
             assert max(COUNTER.count(e) for e in excerpts) <= 160 + heading_allowance(160)
+
+
+BY_DOC = st.dictionaries(
+    st.text(min_size=1, max_size=4), st.lists(st.text(max_size=12), max_size=4), max_size=6
+)
+
+
+@given(BY_DOC, st.integers(1, 6), st.integers(1, 15), st.lists(st.text(max_size=6), max_size=5))
+def test_item_views_read_only_the_contributions_they_need(by_doc, cap, limit, keywords):
+    """The description and gist of an item read the newest and the earliest contributions only;
+    oracle: the same fields computed from every contribution flattened."""
+    flat = [d for values in by_doc.values() for d in values]
+    assert _latest(by_doc, cap) == flat[-cap:]
+    assert _earliest_words([], by_doc, limit) == _words(" ".join(flat), limit)
+    head = (", ".join(keywords) + ".").split()
+    expected = _words(", ".join(keywords) + ". " + " ".join(flat), limit)
+    assert _earliest_words(head, by_doc, limit) == expected

@@ -46,6 +46,31 @@ def _words(text: str, limit: int = EMBED_WORDS) -> str:
     return " ".join(text.split()[:limit])
 
 
+def _latest(by_doc: dict[str, list[str]], cap: int) -> list[str]:
+    """The last ``cap`` values of the documents' lists taken in order, reading only the newest
+    documents' lists (a popular item has thousands).
+    """
+    latest: list[str] = []
+    for values in reversed(by_doc.values()):
+        latest[:0] = values
+        if len(latest) >= cap:
+            break
+    return latest[-cap:]
+
+
+def _earliest_words(head: list[str], by_doc: dict[str, list[str]], limit: int = EMBED_WORDS) -> str:
+    """The first ``limit`` words of ``head`` followed by the documents' values in order, reading no
+    further than needed.
+    """
+    words = head[:limit]
+    for values in by_doc.values():
+        for value in values:
+            if len(words) >= limit:
+                return " ".join(words[:limit])
+            words += value.split()
+    return " ".join(words[:limit])
+
+
 @dataclass
 class Touched:
     entities: set[str] = field(default_factory=set)
@@ -235,13 +260,13 @@ def remove_document(
 def entity_view(graph: Any, key: str, description_cap: int) -> dict[str, Any]:
     attrs = graph.nodes[key]
     types = Counter({t: c for t, c in attrs.get("types", {}).items() if t != "unknown"})
-    descriptions = [d for values in attrs.get("descriptions", {}).values() for d in values]
+    descriptions = attrs.get("descriptions", {})
     return {
         "key": key,
         "name": attrs.get("name", key),
         "type": types.most_common(1)[0][0] if types else "unknown",
-        "description": " ".join(descriptions[-description_cap:]),
-        "gist": _words(" ".join(descriptions)),
+        "description": " ".join(_latest(descriptions, description_cap)),
+        "gist": _earliest_words([], descriptions),
         "excerpt_ids": list(attrs.get("excerpt_ids", [])),
         "degree": int(graph.degree(key)),
     }
@@ -251,18 +276,18 @@ def relationship_view(
     graph: Any, pair: tuple[str, str], description_cap: int, keywords_cap: int
 ) -> dict[str, Any]:
     attrs = graph.edges[pair]
-    descriptions = [d for values in attrs.get("descriptions", {}).values() for d in values]
+    descriptions = attrs.get("descriptions", {})
     keywords = list(
         dict.fromkeys(k for values in attrs.get("keywords", {}).values() for k in values)
     )
     names = [graph.nodes[p].get("name", p) for p in pair]
-    gist = _words(", ".join(keywords[:5]) + ". " + " ".join(descriptions))
+    gist = _earliest_words((", ".join(keywords[:5]) + ".").split(), descriptions)
     keywords = keywords[-keywords_cap:]
     return {
         "pair": pair,
         "source": names[0],
         "target": names[1],
-        "description": " ".join(descriptions[-description_cap:]),
+        "description": " ".join(_latest(descriptions, description_cap)),
         "gist": gist,
         "keywords": keywords,
         "weight": float(attrs.get("weight", 0.0)),
