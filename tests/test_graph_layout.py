@@ -9,7 +9,7 @@ import sys
 
 import networkx as nx
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -185,12 +185,14 @@ def test_lone_surrogates_are_refused_with_a_clear_error(tmp_path):
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(text=st.text(min_size=1, max_size=200))
+@example(text="\x00")
+@example(text="Acme\ufffe\uffff\u200f Corp 🚀 builds engines.")
 def test_any_unicode_text_goes_through_ingest_query_export_reopen(tmp_path_factory, text):
     data_dir = tmp_path_factory.mktemp("any")
     settings = Settings(data_dir=data_dir, log_to_file=False)
     with SmolRag(settings) as rag:
-        if not text.strip():
-            with pytest.raises(ValueError, match="empty"):
+        if not text.strip() or "\x00" in text:  # refused: empty, or binary content
+            with pytest.raises(ValueError, match="empty|NUL"):
                 rag.ingest_text(text, "any.md")
             return
         report = rag.ingest_text(text, "any.md")
