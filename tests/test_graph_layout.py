@@ -54,15 +54,24 @@ def as_previous_layout(rag: SmolRag, saved_version: int) -> None:
     rag.index.meta.delete(["layout"])
 
 
-@pytest.mark.parametrize("lagging", [False, True], ids=["saved", "behind-the-records"])
-def test_an_index_of_the_graphml_layout_is_converted_once(tmp_path, lagging):
+QUESTION = "What links the Shared Hub?"
+
+
+def built_index(tmp_path) -> tuple[Settings, dict, dict, int]:
+    """An index of TEXTS in the current layout: its settings, graph state, each mode's answer
+    sources and version, for an older layout to be converted back to.
+    """
     settings = Settings(data_dir=tmp_path / "data", log_to_file=False, query_cache=False)
     with SmolRag(settings) as rag:
         for source, text in TEXTS.items():
             rag.ingest_text(text, source)
-        expected = state(rag)
-        answers = {mode: rag.retrieve("What links the Shared Hub?", mode).sources for mode in MODES}
-        version = rag.index.version
+        answers = {mode: rag.retrieve(QUESTION, mode).sources for mode in MODES}
+        return settings, state(rag), answers, rag.index.version
+
+
+@pytest.mark.parametrize("lagging", [False, True], ids=["saved", "behind-the-records"])
+def test_an_index_of_the_graphml_layout_is_converted_once(tmp_path, lagging):
+    settings, expected, answers, version = built_index(tmp_path)
     with SmolRag(settings, recover=False) as rag:
         as_previous_layout(rag, version - 1 if lagging else version)
         if lagging:  # the last commit's graph changes never reached the file
@@ -74,7 +83,7 @@ def test_an_index_of_the_graphml_layout_is_converted_once(tmp_path, lagging):
         assert not (settings.data_dir / "graph.graphml").exists()
         assert (settings.data_dir / "graph.graphml.converted").exists()
         assert state(rag) == expected and rag.check().ok
-        assert {m: rag.retrieve("What links the Shared Hub?", m).sources for m in MODES} == answers
+        assert {m: rag.retrieve(QUESTION, m).sources for m in MODES} == answers
     with SmolRag(settings) as rag:  # once: a second open finds rows and nothing to convert
         assert state(rag) == expected and rag.index.meta.get("layout")
 
@@ -107,18 +116,13 @@ def _logical(attrs: dict) -> dict:
 
 
 def test_an_index_of_the_first_row_layout_is_split_into_contributions(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", log_to_file=False, query_cache=False)
-    with SmolRag(settings) as rag:
-        for source, text in TEXTS.items():
-            rag.ingest_text(text, source)
-        expected = state(rag)
-        answers = {mode: rag.retrieve("What links the Shared Hub?", mode).sources for mode in MODES}
+    settings, expected, answers, _ = built_index(tmp_path)
     with SmolRag(settings, recover=False) as rag:
         as_whole_rows(rag)
     with SmolRag(settings) as rag:
         assert rag.index.meta.get("layout") == "graph-rows-2"
         assert state(rag) == expected and rag.check().ok
-        assert {m: rag.retrieve("What links the Shared Hub?", m).sources for m in MODES} == answers
+        assert {m: rag.retrieve(QUESTION, m).sources for m in MODES} == answers
         assert RowGraphStore(rag.index.db).contribution(("n", "shared hub", ""), "nope") is None
         rag.delete("a.md")
         assert "zephyr engine" not in rag.graph() and "shared hub" in rag.graph()
