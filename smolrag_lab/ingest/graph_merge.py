@@ -18,7 +18,14 @@ from typing import Any
 
 from ..providers.base import Extraction
 from ..stores.base import GraphStore
-from ..stores.graph import Contribution, GraphWrite, Item, edge_item, node_item
+from ..stores.graph import (
+    Contribution,
+    GraphWrite,
+    Item,
+    edge_item,
+    empty_contribution,
+    node_item,
+)
 
 
 def node_key(name: str) -> str:
@@ -77,12 +84,6 @@ class Touched:
     relationships: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _empty(kind: str) -> dict[str, Any]:
-    if kind == "n":
-        return {"descriptions": [], "types": {}, "excerpt_ids": []}
-    return {"descriptions": [], "keywords": [], "weight": 0.0, "excerpt_ids": []}
-
-
 class GraphEdit:
     """The graph rows one commit changes: which items exist (read from the store on first touch)
     and the contributions of the documents it merges or takes out (each read on first touch: one
@@ -133,7 +134,7 @@ class GraphEdit:
         key: Contribution = (*item, doc_id)
         values = self._load(key)
         if values is None:
-            values = self._values[key] = _empty(item[0])
+            values = self._values[key] = empty_contribution(item[0])
         self._write.contributions[key] = values
         self._docs[item][doc_id] = None
         return values

@@ -44,6 +44,15 @@ EDGE_FIELDS = {
 }
 
 
+def empty_contribution(kind: str) -> dict[str, Any]:
+    """A document's contribution to a node (``"n"``) or an edge before it adds anything: the
+    fields of :data:`NODE_FIELDS` or :data:`EDGE_FIELDS`.
+    """
+    if kind == "n":
+        return {"descriptions": [], "types": {}, "excerpt_ids": []}
+    return {"descriptions": [], "keywords": [], "weight": 0.0, "excerpt_ids": []}
+
+
 def node_item(key: str) -> Item:
     return ("n", key, "")
 
