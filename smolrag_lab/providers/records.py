@@ -79,22 +79,22 @@ def check_extraction(text: str, report: ParseReport) -> None:
 
 
 def _add_record(result: Extraction, kind: str, fields: list[str]) -> bool:
-    if kind == "entity" and len(fields) >= 4 and fields[1]:
+    """Add one record; False when it is unreadable (a name is checked after normalising: one of
+    quotes or spaces alone is no name).
+    """
+    names = [normalise_name(f) for f in fields[1:3]] if len(fields) >= 3 else []
+    if kind == "entity" and len(fields) >= 4 and names[0]:
         result.entities.append(
             EntityRecord(
-                normalise_name(fields[1]),
-                fields[2].lower() or "unknown",
-                TUPLE_SEP.join(fields[3:]).strip(),
+                names[0], fields[2].lower() or "unknown", TUPLE_SEP.join(fields[3:]).strip()
             )
         )
         return True
-    if kind == "relationship" and len(fields) >= 5 and fields[1] and fields[2]:
+    if kind == "relationship" and len(fields) >= 5 and all(names):
         weight = _number(fields[5]) if len(fields) >= 6 else 1.0
         keywords = [k.strip() for k in fields[4].split(",") if k.strip()]
         result.relationships.append(
-            RelationshipRecord(
-                normalise_name(fields[1]), normalise_name(fields[2]), fields[3], keywords, weight
-            )
+            RelationshipRecord(names[0], names[1], fields[3], keywords, weight)
         )
         return True
     if kind == "content_keywords" and len(fields) >= 2:
