@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .stores.ann import AnnConfig
 from .stores.backends import PostgresOptions, open_backend
+from .stores.document_log import DocumentLog
 from .stores.graph import GraphView, GraphWrite, as_write
 from .stores.legacy import convert_legacy_graph
 from .stores.lock import WriterLock
@@ -50,6 +51,7 @@ class Index:
             self.meta,
             self.query_cache,
         ) = (self.db.namespace(n) for n in NAMESPACES)
+        self.document_log = DocumentLog(self.db)
         self._view = GraphView()
         self._view_lock = threading.RLock()
         if not readonly:
@@ -63,11 +65,16 @@ class Index:
     def version(self) -> int:
         return int(self.meta.get("version", 0))
 
-    def bump_version(self) -> None:
-        """Mark the index as changed: cached query results no longer apply."""
+    def bump_version(self, documents: Iterable[str] = ()) -> None:
+        """Mark the index as changed: cached query results no longer apply. ``documents``: the
+        ids whose records (excerpts included) the commit writes or deletes, logged under the new
+        version so that readers re-read only those (see :mod:`.stores.document_log`).
+        """
         with self.db.transaction():
-            self.meta.set("version", self.version + 1)
+            version = self.version + 1
+            self.meta.set("version", version)
             self.query_cache.clear()
+            self.document_log.mark(documents, version)
 
     # The graph's networkx view ------------------------------------------------------------
     def graph_view(self) -> GraphView:

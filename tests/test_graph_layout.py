@@ -3,6 +3,7 @@ on opening; text the XML of that layout could not hold (U+FFFE, U+FFFF, C0 contr
 ingest, query, export and reopen; lone surrogates are refused with a clear error.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.query.retrieval import MODES
 from smolrag_lab.settings import reveal
-from smolrag_lab.stores.graph import read_graphml, to_graphml
+from smolrag_lab.stores.graph import GraphView, read_graphml, to_graphml
 from smolrag_lab.stores.graph_rows import RowGraphStore
 
 GRAPH_TABLES = (
@@ -213,3 +214,23 @@ def _export(rag: SmolRag, path):
     from smolrag_lab.stores.graph import export_graphml
 
     return export_graphml(rag.graph(), path)
+
+
+def test_a_first_load_builds_the_view_that_applying_each_row_builds(tmp_path):
+    """The bulk path of a first load (GraphView._load) and the per-row path of a refresh
+    (GraphView.apply on changes that are not full) give the same graph, in the same order."""
+    with SmolRag(Settings(data_dir=tmp_path / "data", log_to_file=False)) as rag:
+        for source, text in {**TEXTS, "c.md": TEXTS["a.md"] + " Acme Corp ships to Oslo."}.items():
+            rag.ingest_text(text, source)
+        rag.delete("b.md")
+        index = rag.index
+        with index.db.snapshot():
+            full = index.graph.changes_since(-1, index.version)
+    loaded, applied = GraphView(), GraphView()
+    loaded.apply(full)
+    applied.apply(dataclasses.replace(full, full=False))
+    assert full.contributions and loaded.version == applied.version == full.version
+    assert list(loaded.graph.nodes(data=True)) == list(applied.graph.nodes(data=True))
+    assert list(loaded.graph.edges(data=True)) == list(applied.graph.edges(data=True))
+    assert loaded.mentions == applied.mentions
+    assert list(loaded.mentions.items()) == list(applied.mentions.items())

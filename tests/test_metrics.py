@@ -71,7 +71,7 @@ def test_reciprocal_rank_fusion_by_hand():
 
 
 def test_bm25_ranks_exact_terms_and_ignores_stop_words():
-    from smolrag_lab.query.lexical import LexicalIndex
+    from smolrag_lab.query.bm25 import LexicalIndex
 
     index = LexicalIndex(
         ["e1", "e2", "e3"],

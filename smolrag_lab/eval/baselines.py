@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import SmolRag
-from ..query.lexical import LexicalIndex
+from ..query.bm25 import LexicalIndex
 
 
 class Baselines:

@@ -74,7 +74,7 @@ def delete_document(index: Index, doc_id: str, source: str) -> Touched:
         index.extractions.delete(record["excerpt_ids"])
         index.documents.delete([doc_id])
         index.sources.delete([source])
-        index.bump_version()
+        index.bump_version(documents=[doc_id])
         index.write_graph(edit.changes())
     index.excerpt_vectors.delete(record["excerpt_ids"])  # after: none of a live excerpt
     return _union(changed, removed)
@@ -143,4 +143,4 @@ def _write_records(
             },
         )
         index.sources.set(p.document.source, p.doc_id)
-        index.bump_version()
+        index.bump_version(documents=[p.doc_id, *([old["doc_id"]] if old else [])])

@@ -1,4 +1,4 @@
-"""BM25 over excerpts (bm25s, English stop words and Snowball stemming), and the fusion of rankings:
+"""The fusion of a dense and a lexical ranking (the BM25 index itself is in :mod:`.bm25`):
 reciprocal rank fusion, or a convex combination of normalised scores whose weight can follow the
 query.
 """
@@ -7,40 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import bm25s
 import numpy as np
-import Stemmer
-
-_STEMMER = Stemmer.Stemmer("english")
-
-
-class LexicalIndex:
-    """An in-memory BM25 index of ``texts`` under ``ids``; rebuilt by the engine when the index
-    changes.
-    """
-
-    def __init__(
-        self, ids: Sequence[str], texts: Sequence[str], k1: float = 0.9, b: float = 0.4
-    ) -> None:
-        self.ids = list(ids)
-        self._bm25 = bm25s.BM25(k1=k1, b=b)
-        if self.ids:
-            tokens = bm25s.tokenize(
-                list(texts), stopwords="en", stemmer=_STEMMER, show_progress=False
-            )
-            self._bm25.index(tokens, show_progress=False)
-
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        if not self.ids:
-            return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, show_progress=False)
-        if not tokens.vocab:
-            return []
-        k = min(k, len(self.ids))
-        docs, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        return [
-            (self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
-        ]
 
 
 def reciprocal_rank_fusion(

@@ -21,8 +21,8 @@ from ..index import Index
 from ..settings import Settings
 from ..stores.graph import GraphView
 from . import retrieval
+from .bm25 import LexicalIndex
 from .graph_rank import EntityLinker
-from .lexical import LexicalIndex
 
 QUERY_TYPES = (*retrieval.MODES, "auto")
 RELATION_CUES = frozenset(

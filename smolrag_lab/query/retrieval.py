@@ -25,7 +25,8 @@ from ..ingest.graph_merge import entity_view, relationship_view
 from ..providers.base import QueryKeywords
 from ..settings import Settings
 from . import graph_rank
-from .lexical import LexicalIndex, convex_fusion, reciprocal_rank_fusion
+from .bm25 import LexicalIndex
+from .lexical import convex_fusion, reciprocal_rank_fusion
 
 MODES = ("standard", "local_kg", "global_kg", "hybrid_kg", "mix")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import KVStore
+from .document_log import SCHEMA as LOG_SCHEMA
 from .graph_rows import SCHEMA as GRAPH_SCHEMA
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -45,7 +46,7 @@ class SqliteDatabase:
         self._tables: set[str] = set()
         if not readonly:
             with self.transaction():
-                for statement in GRAPH_SCHEMA:
+                for statement in GRAPH_SCHEMA + LOG_SCHEMA:
                     self._conn.execute(statement.format(json="TEXT"))
 
     def namespace(self, name: str) -> SqliteKV:

@@ -18,10 +18,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .base import KVStore
+from .document_log import SCHEMA as LOG_SCHEMA
 from .graph_rows import SCHEMA as GRAPH_SCHEMA
 from .lock import WriterLock
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIGRATIONS: dict[int, list[str]] = {
     1: [
         "CREATE TABLE IF NOT EXISTS smolrag_kv (workspace text NOT NULL, namespace text NOT NULL, "
@@ -40,6 +41,7 @@ MIGRATIONS: dict[int, list[str]] = {
     3: [  # per-document contribution rows (graph_rows.py); existing rows are split on opening
         *(statement.format(json="jsonb") for statement in GRAPH_SCHEMA),
     ],
+    4: LOG_SCHEMA,  # which documents changed after a version (document_log.py)
 }
 _LOCK_ID = 0x5D01_7A6  # advisory lock held while the schema is created or migrated
 
