@@ -234,3 +234,32 @@ def test_a_first_load_builds_the_view_that_applying_each_row_builds(tmp_path):
     assert list(loaded.graph.edges(data=True)) == list(applied.graph.edges(data=True))
     assert loaded.mentions == applied.mentions
     assert list(loaded.mentions.items()) == list(applied.mentions.items())
+
+
+def test_a_view_refreshed_commit_by_commit_is_the_view_a_first_load_builds(tmp_path):
+    """Refreshing after each ingest, re-ingest and delete (additions kept as running totals,
+    replacements and removals summed afresh) ends at the graph a first load builds, weights
+    equal to the last bit."""
+    edits = [
+        ("a.md", TEXTS["a.md"]),
+        ("c.md", TEXTS["a.md"] + " Acme Corp ships to Oslo. Acme Corp ships to Oslo."),
+        ("b.md", TEXTS["b.md"]),
+        ("a.md", TEXTS["a.md"] + " Acme Corp ships to Oslo."),
+        ("b.md", None),
+    ]
+    with SmolRag(Settings(data_dir=tmp_path / "data", log_to_file=False)) as rag:
+        index = rag.index
+        for source, text in edits:
+            rag.ingest_text(text, source) if text is not None else rag.delete(source)
+            refreshed = index.graph_view()
+        with index.db.snapshot():
+            loaded = GraphView()
+            loaded.apply(index.graph.changes_since(-1, index.version))
+    weights = {(a, b): attrs["weight"] for a, b, attrs in refreshed.graph.edges(data=True)}
+    assert weights and any(len(a["weights"]) > 1 for *_, a in loaded.graph.edges(data=True))
+    assert weights == {(a, b): attrs["weight"] for a, b, attrs in loaded.graph.edges(data=True)}
+    assert dict(refreshed.graph.nodes(data=True)) == dict(loaded.graph.nodes(data=True))
+    assert {tuple(sorted(p)) for p in refreshed.graph.edges} == {
+        tuple(sorted(p)) for p in loaded.graph.edges
+    }
+    assert refreshed.mentions == loaded.mentions

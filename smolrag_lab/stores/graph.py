@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -185,7 +184,7 @@ class GraphView:
                 attrs[bucket][doc_id] = values[name]
             attrs["excerpt_ids"].update(dict.fromkeys(values["excerpt_ids"]))
         for attrs in edges.values():
-            attrs["weight"] = math.fsum(attrs["weights"].values())
+            attrs["weight"] = _total(attrs["weights"].values())
         self.graph = nx.Graph()
         self.graph.add_nodes_from(nodes.items())
         self.graph.add_edges_from((a, b, attrs) for (a, b), attrs in edges.items())
@@ -244,8 +243,10 @@ class GraphView:
                 _count(attrs["types"], values["types"], 1)
                 for excerpt_id in values["excerpt_ids"]:
                     self.mentions[excerpt_id][a] = None
-        if kind == "e":
-            attrs["weight"] = math.fsum(attrs["weights"].values())
+        if kind == "e" and old_ids is None and values is not None:
+            attrs["weight"] += values["weight"]  # what _total gives: a sum in contribution order
+        elif kind == "e":
+            attrs["weight"] = _total(attrs["weights"].values())
 
     def _has(self, kind: str, a: str, b: str) -> bool:
         return a in self.graph._node if kind == "n" else b in self.graph._adj.get(a, {})
@@ -257,6 +258,17 @@ class GraphView:
                 keys.pop(key, None)
                 if not keys:
                     del self.mentions[excerpt_id]
+
+
+def _total(weights: Iterable[float]) -> float:
+    """An edge's weight: its contributions' weights added in contribution order, one at a time, so
+    that adding a contribution to the running total gives the same float as summing afresh (a
+    refresh costs the contribution, not the item's history; ``sum`` compensates on Python 3.12+).
+    """
+    total = 0.0
+    for weight in weights:
+        total += weight
+    return total
 
 
 def _copy(attrs: dict[str, Any]) -> dict[str, Any]:
