@@ -25,7 +25,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 _STEMMER = Stemmer.Stemmer("english")
 _STEMMER_LOCK = threading.Lock()
-_NONE = np.zeros(0, dtype=np.int64)
+_NONE = np.zeros(0, dtype=np.int32)
 _COMPACT_WHEN_DEAD = 0.5  # compact the postings once half the rows are taken out
 _STEM_CACHE = 1_000_000  # words whose stem is remembered; past it the cache starts again
 
@@ -111,9 +111,12 @@ class Postings:
 
     @classmethod
     def of(cls, term: np.ndarray, row: np.ndarray, count: np.ndarray) -> Postings:
-        """From (term, row, count) triples sorted by term."""
+        """From (term, row, count) triples sorted by term. Rows are kept as int32 and counts as
+        float32 (exact for counts below 2**24): 8 bytes a posting, as bm25s's sparse matrix.
+        """
         terms, first = np.unique(term, return_index=True)
-        return cls(terms, np.append(first, len(term)), row, count)
+        rows, counts = row.astype(np.int32, copy=False), count.astype(np.float32, copy=False)
+        return cls(terms, np.append(first, len(term)), rows, counts)
 
     def __len__(self) -> int:
         return len(self.rows)
