@@ -16,32 +16,13 @@ from smolrag_lab import SmolRag
 from smolrag_lab.query.bm25 import LexicalIndex, Tokenizer
 from smolrag_lab.text import excerpt_search_text
 
+# fmt: off
 WORDS = [
-    "cache",
-    "graph",
-    "vector",
-    "store",
-    "query",
-    "index",
-    "chunk",
-    "excerpt",
-    "summary",
-    "entity",
-    "relation",
-    "keyword",
-    "token",
-    "budget",
-    "embedding",
-    "model",
-    "caching",
-    "cached",
-    "queries",
-    "graphs",
-    "the",
-    "of",
-    "and",
-    "is",
+    "cache", "graph", "vector", "store", "query", "index", "chunk", "excerpt", "summary", "entity",
+    "relation", "keyword", "token", "budget", "embedding", "model", "caching", "cached", "queries",
+    "graphs", "the", "of", "and", "is",
 ]
+# fmt: on
 
 
 def oracle(texts: dict[str, str], query: str) -> dict[str, float]:

@@ -95,7 +95,7 @@ def count_terms(
     flat = np.fromiter(chain.from_iterable(term_ids), dtype=np.int64, count=int(lengths.sum()))
     rows = np.repeat(np.arange(len(term_ids), dtype=np.int64), lengths)
     keys, counts = np.unique(flat * n_rows + rows, return_counts=True)
-    return keys // n_rows, keys % n_rows + first_row, counts.astype(np.float64)
+    return keys // n_rows, (keys % n_rows + first_row).astype(np.int32), counts.astype(np.float32)
 
 
 @dataclass
