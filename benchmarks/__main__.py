@@ -12,6 +12,7 @@ BENCHMARKS = (
     "vector_search",
     "query_overhead",
     "reruns",
+    "cold_start",
     "ingest_cost",
     "doc_scaling",
     "demo_qa",
