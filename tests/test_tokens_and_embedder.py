@@ -6,9 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smolrag_lab.providers import CachedEmbedder, LocalEmbedder
 from smolrag_lab.providers.base import ProviderError
+from smolrag_lab.providers.local_embedder import PADDING_SLACK, length_batches
 from smolrag_lab.stores import SqliteDatabase
 from smolrag_lab.tokens import TokenCounter
 
@@ -42,6 +45,27 @@ def test_batching_by_length_does_not_change_vectors():
     alone = np.stack([embedder.embed([t])[0] for t in texts])
     assert np.allclose(together, alone, atol=1e-4)
     assert embedder.embed([]).shape == (0, 384)
+
+
+@given(st.lists(st.integers(1, 256), max_size=200), st.integers(1, 40))
+def test_length_batches_hold_every_text_once_and_bound_the_padding(lengths, batch_size):
+    batches = length_batches(lengths, batch_size)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    in_order = [lengths[i] for batch in batches for i in batch]
+    assert in_order == sorted(lengths)
+    for batch in batches:
+        held = [lengths[i] for i in batch]
+        assert 1 <= len(batch) <= batch_size
+        assert len(batch) == 1 or max(held) * len(batch) <= PADDING_SLACK * sum(held)
+
+
+def test_a_documents_excerpts_of_unlike_lengths_run_apart():
+    assert length_batches([160, 40, 150], 32) == [[1], [2, 0]]
+    assert length_batches([100] * 70, 32) == [
+        list(range(32)),
+        list(range(32, 64)),
+        list(range(64, 70)),
+    ]
 
 
 def test_text_beyond_256_word_pieces_is_truncated_not_fatal():
