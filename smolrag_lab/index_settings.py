@@ -27,7 +27,11 @@ OPENAI_TASK_SETTINGS = ("completion_model", "entity_types")
 NOT_USED = "(not used by the local tasks)"
 # Settings added after indexes began recording theirs, with the value older indexes were built with:
 # recorded only when set otherwise, so those indexes still match.
-ADDED_LATER = {"embed_summary": True}
+ADDED_LATER: dict[str, Any] = {
+    "embed_summary": True,
+    "entity_embed_words": 32,
+    "relationship_embed_words": 32,
+}
 
 
 class IndexSettingsMismatch(SettingsError):
@@ -88,8 +92,10 @@ def folder_name(settings: Settings, prefix: str = "") -> str:
 
 def differences(recorded: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Each recorded setting whose value differs now, as (recorded, current); a setting recorded by
-    one side only counts as a difference too.
+    one side only counts as a difference too, except one of :data:`ADDED_LATER`, which either side
+    leaves out when it has the value older indexes were built with.
     """
+    recorded, current = {**ADDED_LATER, **recorded}, {**ADDED_LATER, **current}
     names = [*current, *(n for n in recorded if n not in current)]
     return {
         n: (recorded.get(n), current.get(n)) for n in names if recorded.get(n) != current.get(n)

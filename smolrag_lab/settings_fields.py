@@ -74,6 +74,16 @@ class IndexSettings:
         10, lo=1, hi=10_000, doc="descriptions kept per entity / relationship"
     )
     keywords_cap: int = _knob(20, lo=1, hi=10_000, doc="keywords kept per relationship")
+    entity_embed_words: int = _knob(
+        32, lo=1, hi=256, doc="words embedded per entity: its name, then its earliest description"
+    )
+    relationship_embed_words: int = _knob(
+        12,
+        lo=1,
+        hi=256,
+        doc="words embedded per relationship: both names, keywords, then its earliest description "
+        "(relationships are most of what the graph embeds)",
+    )
     embedding_backend: str = _knob("local", choices=("local", "openai"))
     embedding_model: str = _knob("all-MiniLM-L6-v2")
     completion_model: str = _knob("gpt-4.1-mini")

@@ -123,6 +123,21 @@ def test_a_fresh_index_records_on_its_first_write_and_a_racing_writer_is_refused
         late.close()
 
 
+def test_an_index_recorded_before_relationship_embed_words_existed_was_built_with_32(tmp_path):
+    """A setting added later is recorded only when it differs from what older indexes were built
+    with, so those open as they are, and the new default asks for a rebuild."""
+    corpus = write_corpus(tmp_path / "corpus")
+    base = Settings(data_dir=tmp_path / "data", chunk_overlap=0, log_to_file=False)
+    with SmolRag(base.replace(relationship_embed_words=32)) as old:
+        old.ingest(corpus, progress=False)
+        assert "relationship_embed_words" not in old.index.meta.get(RECORD_KEY)
+    with pytest.raises(IndexSettingsMismatch) as refused:
+        SmolRag(base)
+    assert "relationship_embed_words: index has 32, settings say 12" in str(refused.value)
+    with SmolRag(base, rebuild=True) as rebuilt:
+        assert rebuilt.index.meta.get(RECORD_KEY)["relationship_embed_words"] == 12
+
+
 def test_an_index_without_a_record_adopts_the_current_settings_once(tmp_path, caplog):
     corpus = write_corpus(tmp_path / "corpus")
     settings = Settings(

@@ -3,11 +3,19 @@ error."""
 
 import re
 
+import networkx as nx
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smolrag_lab.ingest.chunking import Chunker, heading_allowance
-from smolrag_lab.ingest.graph_merge import _earliest_words, _latest, _words
+from smolrag_lab.ingest.graph_merge import (
+    _earliest_words,
+    _latest,
+    _words,
+    entity_text,
+    relationship_text,
+)
 from smolrag_lab.prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
 from smolrag_lab.providers.base import ProviderError
 from smolrag_lab.providers.records import check_extraction, parse_extraction, parse_keywords
@@ -200,3 +208,18 @@ def test_item_views_read_only_the_contributions_they_need(by_doc, cap, limit, ke
     head = (", ".join(keywords) + ".").split()
     expected = _words(", ".join(keywords) + ". " + " ".join(flat), limit)
     assert _earliest_words(head, by_doc, limit) == expected
+
+
+@given(st.text(max_size=30), BY_DOC, st.integers(1, 40))
+def test_graph_texts_are_the_names_then_the_earliest_words_cut_at_the_setting(name, by_doc, words):
+    """What is embedded for a graph item: at most the setting's words, names first; oracle:
+    the same text built from every contribution flattened."""
+    graph = nx.Graph()
+    graph.add_node("a", name=name, descriptions=by_doc)
+    graph.add_node("b", name="B")
+    graph.add_edge("a", "b", descriptions=by_doc, keywords={"d": ["k1", "k2", "k1"]})
+    flat = " ".join(d for values in by_doc.values() for d in values)
+    assert entity_text(graph, "a", words) == _words(f"{name}: {flat}", words)
+    relationship = relationship_text(graph, ("a", "b"), words)
+    assert relationship == _words(f"{name} - B: k1, k2. {flat}", words)
+    assert len(relationship.split()) <= words

@@ -29,12 +29,10 @@ from .graph_merge import (
     edge_key,
     entity_id,
     entity_text,
-    entity_view,
     merge_extraction,
     node_key,
     relationship_id,
     relationship_text,
-    relationship_view,
 )
 
 EXAMPLES = 5  # ids shown per problem
@@ -221,7 +219,7 @@ def plan_graph_vectors(
         "entity": (
             [entity_id(k) for k in keys if k not in graph],
             {
-                entity_id(k): ({"key": k}, entity_text(entity_view(graph, k, s.description_cap)))
+                entity_id(k): ({"key": k}, entity_text(graph, k, s.entity_embed_words))
                 for k in keys
                 if k in graph
             },
@@ -231,9 +229,7 @@ def plan_graph_vectors(
             {
                 relationship_id(p): (
                     {"pair": list(p)},
-                    relationship_text(
-                        relationship_view(graph, p, s.description_cap, s.keywords_cap)
-                    ),
+                    relationship_text(graph, p, s.relationship_embed_words),
                 )
                 for p in pairs
                 if graph.has_edge(*p)

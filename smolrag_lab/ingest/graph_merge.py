@@ -44,12 +44,7 @@ def relationship_id(pair: tuple[str, str]) -> str:
     return "rel-" + hashlib.sha1("\x1f".join(pair).encode("utf-8")).hexdigest()[:20]
 
 
-EMBED_WORDS = (
-    32  # entity/relationship texts are cut here: the name and gist embed, the rest is context
-)
-
-
-def _words(text: str, limit: int = EMBED_WORDS) -> str:
+def _words(text: str, limit: int) -> str:
     return " ".join(text.split()[:limit])
 
 
@@ -65,7 +60,7 @@ def _latest(by_doc: dict[str, list[str]], cap: int) -> list[str]:
     return latest[-cap:]
 
 
-def _earliest_words(head: list[str], by_doc: dict[str, list[str]], limit: int = EMBED_WORDS) -> str:
+def _earliest_words(head: list[str], by_doc: dict[str, list[str]], limit: int) -> str:
     """The first ``limit`` words of ``head`` followed by the documents' values in order, reading no
     further than needed.
     """
@@ -267,7 +262,6 @@ def entity_view(graph: Any, key: str, description_cap: int) -> dict[str, Any]:
         "name": attrs.get("name", key),
         "type": types.most_common(1)[0][0] if types else "unknown",
         "description": " ".join(_latest(descriptions, description_cap)),
-        "gist": _earliest_words([], descriptions),
         "excerpt_ids": list(attrs.get("excerpt_ids", [])),
         "degree": int(graph.degree(key)),
     }
@@ -278,31 +272,41 @@ def relationship_view(
 ) -> dict[str, Any]:
     attrs = graph.edges[pair]
     descriptions = attrs.get("descriptions", {})
-    keywords = list(
-        dict.fromkeys(k for values in attrs.get("keywords", {}).values() for k in values)
-    )
     names = [graph.nodes[p].get("name", p) for p in pair]
-    gist = _earliest_words((", ".join(keywords[:5]) + ".").split(), descriptions)
-    keywords = keywords[-keywords_cap:]
     return {
         "pair": pair,
         "source": names[0],
         "target": names[1],
         "description": " ".join(_latest(descriptions, description_cap)),
-        "gist": gist,
-        "keywords": keywords,
+        "keywords": _keywords(attrs)[-keywords_cap:],
         "weight": float(attrs.get("weight", 0.0)),
         "excerpt_ids": list(attrs.get("excerpt_ids", [])),
         "rank": int(graph.degree(pair[0]) + graph.degree(pair[1])),
     }
 
 
-def entity_text(view: dict[str, Any]) -> str:
-    """What is embedded for an entity: its name and the gist of its earliest descriptions. Using the
-    earliest (not the latest) keeps the text stable as mentions accrue, so it is embedded once.
+def _keywords(attrs: dict[str, Any]) -> list[str]:
+    """A relationship's keywords in contribution order, each once."""
+    return list(dict.fromkeys(k for values in attrs.get("keywords", {}).values() for k in values))
+
+
+def entity_text(graph: Any, key: str, words: int) -> str:
+    """What is embedded for an entity: its name and the start of its earliest descriptions, cut at
+    ``words`` (the index setting ``entity_embed_words``). The earliest, not the latest, keep the
+    text stable as mentions accrue, so an entity is embedded once.
     """
-    return _words(f"{view['name']}: {view['gist']}")
+    attrs = graph.nodes[key]
+    gist = _earliest_words([], attrs.get("descriptions", {}), words)
+    return _words(f"{attrs.get('name', key)}: {gist}", words)
 
 
-def relationship_text(view: dict[str, Any]) -> str:
-    return _words(f"{view['source']} - {view['target']}: {view['gist']}")
+def relationship_text(graph: Any, pair: tuple[str, str], words: int) -> str:
+    """What is embedded for a relationship: both names, its first keywords, then its earliest
+    descriptions, cut at ``words`` (``relationship_embed_words``). Relationships outnumber entities
+    about two to one and are most of the graph's word pieces, so their cut is the shorter.
+    """
+    attrs = graph.edges[pair]
+    source, target = (graph.nodes[p].get("name", p) for p in pair)
+    head = (", ".join(_keywords(attrs)[:5]) + ".").split()
+    gist = _earliest_words(head, attrs.get("descriptions", {}), words)
+    return _words(f"{source} - {target}: {gist}", words)
