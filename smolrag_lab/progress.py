@@ -152,10 +152,18 @@ class ProgressEmbedder:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
+    @property
+    def pool_min_texts(self) -> int:
+        local = getattr(self.inner, "inner", self.inner)  # under the embedding cache, if any
+        pooled = getattr(local, "executor", None) is not None
+        return int(getattr(local, "executor_min_texts", 0)) if pooled else 0
+
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         self.progress.start_graph(len(texts))
-        size = max(64, math.ceil(len(texts) / _GRAPH_BATCHES))
+        # No smaller than what the embedder sends to its pool (``auto``'s threshold), or every
+        # batch would stay in this process.
+        size = max(64, math.ceil(len(texts) / _GRAPH_BATCHES), self.pool_min_texts)
         slots = asyncio.Semaphore(_GRAPH_CONCURRENT)
 
         async def batch(start: int) -> np.ndarray:

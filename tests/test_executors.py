@@ -2,6 +2,9 @@
 127.0.0.1) reaches the same final state as inline: excerpts, summaries, extractions, graph, vectors.
 """
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -9,6 +12,8 @@ from conftest import SHARED, required_in_ci
 
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.lab.workspace import QUICK_DEMO_DOCUMENTS
+from smolrag_lab.progress import IngestProgress
+from smolrag_lab.providers import LocalEmbedder
 
 CORPUS = SHARED / "corpus" / "smolrag_docs"
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="needs ../shared")
@@ -154,3 +159,28 @@ def test_a_guarded_script_still_uses_the_process_pool(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "added 1 failed 0 pool True" in done.stdout
     assert "outside `if __name__" not in done.stderr
+
+
+class CountingPool(ThreadPoolExecutor):
+    """A real executor that counts what it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_graph_vectors_reach_the_pool_whatever_the_progress_bars_slices():
+    """The graph stage's progress slices its texts; a slice must still be large enough for
+    ``auto``'s pool (it was 1/20 of the texts, under the 1,024 threshold: never pooled)."""
+    embedder, pool = LocalEmbedder(), CountingPool()
+    embedder.executor, embedder.executor_min_texts = pool, 300
+    texts = [f"entity {i}: a component of the system" for i in range(1_000)]
+    with pool:
+        bars = IngestProgress(("embeddings",), 0, enabled=False)
+        vectors = asyncio.run(bars.graph_embedder(embedder).aembed(texts))
+    assert vectors.shape == (1_000, 384) and pool.submitted > 0
+    np.testing.assert_allclose(vectors[:3], LocalEmbedder().embed(texts[:3]), atol=0.05)

@@ -4,7 +4,6 @@ error."""
 import re
 
 import networkx as nx
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
