@@ -1,6 +1,7 @@
 """The openai backends against a real HTTP server on 127.0.0.1, through the real openai client."""
 
 import asyncio
+import base64
 import time
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from fake_openai import fake_vector
 
 from smolrag_lab.providers import OpenAIClient, ProviderError, Providers
+from smolrag_lab.providers.embedding_response import embedding_matrix
 from smolrag_lab.providers.openai_client import OpenAIEmbedder
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}]
@@ -196,3 +198,28 @@ def test_tokens_per_minute_limit_holds_back_the_excess(openai_server, server_set
     started = time.perf_counter()
     asyncio.run(many())
     assert time.perf_counter() - started >= 1.5
+
+
+def test_embedding_bodies_in_base64_or_lists_give_the_same_unit_vectors():
+    vectors = np.array([[3.0, 4.0], [1.0, 0.0]], dtype="<f4")
+    as_base64 = [base64.b64encode(v.tobytes()).decode("ascii") for v in vectors]
+    for encoded in (as_base64, vectors.tolist()):
+        body = {
+            "data": [{"index": 1, "embedding": encoded[1]}, {"index": 0, "embedding": encoded[0]}]
+        }
+        np.testing.assert_allclose(embedding_matrix(body, 2, 2), [[0.6, 0.8], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"object": "list"}, "no list of vectors"),
+        ({"data": [{"embedding": "not base64!"}] * 2}, "undecodable"),
+        ({"data": [{"embedding": [1.0, 0.0]}]}, "1 vectors for 2 inputs"),
+        ({"data": [{"embedding": [1.0]}, {"embedding": [1.0, 0.0]}]}, "different lengths"),
+        ({"data": [{"embedding": [1.0, 0.0, 0.0]}] * 2}, "3-d vectors, expected 2-d"),
+    ],
+)
+def test_malformed_embedding_bodies_are_provider_errors(body, message):
+    with pytest.raises(ProviderError, match=message):
+        embedding_matrix(body, 2, 2)
