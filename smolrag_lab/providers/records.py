@@ -17,6 +17,12 @@ from ..prompts import COMPLETE_TAG, RECORD_SEP, TUPLE_SEP
 from .base import EntityRecord, Extraction, ProviderError, QueryKeywords, RelationshipRecord
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Compiled once: these run once per record or per field of every extraction (a grouped ingestion
+# parses tens of thousands of fields).
+_RECORD_BREAK = re.compile(re.escape(RECORD_SEP) + r"|\n(?=\s*\()")
+_PARENTHESISED = re.compile(r"\((.*)\)", re.DOTALL)
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 @dataclass
@@ -33,8 +39,7 @@ def normalise_name(name: str) -> str:
     ``top_k``).
     """
     name = _CONTROL.sub(" ", html.unescape(name)).strip().strip("\"'`“”‘’*").strip()
-    name = re.sub(r"\s+", " ", name)
-    return " ".join(_fold(word) for word in name.split(" "))
+    return " ".join(_fold(word) for word in name.split())
 
 
 def _fold(word: str) -> str:
@@ -50,11 +55,11 @@ def _clean(field: str) -> str:
 def parse_extraction(text: str) -> tuple[Extraction, ParseReport]:
     result, report = Extraction(), ParseReport(complete=COMPLETE_TAG in text)
     body = text.replace(COMPLETE_TAG, "")
-    for raw in re.split(re.escape(RECORD_SEP) + r"|\n(?=\s*\()", body):
+    for raw in _RECORD_BREAK.split(body):
         raw = raw.strip()
         if not raw:
             continue
-        match = re.search(r"\((.*)\)", raw, re.DOTALL)
+        match = _PARENTHESISED.search(raw)
         fields = [_clean(f) for f in (match.group(1) if match else raw).split(TUPLE_SEP)]
         kind = fields[0].lower().strip("'\" ")
         readable = _add_record(result, kind, fields)
@@ -104,14 +109,14 @@ def _add_record(result: Extraction, kind: str, fields: list[str]) -> bool:
 
 
 def _number(text: str) -> float:
-    match = re.search(r"-?\d+(?:\.\d+)?", text)
+    match = _NUMBER.search(text)
     return float(match.group()) if match else 1.0
 
 
 def _folded(text: str) -> str:
     """Text for name matching: compatibility forms, case, punctuation and spacing ignored."""
     folded = unicodedata.normalize("NFKC", html.unescape(text)).casefold()
-    return " ".join(re.sub(r"[\W_]+", " ", folded).split())
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
 
 
 def parse_keywords(text: str) -> QueryKeywords:
