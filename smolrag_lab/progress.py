@@ -153,6 +153,11 @@ class ProgressEmbedder:
         return getattr(self.inner, name)
 
     @property
+    def parallel_slices(self) -> int:
+        local = getattr(self.inner, "inner", self.inner)
+        return max(1, int(getattr(local, "parallel_requests", _GRAPH_CONCURRENT)))
+
+    @property
     def pool_min_texts(self) -> int:
         local = getattr(self.inner, "inner", self.inner)  # under the embedding cache, if any
         pooled = getattr(local, "executor", None) is not None
@@ -164,7 +169,7 @@ class ProgressEmbedder:
         # No smaller than what the embedder sends to its pool (``auto``'s threshold), or every
         # batch would stay in this process.
         size = max(64, math.ceil(len(texts) / _GRAPH_BATCHES), self.pool_min_texts)
-        slots = asyncio.Semaphore(_GRAPH_CONCURRENT)
+        slots = asyncio.Semaphore(self.parallel_slices)
 
         async def batch(start: int) -> np.ndarray:
             async with slots:

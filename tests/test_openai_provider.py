@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from fake_openai import fake_vector
 
+from smolrag_lab.progress import IngestProgress
 from smolrag_lab.providers import OpenAIClient, ProviderError, Providers
 from smolrag_lab.providers.embedding_response import embedding_matrix
 from smolrag_lab.providers.openai_client import OpenAIEmbedder
@@ -223,3 +224,17 @@ def test_embedding_bodies_in_base64_or_lists_give_the_same_unit_vectors():
 def test_malformed_embedding_bodies_are_provider_errors(body, message):
     with pytest.raises(ProviderError, match=message):
         embedding_matrix(body, 2, 2)
+
+
+def test_the_graph_stage_keeps_as_many_embedding_requests_in_flight_as_the_client_may(
+    openai_server, server_settings
+):
+    """Its progress slices used to run two at a time, so at most four requests were in flight
+    whatever ``max_concurrent_requests`` allowed."""
+    openai_server.latency_s = 0.05
+    settings = server_settings.replace(max_concurrent_requests=6, openai_embedding_batch_size=64)
+    embedder = OpenAIEmbedder(client_for(settings), "test-embed", dim=16)
+    bars = IngestProgress(("embeddings",), 0, enabled=False)
+    texts = [f"relationship {i} - {i + 1}: depends on" for i in range(2_000)]
+    vectors = asyncio.run(bars.graph_embedder(embedder).aembed(texts))
+    assert vectors.shape[0] == 2_000 and openai_server.max_in_flight == 6

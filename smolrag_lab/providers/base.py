@@ -23,6 +23,9 @@ class Embedder(abc.ABC):
     dim: int
     max_tokens: int
     backend: str
+    # How many large requests are worth running at once: a local model's pool has a worker per
+    # core (2 here); an endpoint takes as many as the client may have in flight.
+    parallel_requests: int = 2
 
     def __init__(self) -> None:
         self.stats = ProviderStats()

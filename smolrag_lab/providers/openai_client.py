@@ -364,6 +364,10 @@ class OpenAIEmbedder(Embedder):
         "text-embedding-ada-002": 1536,
     }
 
+    @property
+    def parallel_requests(self) -> int:  # type: ignore[override]
+        return self.client.settings.max_concurrent_requests
+
     def __init__(
         self, client: OpenAIClient, model: str, dim: int | None = None, max_tokens: int = 8191
     ) -> None:
