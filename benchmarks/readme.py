@@ -171,6 +171,7 @@ def _query_rows() -> list[Row]:
         ),
         _refresh_row(overhead),
         _cold_start_row(load("cold_start")),
+        _doc_scaling_row(load("doc_scaling")),
     ]
 
 
@@ -191,6 +192,20 @@ def _refresh_row(overhead: dict) -> Row:
         f"BM25 {fmt(after['bm25_ms'], 1)} ms; "
         f"full view rebuild {fmt(view['rebuild_ms'] / 1000, 1)} s",
         "view ≤ 10% of p50",
+    )
+
+
+def _doc_scaling_row(scaling: dict) -> Row:
+    """Seconds per MB of one document ingested offline, per size, and their spread."""
+    sizes = "; ".join(
+        f"{name.removeprefix('offline ').removesuffix(' B')} B {fmt(row['s_per_mb'], 0)}"
+        for name, row in scaling["documents"].items()
+        if name.startswith("offline")
+    )
+    return (
+        "one document ingested offline, seconds per MB by its size",
+        f"{sizes}; max / min {fmt(scaling['offline_s_per_mb_max_over_min'], 2)}",
+        f"≤ {fmt(scaling['target_ratio'], 1)}× across sizes",
     )
 
 
