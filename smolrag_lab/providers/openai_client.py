@@ -192,13 +192,14 @@ class OpenAIClient:
 
         response, latency = await self._with_retries("embeddings", call, prompt_tokens)
         vectors = embedding_matrix(response, len(texts), dim)
-        usage = response.get("usage") if isinstance(response, dict) else None
+        usage = response.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         self.stats.add(
             "embeddings",
             calls=1,
             items=len(texts),
             latency_s=latency,
-            prompt_tokens=(usage or {}).get("prompt_tokens") or self._count(texts),
+            prompt_tokens=usage.get("prompt_tokens") or self._count(texts),
         )
         return vectors
 
