@@ -3,7 +3,8 @@ smolrag_lab"`` and a whole-process ``smolrag-lab query`` in every mode on an exi
 index (built first, offline, when ``--data-dir`` holds none), the query cache and the embedding
 cache off so that each run does a new question's whole work. Each figure is the median of
 ``--runs`` processes, with its min and max; ``--root`` runs another source tree (an older commit's
-worktree) with the same interpreter, for a before/after from one run.
+worktree) with the same interpreter, for a before/after from one run. Give each tree its own
+``--data-dir`` (or none): trees whose index settings differ refuse each other's index.
 
 usage: python -m benchmarks.cold_start [--data-dir DIR] [--runs 5] [--root PATH] [--out FILE]
 """

@@ -26,7 +26,8 @@ REBUILD_KEY = "rebuilding"  # meta key present while a rebuild is under way (its
 OPENAI_TASK_SETTINGS = ("completion_model", "entity_types")
 NOT_USED = "(not used by the local tasks)"
 # Settings added after indexes began recording theirs, with the value older indexes were built with:
-# recorded only when set otherwise, so those indexes still match.
+# recorded only when set otherwise. An older index matches while the setting keeps that value; a
+# default that moves away from it (relationship_embed_words) asks such an index for a rebuild.
 ADDED_LATER: dict[str, Any] = {
     "embed_summary": True,
     "entity_embed_words": 32,

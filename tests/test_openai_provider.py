@@ -11,7 +11,7 @@ from fake_openai import fake_vector
 from smolrag_lab.progress import IngestProgress
 from smolrag_lab.providers import OpenAIClient, ProviderError, Providers
 from smolrag_lab.providers.embedding_response import embedding_matrix
-from smolrag_lab.providers.openai_client import OpenAIEmbedder
+from smolrag_lab.providers.openai_client import OpenAIEmbedder, _whole
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}]
 
@@ -238,3 +238,11 @@ def test_the_graph_stage_keeps_as_many_embedding_requests_in_flight_as_the_clien
     texts = [f"relationship {i} - {i + 1}: depends on" for i in range(2_000)]
     vectors = asyncio.run(bars.graph_embedder(embedder).aembed(texts))
     assert vectors.shape[0] == 2_000 and openai_server.max_in_flight == 6
+
+
+def test_embedding_bodies_with_missing_values_or_odd_usage():
+    with pytest.raises(ProviderError, match="non-finite"):
+        embedding_matrix({"data": [{"embedding": [1.0, None]}] * 2}, 2, 2)
+    with pytest.raises(ProviderError, match="0-d vectors"):
+        embedding_matrix({"data": [{"embedding": ""}] * 2}, 2, None)
+    assert _whole("12") is None and _whole(True) is None and _whole(-1) is None and _whole(7) == 7

@@ -44,8 +44,11 @@ def embedding_matrix(response: Any, count: int, dim: int | None) -> np.ndarray:
         matrix = np.asarray([_vector(d.get("embedding")) for d in data], dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise ProviderError(f"embeddings response has vectors of different lengths: {exc}") from exc
-    if matrix.ndim != 2 or (dim and matrix.shape[1] != dim):
+    if matrix.ndim != 2 or not matrix.shape[1] or (dim and matrix.shape[1] != dim):
+        expected = f"{dim}-d" if dim else "non-empty ones"
         raise ProviderError(
-            f"embeddings response has {matrix.shape[-1]}-d vectors, expected {dim}-d"
+            f"embeddings response has {matrix.shape[-1]}-d vectors, expected {expected}"
         )
+    if not np.isfinite(matrix).all():
+        raise ProviderError("embeddings response has vectors with missing or non-finite values")
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)

@@ -199,7 +199,7 @@ class OpenAIClient:
             calls=1,
             items=len(texts),
             latency_s=latency,
-            prompt_tokens=usage.get("prompt_tokens") or self._count(texts),
+            prompt_tokens=_whole(usage.get("prompt_tokens")) or self._count(texts),
         )
         return vectors
 
@@ -327,6 +327,11 @@ def _retry_after(error: Exception | None) -> float | None:
     except ValueError:
         parsed = email.utils.parsedate_to_datetime(value)
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _whole(value: Any) -> int | None:
+    """A count reported by the server, when it is one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _check_shape(kind: str, response: Any) -> None:
