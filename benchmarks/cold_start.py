@@ -34,14 +34,14 @@ def _env(root: Path | None) -> dict[str, str]:
     env = {**os.environ, "SMOLRAG_QUERY_CACHE": "false", "SMOLRAG_EMBEDDING_CACHE": "false"}
     # The tree is found first from both: sys.path[0] is the working directory under -m and -c, and
     # PYTHONPATH comes before the editable install's finder.
-    env["PYTHONPATH"] = env["SMOLRAG_BENCH_ROOT"] = str((root or ROOT).resolve())
+    env["PYTHONPATH"] = str((root or ROOT).resolve())
     return env
 
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(
-        command, env=env, cwd=env["SMOLRAG_BENCH_ROOT"], capture_output=True, text=True, check=True
+        command, env=env, cwd=env["PYTHONPATH"], capture_output=True, text=True, check=True
     )
     return time.perf_counter() - started, done.stdout
 

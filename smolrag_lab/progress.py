@@ -153,15 +153,17 @@ class ProgressEmbedder:
         return getattr(self.inner, name)
 
     @property
+    def _model(self) -> Any:
+        return getattr(self.inner, "inner", self.inner)  # under the embedding cache, if any
+
+    @property
     def parallel_slices(self) -> int:
-        local = getattr(self.inner, "inner", self.inner)
-        return max(1, int(getattr(local, "parallel_requests", _GRAPH_CONCURRENT)))
+        return max(1, int(getattr(self._model, "parallel_requests", _GRAPH_CONCURRENT)))
 
     @property
     def pool_min_texts(self) -> int:
-        local = getattr(self.inner, "inner", self.inner)  # under the embedding cache, if any
-        pooled = getattr(local, "executor", None) is not None
-        return int(getattr(local, "executor_min_texts", 0)) if pooled else 0
+        pooled = getattr(self._model, "executor", None) is not None
+        return int(getattr(self._model, "executor_min_texts", 0)) if pooled else 0
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
