@@ -95,14 +95,13 @@ bench-options: install-test
 bench-scale: install-test
 	$(PY) -m benchmarks postgres api_load executors
 
-# Executes every notebook headless on the full datasets; HTML pages, benchmark files and graph pages
-# land in $(REPORTS)/ (notebooks/, benchmarks/<dataset>/, graph/); then runs them in JupyterLab in
-# headless Chromium and writes a screenshot of each to $(REPORTS)/screenshots/.
+# Executes every notebook headless on the full datasets, in order, on a fresh lab index (timed:
+# benchmarks/results/notebooks_<mode>.json); HTML pages, benchmark files and graph pages land in
+# $(REPORTS)/ (notebooks/, benchmarks/<dataset>/, graph/); then runs them in JupyterLab in headless
+# Chromium and writes a screenshot of each to $(REPORTS)/screenshots/.
 report: install-test install-browser
-	mkdir -p $(REPORTS)/notebooks
-	SMOLRAG_LAB_QUICK=$${SMOLRAG_LAB_QUICK:-0} SMOLRAG_REPORTS=$(abspath $(REPORTS)) $(VENV)/bin/jupyter nbconvert \
-	  --to html --execute --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.store_widget_state=True \
-	  --output-dir $(REPORTS)/notebooks notebooks/*.ipynb
+	SMOLRAG_LAB_QUICK=$${SMOLRAG_LAB_QUICK:-0} SMOLRAG_REPORTS=$(abspath $(REPORTS)) \
+	  $(PY) -m benchmarks.notebooks --out-dir $(REPORTS)/notebooks
 	@echo "Screenshots of each notebook run in JupyterLab (headless Chromium) -> $(REPORTS)/screenshots/"
 	SMOLRAG_LAB_QUICK=$${SMOLRAG_LAB_QUICK:-0} SMOLRAG_SCREENSHOTS=$(abspath $(REPORTS))/screenshots \
 	  SMOLRAG_BROWSER_NOTEBOOKS=all $(PY) -m pytest -q -p no:cacheprovider tests/test_notebook_browser.py

@@ -237,6 +237,32 @@ def _performance() -> str:
     return markdown(("benchmark", "measured", "target"), rows)
 
 
+def _notebooks() -> str:
+    """Each notebook's first run (fresh lab index, in order, as ``make report`` runs them)."""
+    runs = {mode: _maybe_load(f"notebooks_{mode}") for mode in ("quick", "full")}
+    names = sorted({name for run in runs.values() if run for name in run["seconds"]})
+    rows = [
+        (f"`{name.removesuffix('.ipynb')}`",)
+        + tuple(
+            _duration(run["seconds"].get(name)) if run else "not measured" for run in runs.values()
+        )
+        for name in names
+    ]
+    lines = [markdown(("notebook", "quick mode", "full mode"), rows)]
+    lines += [f"{mode}: {machine_line(run)}" for mode, run in runs.items() if run]
+    return "\n\n".join(lines)
+
+
+def _maybe_load(name: str) -> dict[str, Any] | None:
+    return load(name) if (RESULTS / f"{name}.json").exists() else None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "·"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def _executors() -> str:
     rows = [
         (run["executor"], fmt(run["wall_s"]), fmt(run["coordinator_cpu_s"]))
@@ -315,7 +341,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "executors": _executors,
     "vector_options": _vector_options,
     "postgres": _postgres,
+    "notebooks": _notebooks,
 }
+SELF_SOURCED = {"notebooks"}  # tables that say where each of their parts was measured
 SOURCES = {
     "load_test": "options",
     "options_smolrag_docs": "options",
@@ -326,6 +354,8 @@ SOURCES = {
 
 def table(name: str) -> str:
     """The named table followed by the line saying where its figures were measured."""
+    if name in SELF_SOURCED:
+        return TABLES[name]()
     source = load(SOURCES.get(name, name))
     return TABLES[name]() + "\n\n" + machine_line(source)
 

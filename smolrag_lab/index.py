@@ -118,8 +118,7 @@ class Index:
             "excerpt_vectors_bytes": self.excerpt_vectors.size_bytes(),
             "entity_vectors_bytes": self.entity_vectors.size_bytes(),
             "relationship_vectors_bytes": self.relationship_vectors.size_bytes(),
-            "graph_bytes": self.graph.size_bytes(),
-        }
+        }  # the graph's rows are in the database, counted in kv_bytes
 
     def flush(self) -> None:
         """Persist what is kept in memory between writes (the ANN graphs)."""

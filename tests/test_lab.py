@@ -6,6 +6,7 @@ import json
 import re
 
 import matplotlib
+import pandas as pd
 import pytest
 from test_engine import DOCS, write_corpus
 
@@ -348,4 +349,76 @@ def test_question_drilldown_puts_failures_first():
     ]
     table = tables.question_drilldown(rows, items)
     assert list(table["question"]) == ["hard one", "easy one"]
-    assert table.loc[0, "standard"] == "0 (rank -)" and table.loc[0, "mix"] == "1 (rank 2)"
+    assert table.loc[0, "standard"] == "✗ missed; first: c.md"
+    assert table.loc[0, "mix"] == "✓ rank 2" and table.loc[1, "standard"] == "✓ rank 1"
+
+
+def test_tables_show_stores_costs_and_monitor_figures_in_human_units():
+    profile = {
+        "disk_bytes": {"kv_bytes": 2_306_867, "excerpt_vectors_bytes": 272_281},
+        "estimated_cost_usd": {
+            "embedding_tokens": 19_032,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "embedding_usd": 0.00038,
+            "completion_usd": 0.0,
+        },
+    }
+    storage = dict(tables.storage_and_cost_table(profile).values.tolist())
+    assert storage["database (documents, excerpts, graph, caches)"] == "2.2 MB"
+    assert storage["on disk in all"] == "2.5 MB" and storage["embedding tokens"] == "19,032"
+    assert storage["estimated API cost, embeddings"] == "$0.0004"
+    summary = {
+        "query.mix": {
+            "count": 20.0,
+            "wall_ms_p50": 34.04,
+            "wall_ms_p95": 1_510.0,
+            "cpu_s_total": 0.61,
+            "peak_rss_mb": 856.7,
+            "provider_calls": 40.0,
+        }
+    }
+    row = tables.monitor_table(summary).iloc[0].to_dict()
+    assert row == {
+        "operation": "query.mix",
+        "count": 20,
+        "wall p50": "34 ms",
+        "wall p95": "1.5 s",
+        "CPU, all calls": "610 ms",
+        "peak memory": "857 MB",
+        "provider calls": 40,
+    }
+
+
+def test_sweep_table_gives_intervals_and_marks_the_default_cell():
+    cell = {
+        "chunk_size": 96,
+        "excerpt_top_k": 3,
+        "cutoff": 3,
+        "recall": 0.96,
+        "ndcg": 0.93,
+        "context_tokens": 410.4,
+        "latency_ms": 12.46,
+        "ndcg_low": 0.836,
+        "ndcg_high": 1.0,
+        "reference_cell": False,
+        "delta_ndcg": -0.026,
+        "delta_ndcg_low": -0.08,
+        "delta_ndcg_high": 0.0,
+        "within_noise": True,
+    }
+    default = {**cell, "chunk_size": 160, "reference_cell": True, "within_noise": False}
+    table = tables.sweep_table(pd.DataFrame([cell, default]))
+    assert list(table.columns) == [
+        "chunk_size",
+        "excerpt_top_k",
+        "ndcg [95% CI]",
+        "Δ ndcg vs default [95% CI]",
+        "recall",
+        "context tokens",
+        "latency",
+    ]
+    assert table.loc[0, "ndcg [95% CI]"] == "0.930 [0.836, 1.000]"
+    assert table.loc[0, "Δ ndcg vs default [95% CI]"] == "-0.026 [-0.080, +0.000] within noise"
+    assert table.loc[1, "Δ ndcg vs default [95% CI]"] == "(default)"
+    assert table.loc[0, "context tokens"] == "410" and table.loc[0, "latency"] == "12 ms"

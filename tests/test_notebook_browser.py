@@ -6,7 +6,7 @@ highlighted and unfolded), types a node search in the graph page, and checks tha
 notebook 2 runs on a fresh index shows an overall bar.
 
 With ``SMOLRAG_SCREENSHOTS=<folder>`` (``make report``) it writes a screenshot of each notebook
-there; ``SMOLRAG_BROWSER_NOTEBOOKS=all`` runs all five notebooks instead of 2 and 3.
+there; ``SMOLRAG_BROWSER_NOTEBOOKS=all`` runs all six notebooks instead of 2 and 3.
 """
 
 from __future__ import annotations
@@ -248,7 +248,9 @@ def test_graph_notebook_node_search(browser, lab):
 
 
 @pytest.mark.skipif(not ALL_NOTEBOOKS, reason="make report runs every notebook")
-@pytest.mark.parametrize("name", ["00-check-setup.ipynb", "01-ingest.ipynb", "04-benchmarks.ipynb"])
+@pytest.mark.parametrize(
+    "name", ["00-check-setup.ipynb", "01-ingest.ipynb", "04-benchmarks.ipynb", "05-tune.ipynb"]
+)
 def test_other_notebooks_run_in_the_browser(browser, lab, name):
     page = _open_and_run(browser, lab, name)
     _shoot_cells(page, name.removesuffix(".ipynb"))

@@ -88,12 +88,13 @@ def answers_table(report: dict[str, Any]) -> str:
     columns = [m for m in ANSWER_HEADLINE if any(v.get(m) is not None for v in modes.values())]
     if not columns:
         return ""
-    lines = ["| mode | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    header = " | ".join(m.replace("_", " ") for m in columns)  # words wrap; snake_case does not
+    lines = ["| mode | " + header + " |", "|---" * (len(columns) + 1) + "|"]
     for name, values in modes.items():
         cells = [
             ""
             if values.get(m) is None
-            else f"{values[m]:.0f}"
+            else f"{values[m]:,.0f}"
             if values[m] >= 10
             else f"{values[m]:.3f}"
             for m in columns

@@ -162,12 +162,14 @@ class Ingestor:
 
         try:
             await asyncio.gather(*(run(i, p) for i, p in enumerate(todo)))
+            graph_started = time.time()
             with self.monitor.measure("ingest.graph_embeddings"):
                 await self.sync_graph_vectors(bars)
         finally:
             bars.close()
         if self._graph_embed_seconds:
             report.stage_seconds["graph_embeddings"] = self._graph_embed_seconds
+            report.stage_spans.append(("graph_embeddings", graph_started, time.time()))
         report.excerpts = len(self.index.excerpts)
         report.entities = self.index.graph.number_of_nodes()
         report.relationships = self.index.graph.number_of_edges()

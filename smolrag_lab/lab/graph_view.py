@@ -42,7 +42,8 @@ PALETTE = (
 )
 HIGHLIGHT, DIMMED = "#d62728", "#cfcfcf"
 HIDDEN_KINDS = ("code", "file")
-LABELLED_NODES = 25  # this many best-connected nodes keep a large label at the default zoom
+LABELLED_NODES = 25  # at most this many best-connected nodes (a third of those drawn) get a large
+# label, sized by the page to stay readable at the zoom that fits the graph (graph_page.js)
 _CODE_TYPES = {"identifier", "variable", "function", "method", "class", "code", "parameter"}
 _FILE = re.compile(
     r"^[\w./-]+\.(?:py|md|mdx|json|ya?ml|toml|txt|js|ts|html|css|sh|ipynb|cfg|ini|csv|rst)$"
@@ -253,7 +254,7 @@ def graph_html(
     colours = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(types)}
     net = Network(height=height, width="100%", cdn_resources="in_line", bgcolor="#ffffff")
     ranked = sorted(subgraph.nodes, key=lambda k: (-graph.degree(k), k))
-    labelled = set(ranked[:LABELLED_NODES])
+    labelled = set(ranked[: min(LABELLED_NODES, max(5, len(ranked) // 3))])
     legend: dict[str, str] = {}
     for key in ranked:
         node = _node(rag, key, colours, key in labelled)

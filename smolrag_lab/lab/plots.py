@@ -160,11 +160,17 @@ def plot_answer_quality(report: dict[str, Any], ax: Any = None) -> Any:
     width = 0.8 / max(len(metrics), 1)
     for i, metric in enumerate(metrics):
         xs = [j + i * width for j in range(len(modes))]
-        ax.bar(xs, [v.get(metric) or 0 for v in modes.values()], width, label=metric)
+        ax.bar(
+            xs,
+            [v.get(metric) or 0 for v in modes.values()],
+            width,
+            label=metric,
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+        )
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(modes))], list(modes), rotation=30)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.05)
     ax.set_title(f"answer quality by mode — {report['dataset']}")
-    ax.legend(fontsize=7)
+    _legend_outside(ax, fontsize=7)
     return ax
 
 
@@ -179,15 +185,22 @@ def plot_answer_vs_context(frame: pd.DataFrame, metric: str = "answer_f1", ax: A
             ax.annotate(str(row[query_setting]), (row["context_tokens"], row[metric]), fontsize=7)
     ax.set_xlabel("context tokens (mean)")
     ax.set_ylabel(metric)
+    ax.set_xlim(left=0)
+    ax.set_ylim(0, max(1.0, float(frame[metric].max())) * 1.05)  # from zero: no exaggerated slope
     ax.set_title(f"{metric} against context size, by {query_setting}")
-    ax.legend(fontsize=7)
+    _legend_outside(ax, fontsize=7)
     return ax
 
 
 def plot_precision_recall(report: dict[str, Any]) -> Any:
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4))
+    """Precision and recall at k side by side, with one legend for both outside them."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4), layout="constrained")
     plot_at_k(report, "precision", left)
     plot_at_k(report, "recall", right)
+    handles, labels = left.get_legend_handles_labels()
+    for ax in (left, right):
+        ax.get_legend().remove()
+    figure.legend(handles, labels, loc="outside right center", fontsize=8)
     return figure
 
 

@@ -35,16 +35,21 @@ SCORE_KINDS = (
     ("rrf", "fused (RRF)", "reciprocal rank fusion: sum of 1/(k+rank), at most 2/(k+1)"),
     ("graph", "graph cosine", "cosine of the keywords and the entity/relationship that led here"),
 )
+# Scoped under .srl-result so that, shown as a plain output, JupyterLab's own table rules
+# (.jp-RenderedHTMLCommon td: right-aligned, equal specificity) do not override them.
 _STYLE = (
     "<style>.srl-result{line-height:1.4}.srl-meta{color:#555;font-size:90%}"
     ".srl-answer{white-space:pre-wrap;border-left:3px solid #4a7;padding:.3em .8em;margin:.5em 0}"
     ".srl-cols{display:flex;gap:1em;align-items:flex-start}.srl-cols>div{flex:1;min-width:0}"
-    ".srl-src{border-collapse:collapse;width:100%;font-size:90%}"
-    ".srl-src td,.srl-src th{padding:2px 6px;text-align:left;vertical-align:top;"
-    "border-bottom:1px solid #eee}"
-    ".srl-src td.num{text-align:right;font-variant-numeric:tabular-nums}"
-    ".srl-src tr.srl-cited,.srl-src tr:target{background:#fff3b0;outline:2px solid #e0a800}"
-    ".srl-src pre{white-space:pre-wrap;margin:.3em 0;max-height:24em;overflow:auto}"
+    ".srl-result .srl-src{border-collapse:collapse;width:100%;font-size:90%;table-layout:auto}"
+    ".srl-result .srl-src td,.srl-result .srl-src th{padding:2px 6px;text-align:left;"
+    "vertical-align:top;border-bottom:1px solid #eee}"
+    ".srl-result .srl-src td.num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".srl-result .srl-src td.srl-text{width:55%;min-width:24em}"
+    ".srl-result .srl-src tr.srl-cited,.srl-result .srl-src tr:target{background:#fff3b0;"
+    "outline:2px solid #e0a800}"
+    ".srl-src pre{white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;margin:.3em 0;"
+    "max-height:24em;overflow:auto}"
     ".srl-trace{display:flex;height:18px;font-size:11px;margin:.3em 0;width:100%}"
     ".srl-trace div{overflow:hidden;white-space:nowrap;color:#fff;padding:0 3px;"
     "border-right:1px solid #fff}"
@@ -107,8 +112,14 @@ def context_breakdown(result: QueryResult, settings: Any = None) -> pd.DataFrame
         columns=frame.columns,
     )
     frame = pd.concat([frame, total], ignore_index=True)
-    frame["budget (tokens)"] = frame["budget (tokens)"].map(lambda v: "" if v is None else int(v))
+    frame["budget (tokens)"] = frame["budget (tokens)"].map(
+        lambda v: "" if v is None else _thousands(v)
+    )
     return frame
+
+
+def _thousands(value: Any) -> str:
+    return f"{int(value):,}"
 
 
 def _linked_answer(answer: str, anchor: str) -> str:
@@ -146,7 +157,8 @@ def sources_html(result: QueryResult, anchor: str, limit: int | None = None) -> 
         rows.append(
             f'<tr id="{anchor}-{s.number}" data-source="{s.number}"><td><b>[{s.number}]</b></td>'
             f"<td>{html.escape(s.document)}</td><td>{_ORIGIN_LABELS.get(s.origin, s.origin)}</td>"
-            f"{cells}<td><details><summary>{html.escape(text_preview(s.text, 140))}</summary>"
+            f'{cells}<td class="srl-text"><details>'
+            f"<summary>{html.escape(text_preview(s.text, 140))}</summary>"
             f'<pre>{html.escape(s.text)}</pre><div class="srl-meta">summary: '
             f"{html.escape(s.summary)} · {html.escape(s.excerpt_id)}</div></details></td></tr>"
         )
@@ -225,7 +237,9 @@ def result_html(result: QueryResult, anchor: str | None = None, settings: Any = 
     context by section, and sources.
     """
     anchor = anchor or new_anchor()
-    table = context_breakdown(result, settings).to_html(index=False, border=0)
+    table = context_breakdown(result, settings).to_html(
+        index=False, border=0, formatters={c: _thousands for c in ("items", "tokens")}
+    )
     return (
         f'{_STYLE}<div class="srl-result" id="{anchor}">'
         f"<h4>{html.escape(result.mode)}: {html.escape(result.question)}</h4>{auto_line(result)}"

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..engine import SmolRag
+from ..eval.paired import NOISE_MARK
 from ..ingest.graph_merge import entity_view, relationship_view
 from ..ingest.report import IngestReport
 from ..settings import Settings
@@ -235,6 +236,32 @@ def stage_profile_table(profile: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+_STORES = {
+    "kv_bytes": "database (documents, excerpts, graph, caches)",
+    "excerpt_vectors_bytes": "excerpt vectors",
+    "entity_vectors_bytes": "entity vectors",
+    "relationship_vectors_bytes": "relationship vectors",
+}
+
+
+def storage_and_cost_table(profile: dict[str, Any]) -> pd.DataFrame:
+    """What the index takes on disk, store by store, and what the run's calls would have cost at
+    the configured prices (tokens as counted; the local backends themselves cost nothing).
+    """
+    sizes = profile["disk_bytes"]
+    cost = profile["estimated_cost_usd"]
+    rows = [(_STORES.get(k, k.removesuffix("_bytes")), human_bytes(v)) for k, v in sizes.items()]
+    rows.append(("on disk in all", human_bytes(sum(sizes.values()))))
+    rows += [
+        ("embedding tokens", f"{cost['embedding_tokens']:,}"),
+        ("prompt tokens", f"{cost['prompt_tokens']:,}"),
+        ("completion tokens", f"{cost['completion_tokens']:,}"),
+        ("estimated API cost, embeddings", f"${cost['embedding_usd']:,.4f}"),
+        ("estimated API cost, completions", f"${cost['completion_usd']:,.4f}"),
+    ]
+    return pd.DataFrame(rows, columns=["", "value"])
+
+
 def provider_calls_table(stats: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per provider task (embeddings, summary, extraction, keywords, answer)."""
     columns = [
@@ -259,31 +286,91 @@ def settings_table(settings: Settings) -> pd.DataFrame:
     """
     described = settings.describe()
     rows = {
-        name: {"concern": info["concern"], "value": str(info["value"])}
+        name: {"concern": info["concern"], "value": _plain(info["value"])}
         for name, info in described.items()
     }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+_SWEEP_INTERNAL = ("cutoff", "reference_cell", "within_noise", "ndcg_low", "ndcg_high")
+
+
+def sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
+    """A sweep's cells for reading: the two knobs, nDCG with its 95% interval and its paired
+    difference from the default cell (marked within noise), then the other metrics rounded,
+    context tokens whole and latency in ms.
+    """
+    knobs = list(sweep.columns[: list(sweep.columns).index("cutoff")])
+    out = sweep[knobs].copy()
+    out["ndcg [95% CI]"] = [
+        f"{r['ndcg']:.3f} [{r['ndcg_low']:.3f}, {r['ndcg_high']:.3f}]" for _, r in sweep.iterrows()
+    ]
+    out["Δ ndcg vs default [95% CI]"] = [_sweep_delta(r) for _, r in sweep.iterrows()]
+    for column in sweep.columns:
+        if column in knobs or column in _SWEEP_INTERNAL or column.startswith("delta_"):
+            continue
+        if column == "context_tokens":
+            out["context tokens"] = sweep[column].map(lambda v: f"{v:,.0f}")
+        elif column == "latency_ms":
+            out["latency"] = sweep[column].map(lambda v: human_seconds(v / 1000))
+        elif column != "ndcg":
+            out[column] = sweep[column].round(3)
+    return out
+
+
+def _sweep_delta(row: pd.Series) -> str:
+    if row["reference_cell"]:
+        return "(default)"
+    noise = f" {NOISE_MARK}" if row["within_noise"] else ""
+    return (
+        f"{row['delta_ndcg']:+.3f} [{row['delta_ndcg_low']:+.3f}, {row['delta_ndcg_high']:+.3f}]"
+        + noise
+    )
+
+
+def monitor_table(summary: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """``PerformanceMonitor.summary()`` in human units, one row per measured operation."""
+    return pd.DataFrame(
+        [
+            {
+                "operation": name,
+                "count": int(v["count"]),
+                "wall p50": human_seconds(v["wall_ms_p50"] / 1000),
+                "wall p95": human_seconds(v["wall_ms_p95"] / 1000),
+                "CPU, all calls": human_seconds(v["cpu_s_total"]),
+                "peak memory": f"{v['peak_rss_mb']:,.0f} MB",
+                "provider calls": int(v["provider_calls"]),
+            }
+            for name, v in summary.items()
+        ]
+    )
+
+
 def question_drilldown(rows: list[dict[str, Any]], items: list[Any], metric: str = "hit@5") -> Any:
-    """One row per question, one column per system: ``metric`` for that question and where the first
-    relevant document ranked among the top five retrieved ("-" when none of them was relevant).
-    Questions with the lowest mean over systems come first, so failures are read first.
+    """One row per question, one column per system: ``metric`` for that question (✓/✗ for a 0/1
+    metric) and where the first relevant document ranked among those retrieved, or, when none was,
+    which document came first instead. Questions with the lowest mean over systems come first, so
+    failures are read first.
     """
     gold = {item.id: set(item.relevant) for item in items}
     table: dict[str, dict[str, Any]] = {}
     for row in rows:
+        relevant = gold.get(row["id"], set())
         entry = table.setdefault(
             row["id"],
-            {
-                "question": text_preview(row["query"], 90),
-                "relevant": ", ".join(sorted(gold.get(row["id"], ()))),
-            },
+            {"question": text_preview(row["query"], 90), "relevant": ", ".join(sorted(relevant))},
         )
-        top = row["top_documents"].split("|") if row["top_documents"] else []
-        rank = next((i for i, d in enumerate(top, 1) if d in gold.get(row["id"], ())), None)
-        entry[row["system"]] = f"{row.get(metric) or 0:.2g} (rank {rank or '-'})"
-        entry.setdefault("_scores", []).append(row.get(metric) or 0.0)
+        value = float(row.get(metric) or 0.0)
+        entry[row["system"]] = _drilldown_cell(value, row["top_documents"], relevant)
+        entry.setdefault("_scores", []).append(value)
     frame = pd.DataFrame(table.values())
     frame["_mean"] = frame.pop("_scores").map(lambda v: sum(v) / len(v))
     return frame.sort_values("_mean", kind="stable").drop(columns="_mean").reset_index(drop=True)
+
+
+def _drilldown_cell(value: float, top_documents: str, relevant: set[str]) -> str:
+    top = top_documents.split("|") if top_documents else []
+    rank = next((i for i, d in enumerate(top, 1) if d in relevant), None)
+    where = f"rank {rank}" if rank else (f"missed; first: {top[0]}" if top else "nothing retrieved")
+    mark = ("✓" if value else "✗") if value in (0.0, 1.0) else f"{value:.2f}"
+    return f"{mark} {where}"

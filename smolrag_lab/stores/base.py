@@ -148,8 +148,5 @@ class GraphStore(abc.ABC):
     @abc.abstractmethod
     def number_of_edges(self) -> int: ...
 
-    @abc.abstractmethod
-    def size_bytes(self) -> int: ...
-
 
 _MISSING = object()

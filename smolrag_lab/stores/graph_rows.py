@@ -242,9 +242,6 @@ class RowGraphStore(GraphStore):
         }
         self.write(GraphWrite(removed=removed), version)
 
-    def size_bytes(self) -> int:
-        return 0  # counted with the database file / tables
-
 
 def _attrs(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, (str, bytes)) else dict(value)
