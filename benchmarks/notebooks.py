@@ -82,13 +82,17 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = CELL_TIMEOUT_S) -> fl
     return seconds
 
 
-def run_all(names: list[str], out_dir: Path, data_dir: Path) -> dict[str, float]:
-    """Each notebook in order on one lab data directory; seconds per notebook."""
+def run_all(names: list[str], out_dir: Path, data_dir: Path, out: str) -> dict[str, float]:
+    """Each notebook in order on one lab data directory; seconds per notebook, published after
+    each one (a long full-mode run that is stopped keeps what it measured).
+    """
     os.environ["SMOLRAG_LAB_DATA"] = str(data_dir)
-    seconds = {}
+    mode = "quick" if workspace.quick_mode() else "full"
+    seconds: dict[str, float] = {}
     for name in names:
         seconds[name] = round(run_notebook(NOTEBOOKS / name, out_dir), 1)
         print(f"{name}: {seconds[name]:.0f} s", flush=True)
+        publish({"mode": mode, "fresh_lab_data": True, "seconds": seconds}, out)
     return seconds
 
 
@@ -101,9 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     names = args.names or sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
     mode = "quick" if workspace.quick_mode() else "full"
     with tempfile.TemporaryDirectory(prefix="smolrag-lab-data-") as data_dir:
-        seconds = run_all(names, args.out_dir, Path(data_dir))
-    result = {"mode": mode, "fresh_lab_data": True, "seconds": seconds}
-    publish(result, args.out or default_out(f"notebooks_{mode}"))
+        run_all(names, args.out_dir, Path(data_dir), args.out or default_out(f"notebooks_{mode}"))
 
 
 if __name__ == "__main__":

@@ -202,10 +202,10 @@ def run_study(
     root.mkdir(parents=True, exist_ok=True)
     tune, held = split_questions(dataset, held_out, seed)
     runner = TrialRunner(settings, dataset, root, needs_graph(space, mode))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # before the study: no "created" line
     study = _open_study(root, study_name, objective, second, seed, tune, space, max_context_tokens)
     evaluate = _objective(runner, tune, space, mode, objective, second, max_context_tokens)
     finished = sum(t.state.is_finished() for t in study.trials)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     if trials > finished:
         study.optimize(evaluate, n_trials=trials - finished, callbacks=list(callbacks))
     result = TuneResult(study, tune, held, objective, runner)

@@ -11,6 +11,7 @@ from typing import Any
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import display
+from matplotlib.ticker import MaxNLocator
 
 from ..eval.tune import TuneResult
 from ..eval.tune_space import Knob
@@ -98,6 +99,12 @@ class LiveTrials:
             display(figure)
             plt.close(figure)
 
+    def finish(self) -> None:
+        """Drop the live chart once the study is done (the cell shows the final one), keeping the
+        progress line.
+        """
+        self.out.clear_output()
+
 
 def plot_study(study: Any) -> Any:
     """Objective per trial (pruned trials marked at their last reported value), the best so far, and
@@ -120,7 +127,10 @@ def plot_study(study: Any) -> Any:
     ax.step([t.number for t in done], best, where="post", label="best so far")
     ax.set_xlabel("trial")
     ax.set_ylabel("objective (tune questions)")
-    ax.legend(loc="lower right")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    top = max([1.0, *(t.values[0] for t in done)])
+    ax.set_ylim(0, top * 1.05)  # from zero: small differences look small
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if multi:
         front = {t.number for t in study.best_trials}
         xs = [t.values[1] for t in done]
@@ -132,6 +142,7 @@ def plot_study(study: Any) -> Any:
         )
         ax2.set_xlabel("second objective (lower is better)")
         ax2.set_ylabel("objective")
+        ax2.set_ylim(0, top * 1.05)
         ax2.set_title("Pareto front (red)")
     figure.tight_layout()
     return figure
