@@ -102,6 +102,7 @@ bench-scale: install-test
 report: install-test install-browser
 	SMOLRAG_LAB_QUICK=$${SMOLRAG_LAB_QUICK:-0} SMOLRAG_REPORTS=$(abspath $(REPORTS)) \
 	  $(PY) -m benchmarks.notebooks --out-dir $(REPORTS)/notebooks
+	$(VENV)/bin/cog -I . -r README.md
 	@echo "Screenshots of each notebook run in JupyterLab (headless Chromium) -> $(REPORTS)/screenshots/"
 	SMOLRAG_LAB_QUICK=$${SMOLRAG_LAB_QUICK:-0} SMOLRAG_SCREENSHOTS=$(abspath $(REPORTS))/screenshots \
 	  SMOLRAG_BROWSER_NOTEBOOKS=all $(PY) -m pytest -q -p no:cacheprovider tests/test_notebook_browser.py

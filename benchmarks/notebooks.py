@@ -17,6 +17,7 @@ Here the poll is cut into one-second slices, each of which sees a reply that has
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -88,7 +89,7 @@ def run_all(names: list[str], out_dir: Path, data_dir: Path, out: str) -> dict[s
     """
     os.environ["SMOLRAG_LAB_DATA"] = str(data_dir)
     mode = "quick" if workspace.quick_mode() else "full"
-    seconds: dict[str, float] = {}
+    seconds = _published(out)  # a run of some notebooks keeps the others' figures
     for name in names:
         seconds[name] = round(run_notebook(NOTEBOOKS / name, out_dir), 1)
         print(f"{name}: {seconds[name]:.0f} s", flush=True)
@@ -96,16 +97,26 @@ def run_all(names: list[str], out_dir: Path, data_dir: Path, out: str) -> dict[s
     return seconds
 
 
+def _published(out: str) -> dict[str, float]:
+    path = Path(out)
+    return dict(json.loads(path.read_text())["seconds"]) if path.exists() else {}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="notebook file names (default: all, in order)")
-    parser.add_argument("--out-dir", type=Path, default=Path("reports") / "notebooks")
+    parser.add_argument("--out-dir", type=Path, help="HTML pages (default: the reports folder's)")
     parser.add_argument("--out", help="results JSON (default: results/notebooks_<mode>.json)")
     args = parser.parse_args(argv)
     names = args.names or sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
     mode = "quick" if workspace.quick_mode() else "full"
     with tempfile.TemporaryDirectory(prefix="smolrag-lab-data-") as data_dir:
-        run_all(names, args.out_dir, Path(data_dir), args.out or default_out(f"notebooks_{mode}"))
+        run_all(
+            names,
+            args.out_dir or workspace.reports_dir("notebooks"),
+            Path(data_dir),
+            args.out or default_out(f"notebooks_{mode}"),
+        )
 
 
 if __name__ == "__main__":

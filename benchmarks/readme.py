@@ -259,7 +259,7 @@ def _maybe_load(name: str) -> dict[str, Any] | None:
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
-        return "·"
+        return "not measured"
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 

@@ -349,7 +349,7 @@ def test_question_drilldown_puts_failures_first():
     ]
     table = tables.question_drilldown(rows, items)
     assert list(table["question"]) == ["hard one", "easy one"]
-    assert table.loc[0, "standard"] == "✗ missed; first: c.md"
+    assert table.loc[0, "standard"] == "✗ not in top 2; first: c.md"
     assert table.loc[0, "mix"] == "✓ rank 2" and table.loc[1, "standard"] == "✓ rank 1"
 
 
@@ -406,9 +406,14 @@ def test_sweep_table_gives_intervals_and_marks_the_default_cell():
         "delta_ndcg_low": -0.08,
         "delta_ndcg_high": 0.0,
         "within_noise": True,
+        "p_ndcg": 0.41,
     }
     default = {**cell, "chunk_size": 160, "reference_cell": True, "within_noise": False}
-    table = tables.sweep_table(pd.DataFrame([cell, default]))
+    frame = pd.DataFrame([cell, default])
+    table = tables.sweep_table(frame)
+    reordered = tables.sweep_table(frame[frame.columns[::-1]])  # knobs found by name, not place
+    assert set(reordered.columns) == set(table.columns)
+    assert set(reordered.columns[:2]) == {"chunk_size", "excerpt_top_k"}
     assert list(table.columns) == [
         "chunk_size",
         "excerpt_top_k",

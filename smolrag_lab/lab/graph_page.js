@@ -14,18 +14,20 @@
 
   // Labels a constant size on screen at the zoom that fits the graph, whatever its size: the best
   // connected nodes (given a font over 14 by graph_view.py) at 15 px with a halo; in a small graph
-  // the others at 10 px, in a large one at 4.5 px: vis draws no label under 5 px, so theirs appear
-  // as one zooms in (9 px at twice the zoom).
-  var sized = false;
+  // the others at 10 px, in a large one at 3.5 px: vis skips a label under 4 px (its draw
+  // threshold less one), so theirs appear as one zooms in (7 px at twice the zoom). Neighbours a
+  // click adds later are sized with the same scale.
+  var scale = null;
+  var small = true;
+  var labelFont = function (n) {
+    var top = n.font && n.font.size > 14;
+    return { size: (top ? 15 : (small ? 10 : 3.5)) / scale, strokeWidth: top ? 3 / scale : 0 };
+  };
   var sizeLabels = function () {
-    if (sized) { return; }
-    sized = true;
-    var scale = network.getScale() || 1;
-    var other = nodes.length <= 40 ? 10 : 4.5;
-    nodes.update(nodes.get().map(function (n) {
-      var top = n.font && n.font.size > 14;
-      return { id: n.id, font: { size: (top ? 15 : other) / scale, strokeWidth: top ? 3 / scale : 0 } };
-    }));
+    if (scale !== null) { return; }
+    scale = network.getScale() || 1;
+    small = nodes.length <= 40;
+    nodes.update(nodes.get().map(function (n) { return { id: n.id, font: labelFont(n) }; }));
   };
   var engine = network.physics || {};
   var settled = (engine.options && engine.options.enabled === false) || engine.stabilized;
@@ -52,7 +54,11 @@
     info.textContent = nodes.get(id).title || "";
     var more = smolragExpansions[id];
     if (!more) { return; }
-    more.nodes.forEach(function (n) { if (!nodes.get(n.id)) { nodes.add(n); } });
+    more.nodes.forEach(function (n) {
+      if (nodes.get(n.id)) { return; }
+      if (scale !== null) { n.font = labelFont(n); }
+      nodes.add(n);
+    });
     more.edges.forEach(function (e) {
       var exists = edges.get({ filter: function (x) {
         return (x.from === e.from && x.to === e.to) || (x.from === e.to && x.to === e.from);

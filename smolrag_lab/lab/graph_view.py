@@ -42,8 +42,9 @@ PALETTE = (
 )
 HIGHLIGHT, DIMMED = "#d62728", "#cfcfcf"
 HIDDEN_KINDS = ("code", "file")
-LABELLED_NODES = 25  # at most this many best-connected nodes (a third of those drawn) get a large
-# label, sized by the page to stay readable at the zoom that fits the graph (graph_page.js)
+# At most this many best-connected nodes (a third of those drawn, at least 5) get a large label,
+# sized by the page to stay readable at the zoom that fits the graph (graph_page.js).
+LABELLED_NODES = 25
 _CODE_TYPES = {"identifier", "variable", "function", "method", "class", "code", "parameter"}
 _FILE = re.compile(
     r"^[\w./-]+\.(?:py|md|mdx|json|ya?ml|toml|txt|js|ts|html|css|sh|ipynb|cfg|ini|csv|rst)$"

@@ -136,7 +136,8 @@ def save_benchmark_charts(report: dict[str, Any], out_dir: str | Path) -> dict[s
     files = {}
     for name, make in charts.items():
         figure = make()
-        figure.tight_layout()
+        if figure.get_layout_engine() is None:  # a constrained figure keeps its outside legend
+            figure.tight_layout()
         files[name] = out / f"{name}.png"
         figure.savefig(files[name], dpi=110)
         plt.close(figure)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..engine import SmolRag
 from ..eval.paired import NOISE_MARK
+from ..eval.sweep import SWEEP_ANSWER_METRICS, SWEEP_METRICS
 from ..ingest.graph_merge import entity_view, relationship_view
 from ..ingest.report import IngestReport
 from ..settings import Settings
@@ -99,6 +100,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple, set)):
         return ", ".join(map(str, value))
     return value if isinstance(value, (int, str, bool)) else str(value)
+
+
+def _setting_value(value: Any) -> Any:
+    """A setting's value in full: small floats (prices per 1k tokens) not rounded away."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return _plain(value)
 
 
 def documents_table(rag: SmolRag) -> pd.DataFrame:
@@ -286,13 +294,13 @@ def settings_table(settings: Settings) -> pd.DataFrame:
     """
     described = settings.describe()
     rows = {
-        name: {"concern": info["concern"], "value": _plain(info["value"])}
+        name: {"concern": info["concern"], "value": _setting_value(info["value"])}
         for name, info in described.items()
     }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-_SWEEP_INTERNAL = ("cutoff", "reference_cell", "within_noise", "ndcg_low", "ndcg_high")
+_SWEEP_INTERNAL = ("cutoff", "reference_cell", "within_noise", "ndcg_low", "ndcg_high", "p_ndcg")
 
 
 def sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
@@ -300,7 +308,8 @@ def sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
     difference from the default cell (marked within noise), then the other metrics rounded,
     context tokens whole and latency in ms.
     """
-    knobs = list(sweep.columns[: list(sweep.columns).index("cutoff")])
+    measured = {*SWEEP_METRICS, *SWEEP_ANSWER_METRICS, *_SWEEP_INTERNAL}
+    knobs = [c for c in sweep.columns if c not in measured and not c.startswith("delta_")]
     out = sweep[knobs].copy()
     out["ndcg [95% CI]"] = [
         f"{r['ndcg']:.3f} [{r['ndcg_low']:.3f}, {r['ndcg_high']:.3f}]" for _, r in sweep.iterrows()
@@ -314,7 +323,7 @@ def sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
         elif column == "latency_ms":
             out["latency"] = sweep[column].map(lambda v: human_seconds(v / 1000))
         elif column != "ndcg":
-            out[column] = sweep[column].round(3)
+            out[column] = sweep[column].round(1 if column == "answer_words" else 3)
     return out
 
 
@@ -347,12 +356,13 @@ def monitor_table(summary: dict[str, dict[str, float]]) -> pd.DataFrame:
 
 
 def question_drilldown(rows: list[dict[str, Any]], items: list[Any], metric: str = "hit@5") -> Any:
-    """One row per question, one column per system: ``metric`` for that question (✓/✗ for a 0/1
-    metric) and where the first relevant document ranked among those retrieved, or, when none was,
-    which document came first instead. Questions with the lowest mean over systems come first, so
-    failures are read first.
+    """One row per question, one column per system: ``metric`` for that question (✓/✗ for a hit
+    metric) and where the first relevant document ranked among the top five retrieved, or, when
+    none of them was relevant, which document came first. Questions with the lowest mean over
+    systems come first, so failures are read first.
     """
     gold = {item.id: set(item.relevant) for item in items}
+    binary = metric.startswith("hit@")
     table: dict[str, dict[str, Any]] = {}
     for row in rows:
         relevant = gold.get(row["id"], set())
@@ -361,16 +371,22 @@ def question_drilldown(rows: list[dict[str, Any]], items: list[Any], metric: str
             {"question": text_preview(row["query"], 90), "relevant": ", ".join(sorted(relevant))},
         )
         value = float(row.get(metric) or 0.0)
-        entry[row["system"]] = _drilldown_cell(value, row["top_documents"], relevant)
+        mark = ("✓" if value else "✗") if binary else f"{value:.2f}"
+        entry[row["system"]] = f"{mark} {_drilldown_where(row['top_documents'], relevant)}"
         entry.setdefault("_scores", []).append(value)
     frame = pd.DataFrame(table.values())
     frame["_mean"] = frame.pop("_scores").map(lambda v: sum(v) / len(v))
     return frame.sort_values("_mean", kind="stable").drop(columns="_mean").reset_index(drop=True)
 
 
-def _drilldown_cell(value: float, top_documents: str, relevant: set[str]) -> str:
+def _drilldown_where(top_documents: str, relevant: set[str]) -> str:
+    """Where the first relevant document ranked in the top five (``top_documents``), else what
+    came first instead.
+    """
     top = top_documents.split("|") if top_documents else []
+    if not relevant:
+        return "no relevant document labelled"
     rank = next((i for i, d in enumerate(top, 1) if d in relevant), None)
-    where = f"rank {rank}" if rank else (f"missed; first: {top[0]}" if top else "nothing retrieved")
-    mark = ("✓" if value else "✗") if value in (0.0, 1.0) else f"{value:.2f}"
-    return f"{mark} {where}"
+    if rank:
+        return f"rank {rank}"
+    return f"not in top {len(top)}; first: {top[0]}" if top else "nothing retrieved"
