@@ -196,8 +196,18 @@ def _shoot_cells(page, stem: str) -> None:
         if cell.locator(".jp-OutputArea-output").count():
             cell.scroll_into_view_if_needed()
             cell.evaluate("c => c.scrollIntoView({block: 'start'})")
-            page.wait_for_timeout(1500)  # graphs settle, widgets render
+            _wait_for_graphs(cell)
+            page.wait_for_timeout(1500)  # widgets render
             _shoot(page, f"{stem}-cell{i + 1:02d}.png")
+
+
+def _wait_for_graphs(cell) -> None:
+    """A graph page in the cell has fitted its drawing and sized its labels (graph_page.js)."""
+    for i in range(cell.locator(".smolrag-graph iframe").count()):
+        frame = cell.locator(".smolrag-graph iframe").nth(i).content_frame
+        frame.locator("#smolrag-graph-status[data-labels-sized='1']").wait_for(
+            state="attached", timeout=60_000
+        )
 
 
 def test_query_notebook_ingests_with_an_overall_bar_and_citations_highlight(browser, lab):
@@ -235,6 +245,9 @@ def test_graph_notebook_node_search(browser, lab):
     frame_element.scroll_into_view_if_needed()
     frame = frame_element.content_frame
     frame.locator("#smolrag-graph-status:not([data-drawn-nodes='-1'])").wait_for(timeout=120_000)
+    frame.locator("#smolrag-graph-status[data-labels-sized='1']").wait_for(
+        state="attached", timeout=60_000
+    )  # the labels were sized after the fit
     first_label = frame.locator("body").evaluate(
         "() => nodes.get().sort((a, b) => b.size - a.size)[0].label"
     )

@@ -28,9 +28,11 @@
     scale = network.getScale() || 1;
     small = nodes.length <= 40;
     nodes.update(nodes.get().map(function (n) { return { id: n.id, font: labelFont(n) }; }));
+    status.setAttribute("data-labels-sized", "1");  // the drawing is final (tests wait for it)
   };
   var engine = network.physics || {};
   var settled = (engine.options && engine.options.enabled === false) || engine.stabilized;
+  if (!nodes.length) { status.setAttribute("data-labels-sized", "1"); }  // nothing to fit
   network.once(settled ? "afterDrawing" : "stabilized", sizeLabels);  // after the fit
 
   var search = document.getElementById("smolrag-node-search");
