@@ -40,12 +40,13 @@ SCORE_KINDS = (
 _STYLE = (
     "<style>.srl-result{line-height:1.4}.srl-meta{color:#555;font-size:90%}"
     ".srl-answer{white-space:pre-wrap;border-left:3px solid #4a7;padding:.3em .8em;margin:.5em 0}"
-    ".srl-cols{display:flex;gap:1em;align-items:flex-start}.srl-cols>div{flex:1;min-width:0}"
+    ".srl-cols{display:flex;gap:1em;align-items:flex-start}"
+    ".srl-cols>div{flex:1;min-width:0;overflow-x:auto}"
     ".srl-result .srl-src{border-collapse:collapse;width:100%;font-size:90%;table-layout:auto}"
     ".srl-result .srl-src td,.srl-result .srl-src th{padding:2px 6px;text-align:left;"
     "vertical-align:top;border-bottom:1px solid #eee}"
     ".srl-result .srl-src td.num{text-align:right;font-variant-numeric:tabular-nums}"
-    ".srl-result .srl-src td.srl-text{width:55%;min-width:24em}"
+    ".srl-result .srl-src td.srl-text{width:55%}"
     ".srl-result .srl-src tr.srl-cited,.srl-result .srl-src tr:target{background:#fff3b0;"
     "outline:2px solid #e0a800}"
     ".srl-src pre{white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;margin:.3em 0;"
@@ -146,22 +147,37 @@ def _score_cell(scores: dict[str, float], kind: str) -> str:
     )
 
 
-def sources_html(result: QueryResult, anchor: str, limit: int | None = None) -> str:
+def sources_html(
+    result: QueryResult, anchor: str, limit: int | None = None, scores: bool = True
+) -> str:
     """The sources as a table: one score column per kind, the excerpt as text, the full text folded
-    (a citation click unfolds and highlights it).
+    (a citation click unfolds and highlights it). ``scores=False`` gives the narrow layout of the
+    side-by-side columns: number, then document, origin and excerpt in one cell.
     """
     rows = []
     for s in result.sources[:limit]:
-        scores = source_scores(s)
-        cells = "".join(_score_cell(scores, kind) for kind, _, _ in SCORE_KINDS)
+        origin = _ORIGIN_LABELS.get(s.origin, s.origin)
+        excerpt = (
+            f"<details><summary>{html.escape(text_preview(s.text, 140))}</summary>"
+            f'<pre>{html.escape(s.text)}</pre><div class="srl-meta">summary: '
+            f"{html.escape(s.summary)} · {html.escape(s.excerpt_id)}</div></details>"
+        )
+        if scores:
+            values = source_scores(s)
+            cells = "".join(_score_cell(values, kind) for kind, _, _ in SCORE_KINDS)
+            body = (
+                f"<td>{html.escape(s.document)}</td><td>{origin}</td>"
+                f'{cells}<td class="srl-text">{excerpt}</td>'
+            )
+        else:
+            doc = html.escape(s.document)
+            body = f'<td>{doc} <span class="srl-meta">{origin}</span>{excerpt}</td>'
         rows.append(
             f'<tr id="{anchor}-{s.number}" data-source="{s.number}"><td><b>[{s.number}]</b></td>'
-            f"<td>{html.escape(s.document)}</td><td>{_ORIGIN_LABELS.get(s.origin, s.origin)}</td>"
-            f'{cells}<td class="srl-text"><details>'
-            f"<summary>{html.escape(text_preview(s.text, 140))}</summary>"
-            f'<pre>{html.escape(s.text)}</pre><div class="srl-meta">summary: '
-            f"{html.escape(s.summary)} · {html.escape(s.excerpt_id)}</div></details></td></tr>"
+            f"{body}</tr>"
         )
+    if not scores:
+        return f'<table class="srl-src"><tr><th>#</th><th>source</th></tr>{"".join(rows)}</table>'
     header = "".join(f"<th>{title}</th>" for _, title, _ in SCORE_KINDS)
     scales = " · ".join(f"<b>{title}</b>: {scale}" for _, title, scale in SCORE_KINDS)
     return (
@@ -293,7 +309,9 @@ def _compare_row(
 
 
 def compare_html(results: dict[str, QueryResult], sources_shown: int = 5) -> str:
-    """The modes' answers and top sources in side-by-side columns (each with anchors of its own)."""
+    """The modes' answers and top sources in side-by-side columns (each with anchors of its own;
+    the score columns are left to the single-result view, which has the width for them).
+    """
     columns = []
     for mode, r in results.items():
         anchor = new_anchor(f"cmp-{mode}")
@@ -302,7 +320,7 @@ def compare_html(results: dict[str, QueryResult], sources_shown: int = 5) -> str
             f'<div class="srl-answer">{_linked_answer(r.answer, anchor)}</div>'
             f'<p class="srl-meta">{r.timings_ms.get("total_ms", 0.0):,.1f} ms · '
             f"{r.token_counts.get('total', 0):,} context tokens</p>"
-            f"{sources_html(r, anchor, sources_shown)}</div>"
+            f"{sources_html(r, anchor, sources_shown, scores=False)}</div>"
         )
     return f'{_STYLE}<div class="srl-cols">{"".join(columns)}</div>'
 
