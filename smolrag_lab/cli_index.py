@@ -42,7 +42,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
         if rag.rebuilt is not None:
             print("rebuilt under the current settings:", file=sys.stderr)
             _print_report(rag.rebuilt, as_json=False, out=sys.stderr)
-        report = rag.ingest(args.paths, progress=not args.json)
+        report = rag.ingest(args.paths, progress=not args.quiet)  # bars on stderr, JSON on stdout
     return _print_report(report, args.json)
 
 
@@ -184,6 +184,9 @@ def _add_content_commands(commands: Any, data_dir: argparse.ArgumentParser) -> N
         "--rebuild",
         action="store_true",
         help="if the index was built with other index settings, re-process it under these first",
+    )
+    ingest.add_argument(
+        "--quiet", action="store_true", help="no progress bars (on stderr, also with --json)"
     )
     ingest.set_defaults(run=_ingest_command)
     rebuild = commands.add_parser(

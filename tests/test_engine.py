@@ -201,12 +201,15 @@ def test_command_line_round_trip(tmp_path):
     data = tmp_path / "cli-data"
     ingest = run_cli("ingest", str(corpus), "--json", data_dir=data)
     assert ingest.returncode == 0, ingest.stderr
-    counts = json.loads(ingest.stdout)
+    counts = json.loads(ingest.stdout)  # the progress bars went to stderr, not into the JSON
+    assert "overall" in ingest.stderr and "graph_vectors" in ingest.stderr
     assert (
         counts["documents"]["added"] == 3
         and counts["provider_calls"]["summary"] == counts["excerpts"]
     )
-    again = json.loads(run_cli("ingest", str(corpus), "--json", data_dir=data).stdout)
+    quiet = run_cli("ingest", str(corpus), "--json", "--quiet", data_dir=data)
+    assert "overall" not in quiet.stderr
+    again = json.loads(quiet.stdout)
     assert again["documents"]["unchanged"] == 3 and sum(again["provider_calls"].values()) == 0
     query = json.loads(
         run_cli("query", "What merges entities?", "--mode", "mix", "--json", data_dir=data).stdout
