@@ -97,6 +97,8 @@ def test_documents_listed_ingested_and_deleted_without_server_paths(served):
         "/query", json={"text": "Who makes widgets?", "include_sources": True}
     ).json()
     assert any(s["document"] == "widgets.md" for s in answer["sources"])
+    # the extractive answer cites a source in every quoted sentence; the API says so
+    assert answer["citations_ok"] is True and answer["uncited_sentences"] == []
     assert client.delete("/documents/notes/widgets.md").status_code == 204
     assert client.delete("/documents/notes/widgets.md").status_code == 404
     stats = client.get("/stats").json()

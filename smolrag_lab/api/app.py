@@ -192,6 +192,8 @@ def _query_routes(router: APIRouter, names: _Names) -> None:
             plan=result.plan or None,
             sources=_sources(result, names),
             timings_ms=result.timings_ms,
+            citations_ok=result.citations_ok,
+            uncited_sentences=result.uncited_sentences,
         )
 
     @router.post("/retrieve", response_model=schemas.RetrieveResponse)

@@ -66,6 +66,12 @@ class QueryResponse(BaseModel):
     plan: str | None = None
     sources: list[SourceOut] | None = None
     timings_ms: dict[str, float] | None = None
+    citations_ok: bool | None = Field(
+        None, description="every [n] names a source and every sentence carries one"
+    )
+    uncited_sentences: list[str] | None = Field(
+        None, description="answer sentences that cite no source"
+    )
 
 
 class RetrieveResponse(BaseModel):

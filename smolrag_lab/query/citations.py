@@ -7,8 +7,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..providers.local_answer import EXTRACTIVE_NOTE
+
 _CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(*\[])|\n+")
+# A sentence ends before a capital, quote, bracket or list star, or at a line break; never before a
+# citation: "… since 1999. [1]" cites the sentence it follows.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(*]|\[(?!\d))|\n+")
 MIN_CLAIM_WORDS = 4  # shorter fragments (headings, "In short:") state nothing to cite
 _NO_ANSWER = re.compile(
     r"\b(?:do not|don't|cannot|can't) (?:know|say|tell|answer)\b|"
@@ -43,7 +47,10 @@ def sentences(answer: str) -> list[str]:
 
 
 def check_citations(answer: str, n_sources: int) -> CitationCheck:
-    """Citations in range 1..n_sources, and one in every sentence that states something."""
+    """Citations in range 1..n_sources, and one in every sentence that states something (the
+    offline answerer's opening note describes the answer, it states nothing to cite).
+    """
+    answer = answer.replace(EXTRACTIVE_NOTE, "")
     invalid = sorted({n for n in cited_numbers(answer) if not 1 <= n <= n_sources})
     uncited = [s for s in sentences(answer) if not _CITATION.search(s) and not _NO_ANSWER.search(s)]
     return CitationCheck(not invalid and not uncited, invalid, uncited)
