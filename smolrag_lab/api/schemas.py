@@ -67,10 +67,10 @@ class QueryResponse(BaseModel):
     sources: list[SourceOut] | None = None
     timings_ms: dict[str, float] | None = None
     citations_ok: bool | None = Field(
-        None, description="every [n] names a source and every sentence carries one"
+        default=None, description="every [n] names a source and every sentence carries one"
     )
     uncited_sentences: list[str] | None = Field(
-        None, description="answer sentences that cite no source"
+        default=None, description="answer sentences that cite no source"
     )
 
 
