@@ -83,12 +83,13 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = CELL_TIMEOUT_S) -> fl
     return seconds
 
 
-def run_all(names: list[str], out_dir: Path, data_dir: Path, out: str) -> dict[str, float]:
+def run_all(
+    names: list[str], out_dir: Path, data_dir: Path, mode: str, out: str
+) -> dict[str, float]:
     """Each notebook in order on one lab data directory; seconds per notebook, published after
     each one (a long full-mode run that is stopped keeps what it measured).
     """
     os.environ["SMOLRAG_LAB_DATA"] = str(data_dir)
-    mode = "quick" if workspace.quick_mode() else "full"
     seconds = _published(out)  # a run of some notebooks keeps the others' figures
     for name in names:
         seconds[name] = round(run_notebook(NOTEBOOKS / name, out_dir), 1)
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
             names,
             args.out_dir or workspace.reports_dir("notebooks"),
             Path(data_dir),
+            mode,
             args.out or default_out(f"notebooks_{mode}"),
         )
 

@@ -153,17 +153,12 @@ class ProgressEmbedder:
         return getattr(self.inner, name)
 
     @property
-    def _model(self) -> Any:
-        return getattr(self.inner, "inner", self.inner)  # under the embedding cache, if any
-
-    @property
     def parallel_slices(self) -> int:
-        return max(1, int(getattr(self._model, "parallel_requests", _GRAPH_CONCURRENT)))
+        return max(1, int(getattr(self.inner, "parallel_requests", _GRAPH_CONCURRENT)))
 
     @property
     def pool_min_texts(self) -> int:
-        pooled = getattr(self._model, "executor", None) is not None
-        return int(getattr(self._model, "executor_min_texts", 0)) if pooled else 0
+        return int(getattr(self.inner, "pool_min_texts", 0))
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

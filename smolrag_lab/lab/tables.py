@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..engine import SmolRag
-from ..eval.paired import NOISE_MARK
+from ..eval.paired import delta_cell
 from ..eval.sweep import SWEEP_ANSWER_METRICS, SWEEP_METRICS
 from ..ingest.graph_merge import entity_view, relationship_view
 from ..ingest.report import IngestReport
@@ -330,10 +330,13 @@ def sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
 def _sweep_delta(row: pd.Series) -> str:
     if row["reference_cell"]:
         return "(default)"
-    noise = f" {NOISE_MARK}" if row["within_noise"] else ""
-    return (
-        f"{row['delta_ndcg']:+.3f} [{row['delta_ndcg_low']:+.3f}, {row['delta_ndcg_high']:+.3f}]"
-        + noise
+    return delta_cell(
+        {
+            "delta": row["delta_ndcg"],
+            "delta_low": row["delta_ndcg_low"],
+            "delta_high": row["delta_ndcg_high"],
+            "within_noise": row["within_noise"],
+        }
     )
 
 

@@ -30,6 +30,11 @@ class Embedder(abc.ABC):
     def __init__(self) -> None:
         self.stats = ProviderStats()
 
+    @property
+    def pool_min_texts(self) -> int:
+        """Requests of at least this many texts go to a process pool (0: this embedder has none)."""
+        return 0
+
     @abc.abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 

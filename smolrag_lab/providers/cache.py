@@ -46,6 +46,14 @@ class CachedEmbedder(Embedder):
             inner.backend,
         )
 
+    @property
+    def parallel_requests(self) -> int:  # type: ignore[override]
+        return self.inner.parallel_requests
+
+    @property
+    def pool_min_texts(self) -> int:
+        return self.inner.pool_min_texts
+
     def _key(self, text: str) -> str:
         return request_key("emb", backend=self.backend, model=self.name, dim=self.dim, text=text)
 

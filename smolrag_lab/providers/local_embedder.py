@@ -139,6 +139,10 @@ class LocalEmbedder(Embedder):
         )
         self.executor_min_texts = 2 * batch_size  # smaller requests are embedded here
 
+    @property
+    def pool_min_texts(self) -> int:
+        return self.executor_min_texts if self.executor is not None else 0
+
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         if self.executor is None or len(texts) < self.executor_min_texts:
             return await super().aembed(texts)
