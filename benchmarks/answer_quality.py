@@ -28,6 +28,7 @@ COLUMNS = (
     ("groundedness", "groundedness"),
     ("citation_precision", "citation precision"),
     ("citation_recall", "citation recall"),
+    ("uncited", "uncited"),
     ("no_answer", "no answer"),
     ("answer_words", "words per answer"),
 )

@@ -131,6 +131,18 @@ def test_answer_metrics_with_and_without_reference():
     assert no["no_answer"] == 1.0 and no["groundedness"] is None
 
 
+def test_uncited_answers_are_counted():
+    """The engine's citation check is an answer metric: a sentence without a citation, or a
+    citation naming no source, marks the answer uncited; saying there is no answer does not.
+    """
+    assert answer_metrics("q?", ANSWER, SOURCES)["uncited"] == 1.0  # the penguin sentence
+    cited = "The vector store keeps embeddings in a matrix file. [1]"
+    assert answer_metrics("q?", cited, SOURCES)["uncited"] == 0.0
+    assert answer_metrics("q?", cited.replace("[1]", "[7]"), SOURCES)["uncited"] == 1.0
+    nothing = "The context does not say where embeddings are kept."
+    assert answer_metrics("q?", nothing, SOURCES)["uncited"] == 0.0
+
+
 def test_same_figures_in_two_processes():
     script = (
         "import json; from smolrag_lab.eval.answers import answer_metrics; "

@@ -29,6 +29,9 @@ Reference-free metrics:
   sources, is unsupported;
 - **citation precision** — of all (claim, cited number) pairs, the share where that one source
   supports the claim; **citation recall** — the share of claims that carry a citation at all;
+- **uncited** — 1 when the answer fails the engine's citation check (a citation naming no source,
+  or a sentence that states something without one; :func:`~smolrag_lab.query.citations.check_citations`),
+  so the share of answers a user would see marked uncited is an answer metric like the others;
 - **question similarity** — cosine of the question and the whole answer (a crude relevance);
 - **answer tokens / words**, and **no answer** — 1 when the reply says the sources do not answer.
 
@@ -48,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..providers.base import Embedder
+from ..query.citations import check_citations
 from ..text import STOPWORDS, split_sentences
 from ..tokens import TokenCounter
 
@@ -242,6 +246,7 @@ class AnswerScorer:
             "answer_tokens": float(self.counter.count(answer)),
             "source_tokens": float(sum(self.counter.count_many(list(sources)))),
             "no_answer": float(is_no_answer(answer)),
+            "uncited": float(not check_citations(answer, len(sources)).ok),
             "question_similarity": float(self.vectors([question])[0] @ self.vectors([text])[0])
             if text.strip()
             else 0.0,
@@ -281,6 +286,7 @@ REFERENCE_FREE_METRICS = (
     "groundedness",
     "citation_precision",
     "citation_recall",
+    "uncited",
     "question_similarity",
     "no_answer",
     "answer_words",

@@ -19,6 +19,7 @@ ANSWER_HEADLINE = (
     "groundedness",
     "citation_precision",
     "citation_recall",
+    "uncited",
     "no_answer",
     "answer_words",
     "answer_context_tokens",
