@@ -44,6 +44,12 @@ def _simulate_command(args: argparse.Namespace) -> int:
         embed=embed,
         dim=384 if embed else None,
     )
+    if args.replay:
+        from .replay import Transcript
+
+        transcript = Transcript.load(*args.replay)
+        server.responder = transcript.responder
+        print(f"replaying {len(transcript)} recorded replies", flush=True)
     print(
         f"simulated OpenAI-compatible endpoint listening on {server.base_url} "
         f"(latency {args.latency_ms:g} ± {args.jitter_ms:g} ms, "
@@ -157,6 +163,12 @@ def add_tool_commands(commands: Any) -> None:
         "--hashed-embeddings",
         action="store_true",
         help="seeded hash vectors instead of MiniLM: no model work on this machine (timing runs)",
+    )
+    simulate.add_argument(
+        "--replay",
+        nargs="+",
+        metavar="FILE",
+        help="answer chats with the replies in --log-model-io transcripts (others: simulated)",
     )
     simulate.set_defaults(run=_simulate_command)
     pg_local = commands.add_parser(

@@ -72,7 +72,11 @@ def render_extraction(extraction: Extraction) -> str:
 
 def simulated_reply(messages: list[dict[str, str]]) -> str:
     """What a capable model would answer to one of the engine's prompts, computed locally."""
-    system, user = messages[0]["content"], messages[-1]["content"]
+    system = messages[0]["content"]
+    # The task's own message: a re-ask appends the problem after it (and the reply before that).
+    user = next(
+        (m["content"] for m in messages[1:] if m["role"] == "user"), messages[-1]["content"]
+    )
     if "<full-document>" in user:
         document = user.split("<full-document>\n", 1)[1].split("\n</full-document>", 1)[0]
         excerpt = user.split("<excerpt>\n", 1)[1].split("\n</excerpt>", 1)[0]

@@ -154,3 +154,22 @@ def test_an_answer_still_uncited_is_marked_in_the_result(openai_server, server_s
         assert result.citations_ok is False and result.uncited_sentences
         assert "developed by OpenAI" in " ".join(result.uncited_sentences)
         assert rag.retrieve("Which store keeps entities?", "mix").citations_ok is None
+
+
+def test_records_copied_from_the_worked_example_are_dropped():
+    """A small model read the example back (seen with the 0.5B model on llama.cpp): names the text
+    happens to contain, descriptions only the example has. A short phrase that merely overlaps the
+    example is kept."""
+    from smolrag_lab import prompts
+    from smolrag_lab.providers.base import EntityRecord, Extraction
+    from smolrag_lab.providers.record_checks import RecordChecker
+
+    text = "SmolRAG keeps excerpt vectors in a VectorStore and its graph in NetworkX."
+    example = prompts.entity_extraction(text, DEFAULT_ENTITY_TYPES)[0]["content"]
+    checker = RecordChecker(text, DEFAULT_ENTITY_TYPES, example=example)
+    echoed = EntityRecord("VectorStore", "interface", "Holds the vectors the Indexer writes.")
+    own = EntityRecord("SmolRAG", "concept", "Holds the vectors.")
+    kept = checker.check(Extraction(entities=[echoed, own]))
+    assert [e.name for e in kept.entities] == ["SmolRAG"]
+    assert checker.dropped == {"copied_example": 1}
+    assert not checker.copied("keeps excerpt vectors in a VectorStore")  # the text says it

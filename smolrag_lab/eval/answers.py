@@ -29,9 +29,9 @@ Reference-free metrics:
   sources, is unsupported;
 - **citation precision** — of all (claim, cited number) pairs, the share where that one source
   supports the claim; **citation recall** — the share of claims that carry a citation at all;
-- **uncited** — 1 when the answer fails the engine's citation check (a citation naming no source,
-  or a sentence that states something without one; :func:`~smolrag_lab.query.citations.check_citations`),
-  so the share of answers a user would see marked uncited is an answer metric like the others;
+- **uncited** — 1 when the answer fails the engine's citation check (a citation naming no
+  source, or a sentence that states something without one; ``query.citations``), so the share
+  of answers a user would see marked uncited is an answer metric like the others;
 - **question similarity** — cosine of the question and the whole answer (a crude relevance);
 - **answer tokens / words**, and **no answer** — 1 when the reply says the sources do not answer.
 

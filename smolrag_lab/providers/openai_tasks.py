@@ -95,7 +95,7 @@ class OpenAITasks(CompletionTasks):
         then the local extractor; bad records dropped with counted reasons (``quality``).
         """
         messages = prompts.entity_extraction(excerpt, self.entity_types)
-        checker = RecordChecker(excerpt, self.entity_types)
+        checker = RecordChecker(excerpt, self.entity_types, example=messages[0]["content"])
         extraction, error = await self._ask_records(messages, checker, _usable)
         quality: collections.Counter[str] = collections.Counter()
         if error:
@@ -143,7 +143,9 @@ class OpenAITasks(CompletionTasks):
         """
         n = len(excerpts)
         messages = prompts.group_processing(context, excerpts, self.entity_types)
-        checker = RecordChecker("\n".join([context, *excerpts]), self.entity_types)
+        checker = RecordChecker(
+            "\n".join([context, *excerpts]), self.entity_types, example=messages[0]["content"]
+        )
         quality: collections.Counter[str] = collections.Counter()
         summaries, extraction, error = await self._ask_group(messages, checker, n)
         if error:
@@ -176,6 +178,11 @@ class OpenAITasks(CompletionTasks):
             return {}, Extraction(), str(exc)
         summaries, _, _ = parse_group_output(text, n)
         summaries.update(parse_loose_summaries(text, n))
+        copied = [i for i, summary in summaries.items() if checker.copied(summary)]
+        for i in copied:  # the worked example's summary read back: the local one is used instead
+            del summaries[i]
+        if copied:
+            checker.reasons["copied_summary"] += len(copied)
         body = strip_summaries(without_summaries(text))
         extraction, error = self._records(body, checker)
         return summaries, extraction, error

@@ -1,7 +1,8 @@
 """Validation of extraction records, whatever shape they were parsed from.
 
 Small models write records that parse but are wrong: an entity named ``Title`` or after one of the
-prompt's entity types, a name with a trailing full stop, a name the text never mentions, a
+prompt's entity types, a name with a trailing full stop, a record copied from the prompt's worked
+example, a name the text never mentions, a
 relationship whose fields were shifted (a clause as keywords), an endpoint never declared, the same
 record twice. Each bad record is dropped (or repaired) with a counted reason, never the document.
 """
@@ -12,6 +13,7 @@ import collections
 import re
 from collections.abc import Iterable
 
+from ..prompts import RECORD_SEP, TUPLE_SEP
 from .base import EntityRecord, Extraction, RelationshipRecord
 from .records import _folded
 
@@ -46,6 +48,8 @@ UNDECLARED_TYPE = "undeclared"  # the flag on an entity created for a relationsh
 _TRAILING = ".,;:!?-–—"
 MAX_KEYWORD_WORDS = 5  # a longer "keyword" is a clause: the fields were shifted
 MAX_TYPE_WORDS = 3
+MIN_COPIED_WORDS = 4
+_EXAMPLE_FIELD_BREAK = re.compile(re.escape(TUPLE_SEP) + "|" + re.escape(RECORD_SEP) + r"|[()\n]")
 
 
 def _strip_name(name: str) -> str:
@@ -53,12 +57,28 @@ def _strip_name(name: str) -> str:
 
 
 class RecordChecker:
-    """Checks records against the text they were extracted from and the prompt's entity types."""
+    """Checks records against the text they were extracted from, the prompt's entity types and
+    its worked example (``example``: a description found there but not in the text was copied).
+    """
 
-    def __init__(self, source_text: str, entity_types: Iterable[str] = ()) -> None:
+    def __init__(
+        self, source_text: str, entity_types: Iterable[str] = (), example: str = ""
+    ) -> None:
         self.haystack = _folded(source_text)
         self.template = TEMPLATE_WORDS | {_folded(t) for t in entity_types}
+        self.example = {_folded(f) for f in _EXAMPLE_FIELD_BREAK.split(example)}
         self.reasons: collections.Counter[str] = collections.Counter()
+
+    def copied(self, text: str) -> bool:
+        """True for text found in the worked example and not in the source: an echo (a phrase of
+        fewer than :data:`MIN_COPIED_WORDS` words may be a coincidence).
+        """
+        key = _folded(text)
+        return (
+            len(key.split()) >= MIN_COPIED_WORDS
+            and key in self.example
+            and key not in self.haystack
+        )
 
     def _name_problem(self, name: str) -> str | None:
         key = _folded(name)
@@ -76,6 +96,8 @@ class RecordChecker:
         for e in extraction.entities:
             name = self._repaired(e.name)
             problem = self._name_problem(name) or _type_problem(e.type)
+            if problem is None and self.copied(e.description):
+                problem = "copied_example"
             if problem is None and (name.casefold(), e.type, e.description) in seen:
                 problem = "duplicate"
             if problem:
@@ -113,6 +135,8 @@ class RecordChecker:
             not r.description.strip() or any(len(k.split()) > MAX_KEYWORD_WORDS for k in r.keywords)
         ):
             problem = "shifted_fields"
+        if problem is None and self.copied(r.description):
+            problem = "copied_example"
         if problem is None and not 0 < r.weight <= 10:
             problem = "weight_out_of_range"
         key = ("rel", _folded(source), _folded(target), r.description)
