@@ -45,12 +45,12 @@ def measure(rag: SmolRag, dataset, modes, scorer: AnswerScorer) -> dict[str, dic
             rows.append(
                 scorer.score(item.query, result.answer, texts, item.reference_answer, item.span)
             )
-        out[mode] = {key: _mean([r.get(key) for r in rows]) for key, _ in COLUMNS}
+        out[mode] = {key: mean_of_defined([r.get(key) for r in rows]) for key, _ in COLUMNS}
         out[mode]["questions"] = len(rows)
     return out
 
 
-def _mean(values: list[float | None]) -> float | None:
+def mean_of_defined(values: list[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
     return round(sum(kept) / len(kept), 3) if kept else None
 

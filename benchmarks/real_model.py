@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._results import default_out, publish
+from benchmarks.answer_quality import mean_of_defined
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.eval.answers import AnswerScorer
 from smolrag_lab.eval.dataset import load_dataset
@@ -107,7 +108,7 @@ def answer_phase(rag: SmolRag, questions: int) -> dict[str, Any]:
             result = rag.query(item.query, mode)
             texts = [s.text for s in result.sources]
             rows.append(scorer.score(item.query, result.answer, texts, item.reference_answer))
-        out[mode] = {k: _mean([r.get(k) for r in rows]) for k in ANSWER_COLUMNS}
+        out[mode] = {k: mean_of_defined([r.get(k) for r in rows]) for k in ANSWER_COLUMNS}
         out[mode].update(questions=len(rows), wall_s=round(time.perf_counter() - started, 1))
     out["chat"] = _chat_stats(rag)
     return out
@@ -117,11 +118,6 @@ def _chat_stats(rag: SmolRag) -> dict[str, Any]:
     chat = rag.stats()["providers"].get("chat", {})
     keys = ("requests", "errors", "retries", "prompt_tokens", "completion_tokens")
     return {k: chat.get(k, 0) for k in keys}
-
-
-def _mean(values: list[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return round(sum(kept) / len(kept), 3) if kept else None
 
 
 def table(results: dict[str, Any]) -> str:

@@ -11,12 +11,12 @@ that the transcript needs recording again instead of silently testing the simula
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .providers.cache import request_key
 from .simulator import simulated_reply
 
 
@@ -24,8 +24,7 @@ def messages_key(messages: Sequence[dict[str, str]]) -> str:
     """A request's identity for replay: its roles and contents, nothing else (not the model,
     temperature or ``max_tokens``, which a replay may set differently).
     """
-    canonical = json.dumps([[m["role"], m["content"]] for m in messages], ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return request_key("replay", messages=[[m["role"], m["content"]] for m in messages])
 
 
 class Transcript:

@@ -178,14 +178,12 @@ class OpenAITasks(CompletionTasks):
             return {}, Extraction(), str(exc)
         summaries, _, _ = parse_group_output(text, n)
         summaries.update(parse_loose_summaries(text, n))
-        copied = [i for i, summary in summaries.items() if checker.copied(summary)]
-        for i in copied:  # the worked example's summary read back: the local one is used instead
-            del summaries[i]
-        if copied:
-            checker.reasons["copied_summary"] += len(copied)
+        own = {i: text for i, text in summaries.items() if not checker.copied(text)}
+        if len(own) < len(summaries):  # the example's summaries read back: local ones instead
+            checker.reasons["copied_summary"] += len(summaries) - len(own)
         body = strip_summaries(without_summaries(text))
         extraction, error = self._records(body, checker)
-        return summaries, extraction, error
+        return own, extraction, error
 
     async def keywords(self, query: str) -> QueryKeywords:
         return parse_keywords(

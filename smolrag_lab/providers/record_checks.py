@@ -10,6 +10,7 @@ record twice. Each bad record is dropped (or repaired) with a counted reason, ne
 from __future__ import annotations
 
 import collections
+import functools
 import re
 from collections.abc import Iterable
 
@@ -52,6 +53,12 @@ MIN_COPIED_WORDS = 4
 _EXAMPLE_FIELD_BREAK = re.compile(re.escape(TUPLE_SEP) + "|" + re.escape(RECORD_SEP) + r"|[()\n]")
 
 
+@functools.lru_cache(maxsize=8)
+def _example_fields(example: str) -> frozenset[str]:
+    """The worked example's fields, folded: the instructions are the same for every call."""
+    return frozenset(_folded(f) for f in _EXAMPLE_FIELD_BREAK.split(example))
+
+
 def _strip_name(name: str) -> str:
     return name.strip().rstrip(_TRAILING).strip()
 
@@ -66,7 +73,7 @@ class RecordChecker:
     ) -> None:
         self.haystack = _folded(source_text)
         self.template = TEMPLATE_WORDS | {_folded(t) for t in entity_types}
-        self.example = {_folded(f) for f in _EXAMPLE_FIELD_BREAK.split(example)}
+        self.example = _example_fields(example)
         self.reasons: collections.Counter[str] = collections.Counter()
 
     def copied(self, text: str) -> bool:
