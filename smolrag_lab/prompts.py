@@ -7,6 +7,7 @@ JSON query keywords, and grounded answers. Answers additionally cite their sourc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 CONTEXT_OPEN, CONTEXT_CLOSE = "<smolrag-context>", "</smolrag-context>"
@@ -27,8 +28,13 @@ def neutralise(text: str) -> str:
     return text
 
 
-def excerpt_summary(document: str, excerpt: str) -> list[dict[str, str]]:
+def excerpt_summary(document: str, excerpt: str, json_output: bool = False) -> list[dict[str, str]]:
     # The document comes first so that providers' prefix caches can reuse it across excerpts.
+    respond = (
+        'Respond with JSON only: {"summary": "<the sentence>"}.'
+        if json_output
+        else "Respond with the summary only."
+    )
     return [
         {"role": "system", "content": "You summarise excerpts of documents for a retrieval index."},
         {
@@ -37,17 +43,119 @@ def excerpt_summary(document: str, excerpt: str) -> list[dict[str, str]]:
                 f"<full-document>\n{neutralise(document)}\n</full-document>\n\n"
                 f"<excerpt>\n{neutralise(excerpt)}\n</excerpt>\n\n"
                 "Create a concise, one-sentence summary of how the <excerpt> relates to the broader "
-                "context of the <full-document> and the content around it. Respond with the summary only."
+                f"context of the <full-document> and the content around it. {respond}"
             ),
         },
     ]
 
 
-def entity_extraction(excerpt: str, entity_types: Sequence[str]) -> list[dict[str, str]]:
+# The worked examples, held once and rendered in the format a call asks for.
+_ENTITIES = (
+    ("Indexer", "function", "Writes vectors to the VectorStore."),
+    ("VectorStore", "interface", "Holds the vectors the Indexer writes."),
+    ("Chunker", "function", "Splits each file before indexing."),
+)
+_WRITES = ("Indexer", "VectorStore", "The Indexer writes vectors to the VectorStore.")
+_EXTRACTION_EXAMPLE = {
+    "text": "Text: The Indexer writes vectors to the VectorStore after the Chunker splits each file.",
+    "summaries": (),
+    "entities": _ENTITIES,
+    "relationships": (
+        (*_WRITES, "storage, indexing", 8),
+        (
+            "Chunker",
+            "Indexer",
+            "The Chunker's output is indexed by the Indexer.",
+            "pipeline order",
+            6,
+        ),
+    ),
+    "content_keywords": "indexing pipeline, vector storage",
+}
+_GROUP_EXAMPLE = {
+    "text": "[E1] The Indexer writes vectors to the VectorStore.\n"
+    "[E2] The Chunker splits each file before the Indexer runs.",
+    "summaries": (
+        ("E1", "How the Indexer stores vectors."),
+        ("E2", "The splitting step that precedes indexing."),
+    ),
+    "entities": _ENTITIES,
+    "relationships": ((*_WRITES, "storage", 8),),
+    "content_keywords": "indexing pipeline",
+}
+
+
+def _example_records(example: dict) -> str:
+    records = [f'("summary"{TUPLE_SEP}{n}{TUPLE_SEP}{text})' for n, text in example["summaries"]]
+    records += [f'("entity"{TUPLE_SEP}' + TUPLE_SEP.join(e) + ")" for e in example["entities"]]
+    records += [
+        f'("relationship"{TUPLE_SEP}' + TUPLE_SEP.join(map(str, r)) + ")"
+        for r in example["relationships"]
+    ]
+    records.append(f'("content_keywords"{TUPLE_SEP}{example["content_keywords"]}){COMPLETE_TAG}')
+    return f"{RECORD_SEP}\n".join(records)
+
+
+def _example_json(example: dict) -> str:
+    """The JSON example, one record per line, in the shape :data:`JSON_OUTPUT` describes."""
+    lines = [json.dumps({"excerpt": n, "summary": text}) for n, text in example["summaries"]]
+    lines += [
+        json.dumps(dict(zip(("name", "type", "description"), e, strict=True)))
+        for e in example["entities"]
+    ]
+    lines += [
+        json.dumps(
+            {"source": a, "target": b, "description": d, "keywords": k.split(", "), "strength": w}
+        )
+        for a, b, d, k, w in example["relationships"]
+    ]
+    keywords = json.dumps(example["content_keywords"].split(", "))
+    kinds = (["summaries"] if example["summaries"] else []) + ["entities", "relationships"]
+    counts = [len(example[k]) for k in kinds]
+    parts, at = [], 0
+    for kind, count in zip(kinds, counts, strict=True):
+        parts.append(f'"{kind}": [\n  ' + ",\n  ".join(lines[at : at + count]) + "\n]")
+        at += count
+    return "{" + ",\n".join(parts) + f',\n"content_keywords": {keywords}}}'
+
+
+_RECORD_STEPS = f"""1. {{summary_step}}
+("summary"{TUPLE_SEP}<excerpt number, e.g. E1>{TUPLE_SEP}<summary>)
+2. For each entity: its name (capitalised, in English), its type, and a description of its attributes and
+   activities as stated in the text:
+("entity"{TUPLE_SEP}<name>{TUPLE_SEP}<type>{TUPLE_SEP}<description>)
+3. For each pair of clearly related entities: source, target, how they are related, high-level keywords
+   that summarise the relationship, and a numeric strength from 1 to 10:
+("relationship"{TUPLE_SEP}<source>{TUPLE_SEP}<target>{TUPLE_SEP}<description>{TUPLE_SEP}<keywords>{TUPLE_SEP}<strength>)
+4. High-level keywords for the main ideas of the excerpts:
+("content_keywords"{TUPLE_SEP}<keyword>, <keyword>, ...)
+5. Separate records with {RECORD_SEP} and end with {COMPLETE_TAG}"""
+_JSON_STEPS = """Answer with one JSON object only: {summaries}"entities" (each with "name": capitalised and
+written as in the text, "type" and "description": its attributes and activities as stated in the text),
+"relationships" between clearly related entities (each with "source", "target", "description": how they
+are related, "keywords": a few high-level words, and "strength" from 1 to 10) and "content_keywords" for
+the main ideas. Names must come from the text; leave a list empty rather than invent."""
+
+
+def entity_extraction(
+    excerpt: str, entity_types: Sequence[str], json_output: bool = False
+) -> list[dict[str, str]]:
     types = ", ".join(entity_types)
-    instructions = f"""-Goal-
+    goal = f"""-Goal-
 Given a text excerpt, identify the entities of the types [{types}] (or another short type when none fits)
-and the relationships between entities that are clearly related.
+and the relationships between entities that are clearly related."""
+    if json_output:
+        instructions = f"""{goal}
+
+-Steps-
+{_JSON_STEPS.format(summaries="")}
+
+-Example-
+{_EXTRACTION_EXAMPLE["text"]}
+Output:
+{_example_json(_EXTRACTION_EXAMPLE)}"""
+    else:
+        instructions = f"""{goal}
 
 -Steps-
 1. For each entity give: its name (capitalised, in English), its type, and a description of its
@@ -61,14 +169,9 @@ and the relationships between entities that are clearly related.
 4. Separate records with {RECORD_SEP} and end with {COMPLETE_TAG}
 
 -Example-
-Text: The Indexer writes vectors to the VectorStore after the Chunker splits each file.
+{_EXTRACTION_EXAMPLE["text"]}
 Output:
-("entity"{TUPLE_SEP}Indexer{TUPLE_SEP}function{TUPLE_SEP}Writes vectors to the VectorStore.){RECORD_SEP}
-("entity"{TUPLE_SEP}VectorStore{TUPLE_SEP}interface{TUPLE_SEP}Holds the vectors the Indexer writes.){RECORD_SEP}
-("entity"{TUPLE_SEP}Chunker{TUPLE_SEP}function{TUPLE_SEP}Splits each file before indexing.){RECORD_SEP}
-("relationship"{TUPLE_SEP}Indexer{TUPLE_SEP}VectorStore{TUPLE_SEP}The Indexer writes vectors to the VectorStore.{TUPLE_SEP}storage, indexing{TUPLE_SEP}8){RECORD_SEP}
-("relationship"{TUPLE_SEP}Chunker{TUPLE_SEP}Indexer{TUPLE_SEP}The Chunker's output is indexed by the Indexer.{TUPLE_SEP}pipeline order{TUPLE_SEP}6){RECORD_SEP}
-("content_keywords"{TUPLE_SEP}indexing pipeline, vector storage){COMPLETE_TAG}"""
+{_example_records(_EXTRACTION_EXAMPLE)}"""
     return [
         {"role": "system", "content": instructions},
         {"role": "user", "content": f"-Real Data-\nText: {neutralise(excerpt)}\nOutput:"},
@@ -76,44 +179,39 @@ Output:
 
 
 GROUP_GOAL = "-Goal- For each numbered excerpt of a document"
+_GROUP_SUMMARY = "For each excerpt, one sentence on how it relates to the document described in <document-context>:"
 
 
 def group_processing(
-    context: str, excerpts: Sequence[str], entity_types: Sequence[str]
+    context: str, excerpts: Sequence[str], entity_types: Sequence[str], json_output: bool = False
 ) -> list[dict[str, str]]:
     """One call for several neighbouring excerpts: a summary of each, and the entities and
     relationships of all of them. Instructions first, then the document context, then the excerpts,
     so everything but the excerpts is a prefix shared by the document's calls.
     """
     types = ", ".join(entity_types)
+    if json_output:
+        steps = _JSON_STEPS.format(
+            summaries='"summaries" (one per excerpt: "excerpt" as E1, E2, ... and "summary", one '
+            "sentence on how it relates to the document described in <document-context>), "
+        )
+        example = _example_json(_GROUP_EXAMPLE)
+    else:
+        steps, example = (
+            _RECORD_STEPS.format(summary_step=_GROUP_SUMMARY),
+            _example_records(_GROUP_EXAMPLE),
+        )
     instructions = f"""{GROUP_GOAL} (E1, E2, ...), write one summary record, then identify the entities
 of the types [{types}] (or another short type when none fits) and the relationships between entities
 that are clearly related, across all the excerpts.
 
 -Steps-
-1. For each excerpt, one sentence on how it relates to the document described in <document-context>:
-("summary"{TUPLE_SEP}<excerpt number, e.g. E1>{TUPLE_SEP}<summary>)
-2. For each entity: its name (capitalised, in English), its type, and a description of its attributes and
-   activities as stated in the text:
-("entity"{TUPLE_SEP}<name>{TUPLE_SEP}<type>{TUPLE_SEP}<description>)
-3. For each pair of clearly related entities: source, target, how they are related, high-level keywords
-   that summarise the relationship, and a numeric strength from 1 to 10:
-("relationship"{TUPLE_SEP}<source>{TUPLE_SEP}<target>{TUPLE_SEP}<description>{TUPLE_SEP}<keywords>{TUPLE_SEP}<strength>)
-4. High-level keywords for the main ideas of the excerpts:
-("content_keywords"{TUPLE_SEP}<keyword>, <keyword>, ...)
-5. Separate records with {RECORD_SEP} and end with {COMPLETE_TAG}
+{steps}
 
 -Example-
-[E1] The Indexer writes vectors to the VectorStore.
-[E2] The Chunker splits each file before the Indexer runs.
+{_GROUP_EXAMPLE["text"]}
 Output:
-("summary"{TUPLE_SEP}E1{TUPLE_SEP}How the Indexer stores vectors.){RECORD_SEP}
-("summary"{TUPLE_SEP}E2{TUPLE_SEP}The splitting step that precedes indexing.){RECORD_SEP}
-("entity"{TUPLE_SEP}Indexer{TUPLE_SEP}function{TUPLE_SEP}Writes vectors to the VectorStore.){RECORD_SEP}
-("entity"{TUPLE_SEP}VectorStore{TUPLE_SEP}interface{TUPLE_SEP}Holds the vectors the Indexer writes.){RECORD_SEP}
-("entity"{TUPLE_SEP}Chunker{TUPLE_SEP}function{TUPLE_SEP}Splits each file before indexing.){RECORD_SEP}
-("relationship"{TUPLE_SEP}Indexer{TUPLE_SEP}VectorStore{TUPLE_SEP}The Indexer writes vectors to the VectorStore.{TUPLE_SEP}storage{TUPLE_SEP}8){RECORD_SEP}
-("content_keywords"{TUPLE_SEP}indexing pipeline){COMPLETE_TAG}"""
+{example}"""
     numbered = "\n\n".join(f"[E{i}]\n{neutralise(text)}" for i, text in enumerate(excerpts, 1))
     return [
         {"role": "system", "content": instructions},
@@ -125,8 +223,14 @@ Output:
     ]
 
 
-def reask(problem: str) -> str:
+def reask(problem: str, json_output: bool = False) -> str:
     """The follow-up message when an answer was unusable: the problem, and the format again."""
+    if json_output:
+        return (
+            f"Your previous answer could not be used: {problem[:300]}\n"
+            "Answer again with one JSON object in the shape of the example above, with real names "
+            "from the text only."
+        )
     return (
         f"Your previous answer could not be used: {problem[:300]}\n"
         "Answer again using exactly the record format and the example above: one record per "

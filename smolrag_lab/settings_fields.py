@@ -270,6 +270,12 @@ class ProviderSettings:
     request_deadline_s: float = _knob(
         0.0, lo=0.0, hi=86_400.0, doc="per chat call: cancel, never re-send on timeout (0 = none)"
     )
+    structured_output: str = _knob(
+        "auto",
+        choices=("auto", "json_schema", "json_object", "off"),
+        doc="JSON output for extraction, summaries and keywords: json_schema (OpenAI, vLLM), "
+        "json_object with a schema (llama.cpp), off (delimiter records); auto probes once",
+    )
     max_output_tokens_summary: int = _knob(300, lo=0, hi=1_000_000, doc="max_tokens, 0 = none")
     max_output_tokens_extraction: int = _knob(2000, lo=0, hi=1_000_000, doc="also group calls")
     max_output_tokens_keywords: int = _knob(200, lo=0, hi=1_000_000, doc="max_tokens, 0 = none")

@@ -2,12 +2,13 @@
 
 Chat completions answer each of the engine's four prompts with well-formed output computed by the
 local backends (an extractive summary, extraction records in the upstream delimiter format, keyword
-JSON, an extractive answer citing [n]); embeddings come from the local embedder (or, for tests, from
-a seeded hash of the text). Every request can be delayed (latency plus uniform jitter), failed at a
-given rate (500, or 429 with ``Retry-After: 0``), or given a scripted fault from a queue:
-``{"status": 429, "retry_after": "1"}``, ``{"status": 500}``, ``{"stall": 2.0}``, ``{"body":
-"raw"}``, ``{"json": {...}}``, ``{"reset": True}`` (connection reset), ``{"dim": 8}`` (wrong-size
-embeddings); ``{}`` in the queue means "answer normally".
+JSON, an extractive answer citing [n]), in JSON when ``response_format`` asks for it; embeddings
+come from the local embedder (or, for tests, from a seeded hash of the text). Every request can be
+delayed (latency plus uniform jitter), failed at a given rate (500, or 429 with
+``Retry-After: 0``), or given a scripted fault from a queue: ``{"status": 429, "retry_after":
+"1"}``, ``{"status": 500}``, ``{"stall": 2.0}``, ``{"body": "raw"}``, ``{"json": {...}}``,
+``{"reset": True}`` (connection reset), ``{"dim": 8}`` (wrong-size embeddings); ``{}`` in the
+queue means "answer normally".
 """
 
 from __future__ import annotations
@@ -42,9 +43,15 @@ from .prompts import (
 )
 from .providers import local_tasks
 from .providers.base import Extraction
+from .providers.structured import extraction_json, requested_schema, schema_instance
 from .text import clean_markdown, headings
 
 _SOURCE_HEAD = re.compile(r"^\[(\d+)\] .*$", re.MULTILINE)
+_MODEL = {"id": "simulated", "object": "model", "owned_by": "smolrag_lab"}
+
+
+def _format_kind(body: dict) -> str:
+    return str((body.get("response_format") or {}).get("type", "text"))
 
 
 def hashed_vector(text: str, dim: int) -> list[float]:
@@ -70,8 +77,10 @@ def render_extraction(extraction: Extraction) -> str:
     return RECORD_SEP.join(records) + COMPLETE_TAG
 
 
-def simulated_reply(messages: list[dict[str, str]]) -> str:
-    """What a capable model would answer to one of the engine's prompts, computed locally."""
+def simulated_reply(messages: list[dict[str, str]], schema: dict | None = None) -> str:
+    """What a capable model would answer to one of the engine's prompts, computed locally; in
+    JSON when the request asked for a ``schema`` (``{}``: any JSON), as a constrained decoder would.
+    """
     system = messages[0]["content"]
     # The task's own message: a re-ask appends the problem after it (and the reply before that).
     user = next(
@@ -80,14 +89,20 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
     if "<full-document>" in user:
         document = user.split("<full-document>\n", 1)[1].split("\n</full-document>", 1)[0]
         excerpt = user.split("<excerpt>\n", 1)[1].split("\n</excerpt>", 1)[0]
-        return local_tasks.summarize(document, excerpt)
+        summary = local_tasks.summarize(document, excerpt)
+        return summary if schema is None else json.dumps({"summary": summary})
     if system.startswith(GROUP_GOAL):
-        return _group_reply(user)
+        summaries, merged = _group_records(user)
+        if schema is not None:
+            return extraction_json(merged, summaries)
+        records = [f'("summary"{TUPLE_SEP}E{n}{TUPLE_SEP}{s})' for n, s in summaries.items()]
+        return RECORD_SEP.join(records) + RECORD_SEP + render_extraction(merged)
     if system.startswith(JUDGE_GOAL):
         return _judge_reply(system.split("\n", 1)[0].removeprefix(JUDGE_GOAL).strip(), user)
     if system.startswith("-Goal-"):
         excerpt = user.split("Text: ", 1)[-1].rsplit("\nOutput:", 1)[0]
-        return render_extraction(local_tasks.extract(excerpt))
+        extracted = local_tasks.extract(excerpt)
+        return render_extraction(extracted) if schema is None else extraction_json(extracted)
     if '"high_level_keywords"' in system:
         found = local_tasks.keywords(user.split("Question: ", 1)[-1].rsplit("\nJSON:", 1)[0])
         return json.dumps(
@@ -99,6 +114,8 @@ def simulated_reply(messages: list[dict[str, str]]) -> str:
         starts = [m.start() for m in _SOURCE_HEAD.finditer(context)] + [len(context)]
         sources = [context[a:b].split("\n", 1)[-1] for a, b in itertools.pairwise(starts)]
         return local_tasks.extractive_answer(user, sources)
+    if schema is not None:
+        return json.dumps(schema_instance(schema))
     return "This endpoint simulates the smolrag_lab prompts only."
 
 
@@ -154,8 +171,8 @@ def _section_before(outline: list[str], text: str) -> str:
     return ""
 
 
-def _group_reply(user: str) -> str:
-    """Summary records for each [En] excerpt and the merged extraction of all of them."""
+def _group_records(user: str) -> tuple[dict[int, str], Extraction]:
+    """A summary for each [En] excerpt and the merged extraction of all of them."""
     context = user.split("<document-context>\n", 1)[1].split("\n</document-context>", 1)[0]
     title = context.split("\n", 1)[0].removeprefix("Title: ")
     body = user.split("<excerpts>\n", 1)[1].rsplit("\n</excerpts>", 1)[0]
@@ -167,10 +184,9 @@ def _group_reply(user: str) -> str:
         + _section_before(outline, "\n\n".join(excerpts.values()))
         + "\n\n".join(excerpts.values())
     )
-    records, merged, seen = [], Extraction(), set[str]()
+    summaries, merged, seen = {}, Extraction(), set[str]()
     for number, excerpt in excerpts.items():
-        summary = local_tasks.summarize(pseudo, excerpt)
-        records.append(f'("summary"{TUPLE_SEP}E{number}{TUPLE_SEP}{summary})')
+        summaries[number] = local_tasks.summarize(pseudo, excerpt)
         found = local_tasks.extract(excerpt)
         fresh = [e for e in found.entities if e.name not in seen]
         seen.update(e.name for e in fresh)
@@ -179,7 +195,7 @@ def _group_reply(user: str) -> str:
         merged.content_keywords += [
             k for k in found.content_keywords if k not in merged.content_keywords
         ]
-    return RECORD_SEP.join(records) + RECORD_SEP + render_extraction(merged)
+    return summaries, merged
 
 
 class SimulatedEndpoint:
@@ -195,6 +211,7 @@ class SimulatedEndpoint:
         seed: int = 0,
         embed: Callable[[list[str]], np.ndarray | list[list[float]]] | None = None,
         dim: int | None = None,
+        structured: tuple[str, ...] = ("json_schema", "json_object"),
     ) -> None:
         self.latency_s, self.jitter_s, self.error_rate = (
             latency_ms / 1000,
@@ -203,10 +220,15 @@ class SimulatedEndpoint:
         )
         self.faults: collections.deque[dict[str, Any]] = collections.deque()
         self.requests: list[tuple[str, dict]] = []
-        self.responder: Callable[[dict], str] = lambda body: simulated_reply(body["messages"])
+        self.responder: Callable[[dict], str] = lambda body: simulated_reply(
+            body["messages"], requested_schema(body)
+        )
+        # A status code to answer with; by default the 500 llama.cpp's server gives a
+        # response_format kind it lacks (OpenAI's json_schema), for kinds not in ``structured``.
+        self.structured = frozenset(structured)
         self.fail_if: Callable[[dict], int | None] = lambda body: (
-            None
-        )  # a status code to answer with
+            500 if _format_kind(body) not in {*self.structured, "text"} else None
+        )
         self.in_flight = self.max_in_flight = 0
         self._embed, self._dim = embed, dim
         self._random = random.Random(seed)
@@ -264,18 +286,7 @@ class SimulatedEndpoint:
                     return server._send(
                         self,
                         200,
-                        json.dumps(
-                            {
-                                "object": "list",
-                                "data": [
-                                    {
-                                        "id": "simulated",
-                                        "object": "model",
-                                        "owned_by": "smolrag_lab",
-                                    }
-                                ],
-                            }
-                        ),
+                        json.dumps({"object": "list", "data": [_MODEL]}),
                     )
                 return server._send(self, 404, json.dumps({"error": {"message": "not found"}}))
 

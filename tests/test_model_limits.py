@@ -9,6 +9,7 @@ from test_engine import write_corpus
 
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.providers import OpenAIClient, ProviderError
+from smolrag_lab.providers.structured import PROBE_MESSAGES
 from smolrag_lab.query.context import PROMPT_RESERVE_TOKENS, token_budgets
 from smolrag_lab.simulator import SimulatedEndpoint
 
@@ -30,7 +31,11 @@ def test_every_chat_request_carries_its_task_output_cap(tmp_path):
         with SmolRag(settings) as rag:
             assert rag.ingest(write_corpus(tmp_path / "corpus"), progress=False).failed == []
             rag.query("Which store keeps entities?", "mix")
-        chats = [body for path, body in server.requests if path.endswith("/chat/completions")]
+        chats = [
+            body
+            for path, body in server.requests
+            if path.endswith("/chat/completions") and body["messages"] != PROBE_MESSAGES
+        ]
         caps = {body.get("max_tokens") for body in chats}
         assert chats and None not in caps
         assert caps <= {777, 111, 55, 333} and {55, 333} <= caps and caps & {777, 111}

@@ -22,7 +22,9 @@ def output(name):
 
 @pytest.fixture
 def tasks(server_settings):
-    client = OpenAIClient(server_settings.replace(completion_cache=False, max_retries=0))
+    # The replies imitate unconstrained output to the delimiter prompts: no JSON mode, no probe.
+    settings = server_settings.replace(completion_cache=False, max_retries=0)
+    client = OpenAIClient(settings.replace(structured_output="off"))
     return OpenAITasks(client, DEFAULT_ENTITY_TYPES)
 
 

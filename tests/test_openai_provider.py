@@ -11,7 +11,8 @@ from fake_openai import fake_vector
 from smolrag_lab.progress import IngestProgress
 from smolrag_lab.providers import OpenAIClient, ProviderError, Providers
 from smolrag_lab.providers.embedding_response import embedding_matrix
-from smolrag_lab.providers.openai_client import OpenAIEmbedder, _whole
+from smolrag_lab.providers.openai_client import _whole
+from smolrag_lab.providers.openai_embedder import OpenAIEmbedder
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}]
 
@@ -139,12 +140,14 @@ def test_second_identical_run_sends_zero_requests(openai_server, server_settings
 
     first, v1, a1 = run()
     sent = openai_server.count()
-    assert sent == 3  # dimension probe, one embedding batch, one chat call
+    # dimension probe, one embedding batch, two structured-output probes (this server echoes, so
+    # neither response_format kind is honoured), one chat call
+    assert sent == 5
     second, v2, a2 = run()
     assert openai_server.count() == sent + 1  # only the dimension probe of the new embedder
     assert np.array_equal(v1, v2) and a1 == a2
     stats = second.stats()
-    assert stats["embeddings"]["cache_hits"] == 3 and stats["chat"]["cache_hits"] == 1
+    assert stats["embeddings"]["cache_hits"] == 3 and stats["chat"]["cache_hits"] == 3
 
 
 def test_cache_key_covers_system_prompt_and_model(openai_server, server_settings):

@@ -57,6 +57,7 @@ def replayed(tmp_path):
             max_output_tokens_extraction=600,
             max_concurrent_requests=1,
             call_unit=call_unit,
+            structured_output="off",  # as recorded: llama.cpp's server was asked for records
         )
 
     yield open_rag, transcript

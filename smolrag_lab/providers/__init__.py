@@ -26,12 +26,13 @@ from .local_tasks import LocalTasks
 from .stats import CallStats, ProviderStats
 
 if TYPE_CHECKING:
-    from .openai_client import OpenAIClient, OpenAIEmbedder
+    from .openai_client import OpenAIClient
+    from .openai_embedder import OpenAIEmbedder
     from .openai_tasks import OpenAITasks
 
 _LAZY = {
     "OpenAIClient": ".openai_client",
-    "OpenAIEmbedder": ".openai_client",
+    "OpenAIEmbedder": ".openai_embedder",
     "OpenAITasks": ".openai_tasks",
 }
 
@@ -76,7 +77,7 @@ class Providers:
                 if s.embedding_model != "all-MiniLM-L6-v2"
                 else "text-embedding-3-small"
             )
-            from .openai_client import OpenAIEmbedder
+            from .openai_embedder import OpenAIEmbedder
 
             inner: Embedder = OpenAIEmbedder(self.client, model)
         else:

@@ -9,12 +9,11 @@ and per-call accounting. The SDK's own retries are switched off so that every at
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import openai
@@ -23,11 +22,13 @@ from aiolimiter import AsyncLimiter
 from ..aio import run_async, run_sync
 from ..settings import Settings, reveal
 from ..tokens import TokenCounter
-from .base import Embedder, ProviderError
+from .base import ProviderError
 from .cache import CompletionCache, request_key
 from .embedding_response import embedding_matrix
+from .http_errors import describe, retry_after
 from .model_io import record_chat
 from .stats import ProviderStats
+from .structured import probe
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class OpenAIClient:
         self.tokens = TokenCounter(settings.tokenizer_encoding)
         self.base_url = settings.openai_base_url or "https://api.openai.com/v1"
         self._client: openai.AsyncOpenAI | None = None
+        self._structured: asyncio.Future[str] | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._rpm = (
             AsyncLimiter(settings.requests_per_minute, 60) if settings.requests_per_minute else None
@@ -83,12 +85,14 @@ class OpenAIClient:
         self,
         messages: Sequence[dict[str, str]],
         validate: Callable[[str], None] | None = None,
+        final: tuple[int, ...] = (),
         **params: Any,
     ) -> str:
         """The assistant's text for ``messages``; cached by backend, model and the whole request.
         ``validate`` raises on text that cannot be used: such text is neither cached nor returned.
+        A status in ``final`` is the server's answer, raised at once instead of retried.
         """
-        return await run_async(self._chat(list(messages), params, validate))
+        return await run_async(self._chat(list(messages), params, validate, final))
 
     def chat_sync(self, messages: Sequence[dict[str, str]], **params: Any) -> str:
         return run_sync(self._chat(list(messages), params))
@@ -98,6 +102,7 @@ class OpenAIClient:
         messages: list[dict[str, str]],
         params: dict[str, Any],
         validate: Callable[[str], None] | None = None,
+        final: tuple[int, ...] = (),
     ) -> str:
         model = params.pop("model", self.settings.completion_model)
         if self.settings.completion_temperature is not None:
@@ -123,7 +128,7 @@ class OpenAIClient:
                 **params,
             )
 
-        response, latency = await self._with_retries("chat", call, prompt_tokens)
+        response, latency = await self._with_retries("chat", call, prompt_tokens, final)
         text = _chat_text(response)
         record_chat(self.settings, model, messages, params, text, latency, False)
         self._count_chat(response, latency, messages, text)
@@ -169,6 +174,17 @@ class OpenAIClient:
             completion_tokens=getattr(usage, "completion_tokens", None) or self.tokens.count(text),
         )
 
+    async def structured_mode(self) -> str:
+        """``structured_output`` resolved; ``auto`` probes the server once per client."""
+        if self.settings.structured_output != "auto":
+            return self.settings.structured_output
+        return await run_async(self._resolve_structured())
+
+    async def _resolve_structured(self) -> str:
+        if self._structured is None:  # set before any await: concurrent callers share one probe
+            self._structured = asyncio.ensure_future(probe(self.chat))
+        return await self._structured
+
     # Embeddings ---------------------------------------------------------------------------
     async def embed(self, texts: Sequence[str], model: str, dim: int | None = None) -> np.ndarray:
         return await run_async(self._embed(list(texts), model, dim))
@@ -205,7 +221,11 @@ class OpenAIClient:
 
     # Retries and limits -------------------------------------------------------------------
     async def _with_retries(
-        self, kind: str, call: Callable[[], Awaitable[Any]], tokens: int
+        self,
+        kind: str,
+        call: Callable[[], Awaitable[Any]],
+        tokens: int,
+        final: tuple[int, ...] = (),
     ) -> tuple[Any, float]:
         self._sdk()
         last_error: Exception | None = None
@@ -216,7 +236,7 @@ class OpenAIClient:
                 log.warning(
                     "%s call failed (%s); retry %d in %.2fs",
                     kind,
-                    _describe(last_error),
+                    describe(last_error),
                     attempt,
                     delay,
                 )
@@ -233,12 +253,11 @@ class OpenAIClient:
             except (*RETRYABLE, MalformedResponse) as exc:
                 if self.settings.request_deadline_s and isinstance(exc, openai.APITimeoutError):
                     self._give_up(kind, exc)
+                if getattr(exc, "status_code", None) in final:
+                    self._reject(kind, exc)
                 last_error = exc
             except openai.APIStatusError as exc:  # 4xx other than 429: retrying will not help
-                self.stats.add(kind, errors=1)
-                raise ProviderError(
-                    f"{kind} request to {self.base_url} rejected: {_describe(exc)}"
-                ) from exc
+                self._reject(kind, exc)
             except (
                 openai.APIResponseValidationError,
                 ValueError,
@@ -247,7 +266,7 @@ class OpenAIClient:
         self.stats.add(kind, errors=1)
         raise ProviderError(
             f"{kind} request to {self.base_url} failed after "
-            f"{self.settings.max_retries + 1} attempts: {_describe(last_error)}"
+            f"{self.settings.max_retries + 1} attempts: {describe(last_error)}"
         ) from last_error
 
     async def _within_deadline(self, kind: str, call: Callable[[], Awaitable[Any]]) -> Any:
@@ -261,6 +280,12 @@ class OpenAIClient:
             return await asyncio.wait_for(call(), deadline)
         except TimeoutError as exc:
             self._give_up(kind, exc)
+
+    def _reject(self, kind: str, error: Exception) -> NoReturn:
+        self.stats.add(kind, errors=1)
+        raise ProviderError(
+            f"{kind} request to {self.base_url} rejected: {describe(error)}"
+        ) from error
 
     def _give_up(self, kind: str, error: Exception) -> None:
         self.stats.add(kind, errors=1)
@@ -290,43 +315,13 @@ class OpenAIClient:
             self.settings.retry_max_delay_s, self.settings.retry_base_delay_s * 2 ** (attempt - 1)
         )
         jittered = random.uniform(0, ceiling)
-        retry_after = _retry_after(error)
-        return max(jittered, retry_after) if retry_after is not None else jittered
+        asked = retry_after(error)
+        return max(jittered, asked) if asked is not None else jittered
 
     async def aclose(self) -> None:
         if self._client is not None:
             await run_async(self._client.close())
             self._client = None
-
-
-def _describe(error: Exception | None) -> str:
-    status = getattr(error, "status_code", None)
-    return (
-        f"{type(error).__name__}{f' {status}' if status else ''}: {error}"
-        if error
-        else "unknown error"
-    )
-
-
-def _retry_after(error: Exception | None) -> float | None:
-    """Seconds from ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms``, if present."""
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    if headers.get("retry-after-ms"):
-        try:
-            return float(headers["retry-after-ms"]) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 def _whole(value: Any) -> int | None:
@@ -358,37 +353,3 @@ def _chat_text(response: Any) -> str:
     if not isinstance(content, str):
         raise MalformedResponse("chat response has no text content")
     return content
-
-
-class OpenAIEmbedder(Embedder):
-    """Embeddings from an OpenAI-compatible endpoint, batched by ``openai_embedding_batch_size``."""
-
-    backend = "openai"
-    KNOWN_DIMS = {
-        "text-embedding-3-small": 1536,
-        "text-embedding-3-large": 3072,
-        "text-embedding-ada-002": 1536,
-    }
-
-    @property
-    def parallel_requests(self) -> int:  # type: ignore[override]
-        return self.client.settings.max_concurrent_requests
-
-    def __init__(
-        self, client: OpenAIClient, model: str, dim: int | None = None, max_tokens: int = 8191
-    ) -> None:
-        super().__init__()
-        self.client = client
-        self.stats = client.stats
-        self.name = model
-        self.max_tokens = max_tokens
-        self.dim = dim or self.KNOWN_DIMS.get(model) or self._probe_dim()
-
-    def _probe_dim(self) -> int:
-        return int(run_sync(self.client._embed(["dimension probe"], self.name, None)).shape[1])
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return run_sync(self.client._embed(list(texts), self.name, self.dim))
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        return await self.client.embed(texts, self.name, self.dim)

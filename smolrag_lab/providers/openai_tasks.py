@@ -24,6 +24,7 @@ from .records import (
     parse_keywords,
     without_summaries,
 )
+from .structured import json_summaries, response_format, summary_text
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ def _group_usable(n: int) -> Callable[[str], None]:
     return check
 
 
-def _reask(messages: list[dict[str, str]], error: str) -> list[dict[str, str]]:
-    return [*messages, {"role": "user", "content": prompts.reask(error)}]
+def _reask(messages: list[dict[str, str]], error: str, as_json: bool) -> list[dict[str, str]]:
+    return [*messages, {"role": "user", "content": prompts.reask(error, as_json)}]
 
 
 def _with_quality(
@@ -83,24 +84,34 @@ class OpenAITasks(CompletionTasks):
         limit = getattr(self.client.settings, f"max_output_tokens_{task}")
         return {"max_tokens": limit} if limit else {}
 
+    async def _request(self, task: str) -> tuple[bool, dict[str, Any]]:
+        """Whether ``task`` is asked for JSON (``structured_output``), and its call parameters:
+        ``max_tokens`` and, for JSON, the ``response_format`` with the task's schema.
+        """
+        mode = await self.client.structured_mode()
+        params = self._cap("extraction" if task == "group" else task)
+        if mode != "off":
+            params["response_format"] = response_format(mode, task)
+        return mode != "off", params
+
     async def summarize(self, document: str, excerpt: str) -> str:
-        return (
-            await self.client.chat(
-                prompts.excerpt_summary(document, excerpt), **self._cap("summary")
-            )
-        ).strip()
+        as_json, params = await self._request("summary")
+        text = await self.client.chat(prompts.excerpt_summary(document, excerpt, as_json), **params)
+        return summary_text(text) if as_json else text.strip()
 
     async def extract(self, excerpt: str) -> Extraction:
         """Records for one excerpt: re-asked once with the problem when nothing usable came back,
         then the local extractor; bad records dropped with counted reasons (``quality``).
         """
-        messages = prompts.entity_extraction(excerpt, self.entity_types)
+        as_json, params = await self._request("extraction")
+        messages = prompts.entity_extraction(excerpt, self.entity_types, as_json)
         checker = RecordChecker(excerpt, self.entity_types, example=messages[0]["content"])
-        extraction, error = await self._ask_records(messages, checker, _usable)
+        extraction, error = await self._ask_records(messages, checker, params)
         quality: collections.Counter[str] = collections.Counter()
         if error:
             quality["reasked"] += 1
-            extraction, error = await self._ask_records(_reask(messages, error), checker, _usable)
+            again = _reask(messages, error, as_json)
+            extraction, error = await self._ask_records(again, checker, params)
         if error:
             quality["fallback_local"] += 1
             log.warning("extraction: no usable records (%s); local extractor used", error)
@@ -108,11 +119,11 @@ class OpenAITasks(CompletionTasks):
         return _with_quality(extraction, quality, checker)
 
     async def _ask_records(
-        self, messages: list[dict[str, str]], checker: RecordChecker, check: Callable[[str], None]
+        self, messages: list[dict[str, str]], checker: RecordChecker, params: dict[str, Any]
     ) -> tuple[Extraction, str | None]:
         """One call's validated records, or the reason nothing usable came back."""
         try:
-            text = await self.client.chat(messages, validate=check, **self._cap("extraction"))
+            text = await self.client.chat(messages, validate=_usable, **params)
         except UnusableOutput as exc:
             return Extraction(), str(exc)
         return self._records(text, checker)
@@ -142,15 +153,17 @@ class OpenAITasks(CompletionTasks):
         summary is missing gets the local extractive summary, so a group never fails whole.
         """
         n = len(excerpts)
-        messages = prompts.group_processing(context, excerpts, self.entity_types)
+        as_json, params = await self._request("group")
+        messages = prompts.group_processing(context, excerpts, self.entity_types, as_json)
         checker = RecordChecker(
             "\n".join([context, *excerpts]), self.entity_types, example=messages[0]["content"]
         )
         quality: collections.Counter[str] = collections.Counter()
-        summaries, extraction, error = await self._ask_group(messages, checker, n)
+        summaries, extraction, error = await self._ask_group(messages, checker, n, params)
         if error:
             quality["reasked"] += 1
-            more, extraction, error = await self._ask_group(_reask(messages, error), checker, n)
+            again = _reask(messages, error, as_json)
+            more, extraction, error = await self._ask_group(again, checker, n, params)
             summaries = {**more, **summaries}
         if error:
             quality["fallback_excerpts"] += 1
@@ -168,16 +181,15 @@ class OpenAITasks(CompletionTasks):
         ]
 
     async def _ask_group(
-        self, messages: list[dict[str, str]], checker: RecordChecker, n: int
+        self, messages: list[dict[str, str]], checker: RecordChecker, n: int, params: dict[str, Any]
     ) -> tuple[dict[int, str], Extraction, str | None]:
         try:
-            text = await self.client.chat(
-                messages, validate=_group_usable(n), **self._cap("extraction")
-            )
+            text = await self.client.chat(messages, validate=_group_usable(n), **params)
         except UnusableOutput as exc:
             return {}, Extraction(), str(exc)
         summaries, _, _ = parse_group_output(text, n)
         summaries.update(parse_loose_summaries(text, n))
+        summaries.update(json_summaries(text, n))
         own = {i: text for i, text in summaries.items() if not checker.copied(text)}
         if len(own) < len(summaries):  # the example's summaries read back: local ones instead
             checker.reasons["copied_summary"] += len(summaries) - len(own)
@@ -186,9 +198,8 @@ class OpenAITasks(CompletionTasks):
         return own, extraction, error
 
     async def keywords(self, query: str) -> QueryKeywords:
-        return parse_keywords(
-            await self.client.chat(prompts.query_keywords(query), **self._cap("keywords"))
-        )
+        _, params = await self._request("keywords")
+        return parse_keywords(await self.client.chat(prompts.query_keywords(query), **params))
 
     async def answer(self, question: str, context: str, sources: Sequence[str], mode: str) -> str:
         """The answer; re-asked once with the problem when it cites a source that does not exist

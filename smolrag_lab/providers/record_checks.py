@@ -50,7 +50,7 @@ _TRAILING = ".,;:!?-–—"
 MAX_KEYWORD_WORDS = 5  # a longer "keyword" is a clause: the fields were shifted
 MAX_TYPE_WORDS = 3
 MIN_COPIED_WORDS = 4
-_EXAMPLE_FIELD_BREAK = re.compile(re.escape(TUPLE_SEP) + "|" + re.escape(RECORD_SEP) + r"|[()\n]")
+_EXAMPLE_FIELD_BREAK = re.compile(re.escape(TUPLE_SEP) + "|" + re.escape(RECORD_SEP) + r"|[()\n\"]")
 
 
 @functools.lru_cache(maxsize=8)

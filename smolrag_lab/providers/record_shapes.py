@@ -6,13 +6,12 @@ nothing; what it returns is validated like any other record (:mod:`.record_check
 
 from __future__ import annotations
 
-import json
 import re
 
 from .base import EntityRecord, Extraction, RelationshipRecord
 from .records import normalise_name
+from .structured import flat_objects, read_json
 
-_FENCE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
 _DASH = r"\s*(?:—|–|:|\s-\s)\s*"
 _ENTITY_LINE = re.compile(
     r"^\s*(?:[-*+]|\d+[.)])?\s*(?:\*\*)?entity(?:\*\*)?\s*:\s*(?P<name>[^(—–:\n]+?)"
@@ -41,16 +40,11 @@ def parse_loose(text: str) -> Extraction:
 
 
 def _from_json(text: str) -> Extraction:
-    candidates = [m.group(1) for m in _FENCE.finditer(text)] or [text]
-    for candidate in candidates:
-        try:
-            data = json.loads(candidate.strip())
-        except ValueError:
-            continue
-        found = _json_records(data)
-        if found.entities or found.relationships:
-            return found
-    return Extraction()
+    """Records from a JSON reply; from its complete objects when it was cut off mid-way."""
+    found = _json_records(read_json(text))
+    if found.entities or found.relationships:
+        return found
+    return _json_records(flat_objects(text))
 
 
 def _get(item: dict, *keys: str) -> str:
@@ -65,6 +59,9 @@ def _json_records(data: object) -> Extraction:
     if isinstance(data, dict):
         items = [*(data.get("entities") or []), *(data.get("relationships") or [])]
         items += list(data.get("relations") or [])
+        keywords = data.get("content_keywords") or []
+        if isinstance(keywords, list):
+            found.content_keywords = [str(k).strip() for k in keywords if str(k).strip()]
     elif isinstance(data, list):
         items = data
     else:
