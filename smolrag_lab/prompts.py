@@ -97,29 +97,30 @@ def _example_records(example: dict) -> str:
 
 
 def _example_json(example: dict) -> str:
-    """The JSON example, one record per line, in the shape :data:`JSON_OUTPUT` describes."""
-    lines = [json.dumps({"excerpt": n, "summary": text}) for n, text in example["summaries"]]
-    lines += [
-        json.dumps(dict(zip(("name", "type", "description"), e, strict=True)))
-        for e in example["entities"]
-    ]
-    lines += [
-        json.dumps(
+    """The JSON example, one record per line, in the shape the task schemas describe
+    (:mod:`smolrag_lab.providers.structured`); a list the example has none of is left out.
+    """
+    records = {
+        "summaries": [{"excerpt": n, "summary": text} for n, text in example["summaries"]],
+        "entities": [
+            dict(zip(("name", "type", "description"), e, strict=True)) for e in example["entities"]
+        ],
+        "relationships": [
             {"source": a, "target": b, "description": d, "keywords": k.split(", "), "strength": w}
-        )
-        for a, b, d, k, w in example["relationships"]
+            for a, b, d, k, w in example["relationships"]
+        ],
+    }
+    parts = [
+        f'"{kind}": [\n  ' + ",\n  ".join(map(json.dumps, rows)) + "\n]"
+        for kind, rows in records.items()
+        if rows
     ]
     keywords = json.dumps(example["content_keywords"].split(", "))
-    kinds = (["summaries"] if example["summaries"] else []) + ["entities", "relationships"]
-    counts = [len(example[k]) for k in kinds]
-    parts, at = [], 0
-    for kind, count in zip(kinds, counts, strict=True):
-        parts.append(f'"{kind}": [\n  ' + ",\n  ".join(lines[at : at + count]) + "\n]")
-        at += count
     return "{" + ",\n".join(parts) + f',\n"content_keywords": {keywords}}}'
 
 
-_RECORD_STEPS = f"""1. {{summary_step}}
+_GROUP_SUMMARY = "For each excerpt, one sentence on how it relates to the document described in <document-context>:"
+_GROUP_RECORD_STEPS = f"""1. {_GROUP_SUMMARY}
 ("summary"{TUPLE_SEP}<excerpt number, e.g. E1>{TUPLE_SEP}<summary>)
 2. For each entity: its name (capitalised, in English), its type, and a description of its attributes and
    activities as stated in the text:
@@ -179,7 +180,6 @@ Output:
 
 
 GROUP_GOAL = "-Goal- For each numbered excerpt of a document"
-_GROUP_SUMMARY = "For each excerpt, one sentence on how it relates to the document described in <document-context>:"
 
 
 def group_processing(
@@ -198,7 +198,7 @@ def group_processing(
         example = _example_json(_GROUP_EXAMPLE)
     else:
         steps, example = (
-            _RECORD_STEPS.format(summary_step=_GROUP_SUMMARY),
+            _GROUP_RECORD_STEPS,
             _example_records(_GROUP_EXAMPLE),
         )
     instructions = f"""{GROUP_GOAL} (E1, E2, ...), write one summary record, then identify the entities

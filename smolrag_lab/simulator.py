@@ -43,15 +43,16 @@ from .prompts import (
 )
 from .providers import local_tasks
 from .providers.base import Extraction
-from .providers.structured import extraction_json, requested_schema, schema_instance
+from .providers.structured import (
+    extraction_json,
+    requested_kind,
+    requested_schema,
+    schema_instance,
+)
 from .text import clean_markdown, headings
 
 _SOURCE_HEAD = re.compile(r"^\[(\d+)\] .*$", re.MULTILINE)
 _MODEL = {"id": "simulated", "object": "model", "owned_by": "smolrag_lab"}
-
-
-def _format_kind(body: dict) -> str:
-    return str((body.get("response_format") or {}).get("type", "text"))
 
 
 def hashed_vector(text: str, dim: int) -> list[float]:
@@ -223,11 +224,10 @@ class SimulatedEndpoint:
         self.responder: Callable[[dict], str] = lambda body: simulated_reply(
             body["messages"], requested_schema(body)
         )
-        # A status code to answer with; by default the 500 llama.cpp's server gives a
-        # response_format kind it lacks (OpenAI's json_schema), for kinds not in ``structured``.
+        # A status to answer with; by default llama.cpp's 500 to a response_format kind it lacks.
         self.structured = frozenset(structured)
         self.fail_if: Callable[[dict], int | None] = lambda body: (
-            500 if _format_kind(body) not in {*self.structured, "text"} else None
+            500 if requested_kind(body) not in {*self.structured, "text"} else None
         )
         self.in_flight = self.max_in_flight = 0
         self._embed, self._dim = embed, dim

@@ -172,13 +172,18 @@ def schema_instance(schema: dict[str, Any]) -> Any:
     return {"array": [], "string": "", "number": 0, "integer": 0, "boolean": True}.get(kind)
 
 
+def requested_kind(body: dict[str, Any]) -> str:
+    """The ``response_format`` kind a chat request asks for (``text`` when it names none)."""
+    return str((body.get("response_format") or {}).get("type", "text"))
+
+
 def requested_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     """The schema a chat request's ``response_format`` asks for (``{}``: JSON of any shape), or
     None when it asks for plain text: the server side of :func:`response_format`.
     """
-    asked = body.get("response_format") or {}
-    if asked.get("type") == "json_schema":
+    asked, kind = body.get("response_format") or {}, requested_kind(body)
+    if kind == "json_schema":
         return dict((asked.get("json_schema") or {}).get("schema") or {})
-    if asked.get("type") == "json_object":
+    if kind == "json_object":
         return dict(asked.get("schema") or {})
     return None
