@@ -122,7 +122,7 @@ def _chat_stats(rag: SmolRag) -> dict[str, Any]:
 
 def table(results: dict[str, Any]) -> str:
     lines = [
-        "| call unit | wall s | chat calls | tokens in/out | failed | kept | dropped | "
+        "| call unit | wall s | chat calls | tokens in/out | failed | kept (local) | dropped | "
         "re-asked | fell back |",
         "|---" * 9 + "|",
     ]
@@ -132,7 +132,8 @@ def table(results: dict[str, Any]) -> str:
         fallback = sum(v for k, v in q.items() if k.startswith("fallback_"))
         lines.append(
             f"| {unit} | {phase['wall_s']} | {chat['requests']} | {chat['prompt_tokens']}/"
-            f"{chat['completion_tokens']} | {phase['failed']} | {q.get('kept', 0)} | {dropped} | "
+            f"{chat['completion_tokens']} | {phase['failed']} | {q.get('kept', 0)} "
+            f"({q.get('kept_local', 0)}) | {dropped} | "
             f"{q.get('reasked', 0)} | {fallback} |"
         )
     lines += [

@@ -106,6 +106,25 @@ def prepare(work: Path, rows: int, dim: int) -> dict[str, float]:
     return built
 
 
+def measure_variants(work: Path, built: dict[str, float]) -> dict[str, dict]:
+    """Each variant measured in its own process; recall@10 against the first (exact) variant."""
+    results, truth = {}, None
+    for name, (storage, extra) in VARIANTS.items():
+        command = [sys.executable, "-m", "benchmarks.vector_options", "--measure"]
+        command += [str(work / storage), storage, json.dumps(extra), str(work / "queries.npy")]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        row = json.loads(out)
+        found = row.pop("found")
+        truth = truth or found
+        overlap = [len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)]
+        row["recall@10"] = round(float(np.mean(overlap)), 4)
+        row["disk_mb"] = files_mb(work / storage, storage, extra)
+        row["build_s"] = built.get(name, 0.0)
+        results[name] = row
+        print(name, row, flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
@@ -128,38 +147,7 @@ def main() -> None:
             np.float32
         ) / np.sqrt(args.dim)
         np.save(work / "queries.npy", embedding_like(rng, args.queries, args.dim, centres))
-        results, truth = {}, None
-        for name, (storage, extra) in VARIANTS.items():
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.vector_options",
-                    "--measure",
-                    str(work / storage),
-                    storage,
-                    json.dumps(extra),
-                    str(work / "queries.npy"),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            row = json.loads(out)
-            found = row.pop("found")
-            truth = truth or found
-            row["recall@10"] = round(
-                float(
-                    np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)])
-                ),
-                4,
-            )
-            row["disk_mb"], row["build_s"] = (
-                files_mb(work / storage, storage, extra),
-                built.get(name, 0.0),
-            )
-            results[name] = row
-            print(name, row, flush=True)
+        results = measure_variants(work, built)
         publish(
             {"rows": args.rows, "dim": args.dim, "queries": args.queries, "variants": results},
             args.out,

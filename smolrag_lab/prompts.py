@@ -135,7 +135,7 @@ _JSON_STEPS = """Answer with one JSON object only: {summaries}"entities" (each w
 written as in the text, "type" and "description": its attributes and activities as stated in the text),
 "relationships" between clearly related entities (each with "source", "target", "description": how they
 are related, "keywords": a few high-level words, and "strength" from 1 to 10) and "content_keywords" for
-the main ideas. Names must come from the text; leave a list empty rather than invent."""
+the main ideas. Names must come from the text."""
 
 
 def entity_extraction(

@@ -2,6 +2,7 @@
 their output in tests/data/model_outputs/ (not real transcripts), served over real HTTP."""
 
 import asyncio
+import collections
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,8 @@ def test_citation_check_flags_missing_and_invented_sources():
     assert after_stop.ok, after_stop.uncited  # a citation after the full stop counts
     note = check_citations("Widgets are made by Acme Corp [1]. [Note] Nothing cites this here.", 2)
     assert note.uncited == ["[Note] Nothing cites this here."]  # a bracketed word still starts one
+    bare = check_citations("[1] 01-project-overview.md", 2)  # a real 0.5B model's whole answer
+    assert not bare.ok and bare.states_nothing and "states nothing" in bare.problem()
 
 
 def test_an_uncited_answer_is_reasked_once_with_the_problem(openai_server, tasks):
@@ -175,3 +178,37 @@ def test_records_copied_from_the_worked_example_are_dropped():
     assert [e.name for e in kept.entities] == ["SmolRAG"]
     assert checker.dropped == {"copied_example": 1}
     assert not checker.copied("keeps excerpt vectors in a VectorStore")  # the text says it
+
+
+def test_a_summary_given_to_several_excerpts_is_replaced_by_local_ones(
+    openai_server, server_settings, tmp_path
+):
+    """A real 0.5B model summarised the document, not the excerpt: nine excerpts, one sentence."""
+    from test_engine import write_corpus
+
+    from smolrag_lab import SmolRag
+
+    same = "SmolRAG is a lightweight retrieval-augmented generation system."
+
+    def reply(body):
+        asked = body["messages"][-1]["content"]
+        return same if "<excerpt>" in asked else simulated_reply(body["messages"])
+
+    openai_server.responder = reply
+    settings = server_settings.replace(
+        chunk_size=40,
+        chunk_overlap=0,
+        completion_cache=False,
+        structured_output="off",
+        call_unit="excerpt",
+    )
+    with SmolRag(settings) as rag:
+        report = rag.ingest(write_corpus(tmp_path / "corpus"), progress=False)
+        excerpts = [x for _, x in rag.index.excerpts.items()]
+        per_document = collections.Counter(x["source"] for x in excerpts)
+        shared = [x["summary"] for x in excerpts if per_document[x["source"]] > 1]
+        assert len(shared) >= 2 and same not in shared and len(set(shared)) == len(shared)
+        alone = [x["summary"] for x in excerpts if per_document[x["source"]] == 1]
+        assert all(summary == same for summary in alone)  # nothing to tell apart: kept
+        repeated = sum(q.get("repeated_summary", 0) for q in report.extraction_quality.values())
+        assert repeated == len(shared)

@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from ..index import Index
 from ..monitor import PerformanceMonitor
 from ..progress import IngestProgress
 from ..providers import Providers
+from ..providers.local_tasks import distinct_summaries
 from ..settings import Settings
 from ..text import excerpt_search_text
 from ..tokens import TokenCounter
@@ -227,6 +228,8 @@ class Ingestor:
                 await self._stage("commit", prepared, report, None, self._commit)
             (report.updated if was_known else report.added).append(source)
             quality = sum((Counter(e.quality) for e in prepared.extractions), Counter())
+            if prepared.repeated_summaries:
+                quality["repeated_summary"] += prepared.repeated_summaries
             if quality:
                 report.extraction_quality[source] = dict(quality)
         except StageError as exc:
@@ -264,10 +267,18 @@ class Ingestor:
 
     async def _summarise(self, p: Prepared) -> None:
         tasks = self.providers.tasks
-        p.summaries = list(
-            await asyncio.gather(
-                *(self._limited(tasks.summarize(p.document.text, e)) for e in p.excerpts)
-            )
+        summaries = await asyncio.gather(
+            *(self._limited(tasks.summarize(p.document.text, e)) for e in p.excerpts)
+        )
+        self._keep_summaries(p, summaries)
+
+    def _keep_summaries(self, p: Prepared, summaries: Sequence[str]) -> None:
+        """A model's summaries, those it gave several excerpts alike replaced by local ones."""
+        if self.providers.tasks.backend == "local":
+            p.summaries = list(summaries)
+            return
+        p.summaries, p.repeated_summaries = distinct_summaries(
+            p.document.text, p.excerpts, summaries
         )
 
     async def _embed(self, p: Prepared) -> None:
@@ -293,7 +304,7 @@ class Ingestor:
             )
         )
         pairs = [pair for result in results for pair in result]
-        p.summaries = [summary for summary, _ in pairs]
+        self._keep_summaries(p, [summary for summary, _ in pairs])
         p.extractions = [extraction for _, extraction in pairs] if self.settings.build_graph else []
 
     async def _extract(self, p: Prepared) -> None:

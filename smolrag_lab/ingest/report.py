@@ -67,6 +67,7 @@ class Prepared:
     summaries: list[str] = field(default_factory=list)
     vectors: Any = None
     extractions: list[Extraction] = field(default_factory=list)
+    repeated_summaries: int = 0  # model summaries shared by different excerpts, replaced
 
 
 def content_hash(text: str) -> str:

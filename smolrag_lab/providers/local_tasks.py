@@ -182,6 +182,28 @@ def summarize(document: str, excerpt: str) -> str:
     return summarize_excerpts(DocumentProfile.of(document), [excerpt])[0]
 
 
+def distinct_summaries(
+    document: str, excerpts: Sequence[str], summaries: Sequence[str]
+) -> tuple[list[str], int]:
+    """The summaries, with one a model gave several different excerpts replaced by the local one
+    (a small model summarised the document, not the excerpt, nine times alike), and how many were.
+    A repeated summary tells the excerpts' vectors nothing apart.
+    """
+    by_summary: dict[str, list[int]] = {}
+    for i, summary in enumerate(summaries):
+        by_summary.setdefault(summary.strip().casefold(), []).append(i)
+    repeated = sorted(
+        i for same in by_summary.values() if len({excerpts[i] for i in same}) > 1 for i in same
+    )
+    if not repeated:
+        return list(summaries), 0
+    local = summarize_excerpts(DocumentProfile.of(document), [excerpts[i] for i in repeated])
+    out = list(summaries)
+    for i, summary in zip(repeated, local, strict=True):
+        out[i] = summary
+    return out, len(repeated)
+
+
 def summarize_excerpts(profile: DocumentProfile, excerpts: Sequence[str]) -> list[str]:
     """Summaries of a document's excerpts, in document order: O(excerpt) each given the profile."""
     return [

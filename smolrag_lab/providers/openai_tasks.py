@@ -116,6 +116,7 @@ class OpenAITasks(CompletionTasks):
             quality["fallback_local"] += 1
             log.warning("extraction: no usable records (%s); local extractor used", error)
             extraction = checker.check(local_extract(excerpt))
+            quality["kept_local"] += len(extraction.entities) + len(extraction.relationships)
         return _with_quality(extraction, quality, checker)
 
     async def _ask_records(

@@ -37,8 +37,10 @@ _ENTITY = _object(name=_TEXT, type=_TEXT, description=_TEXT)
 _RELATIONSHIP = _object(
     source=_TEXT, target=_TEXT, description=_TEXT, keywords=_WORDS, strength=_NUMBER
 )
-_RECORDS = {
-    "entities": {"type": "array", "items": _ENTITY},
+_RECORDS: dict[str, dict[str, Any]] = {
+    # At least one entity: with an empty list allowed, a small model under constrained decoding
+    # (Qwen2.5-0.5B on llama.cpp) answered ``[]`` for 19 of 24 excerpts.
+    "entities": {"type": "array", "items": _ENTITY, "minItems": 1},
     "relationships": {"type": "array", "items": _RELATIONSHIP},
     "content_keywords": _WORDS,
 }
@@ -169,7 +171,9 @@ def schema_instance(schema: dict[str, Any]) -> Any:
     if kind == "object":
         props = schema.get("properties", {})
         return {key: schema_instance(props[key]) for key in schema.get("required", props)}
-    return {"array": [], "string": "", "number": 0, "integer": 0, "boolean": True}.get(kind)
+    if kind == "array":
+        return [schema_instance(schema["items"]) for _ in range(schema.get("minItems", 0))]
+    return {"string": "", "number": 0, "integer": 0, "boolean": True}.get(kind)
 
 
 def requested_kind(body: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ _CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # citation: "… since 1999. [1]" cites the sentence it follows.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(*]|\[(?!\d))|\n+")
 MIN_CLAIM_WORDS = 4  # shorter fragments (headings, "In short:") state nothing to cite
+_FILE_NAME = re.compile(r"[\w/-]*\w\.[A-Za-z][A-Za-z0-9]{0,4}\b")  # a source named, not a claim
 _NO_ANSWER = re.compile(
     r"\b(?:do not|don't|cannot|can't) (?:know|say|tell|answer)\b|"
     r"\b(?:does not|doesn't|do not|don't) (?:contain|say|mention|give)\b",
@@ -26,9 +27,10 @@ class CitationCheck:
     ok: bool
     invalid: list[int] = field(default_factory=list)  # cited numbers with no such source
     uncited: list[str] = field(default_factory=list)  # sentences without a citation
+    states_nothing: bool = False  # no sentence at all: "[1] notes.md" passes the rest vacuously
 
     def problem(self) -> str:
-        parts = []
+        parts = ["it states nothing: answer in sentences"] if self.states_nothing else []
         if self.invalid:
             parts.append(f"it cites sources that do not exist: {self.invalid}")
         if self.uncited:
@@ -43,14 +45,21 @@ def cited_numbers(text: str) -> list[int]:
 def sentences(answer: str) -> list[str]:
     """The answer's statements: split at sentence ends and line breaks, markup ignored."""
     parts = (p.strip().lstrip("#*->0123456789. ").strip() for p in _SENTENCE_END.split(answer))
-    return [p for p in parts if len(re.findall(r"\w+", _CITATION.sub("", p))) >= MIN_CLAIM_WORDS]
+    return [p for p in parts if len(re.findall(r"\w+", _bare(p))) >= MIN_CLAIM_WORDS]
+
+
+def _bare(sentence: str) -> str:
+    return _FILE_NAME.sub("", _CITATION.sub("", sentence))
 
 
 def check_citations(answer: str, n_sources: int) -> CitationCheck:
-    """Citations in range 1..n_sources, and one in every sentence that states something (the
-    offline answerer's opening note describes the answer, it states nothing to cite).
+    """Citations in range 1..n_sources, one in every sentence that states something (the
+    offline answerer's opening note describes the answer, it states nothing to cite), and at least
+    one such sentence: a bare list of sources answers nothing.
     """
     answer = answer.replace(EXTRACTIVE_NOTE, "")
     invalid = sorted({n for n in cited_numbers(answer) if not 1 <= n <= n_sources})
-    uncited = [s for s in sentences(answer) if not _CITATION.search(s) and not _NO_ANSWER.search(s)]
-    return CitationCheck(not invalid and not uncited, invalid, uncited)
+    stated = sentences(answer)
+    uncited = [s for s in stated if not _CITATION.search(s) and not _NO_ANSWER.search(s)]
+    empty = not stated
+    return CitationCheck(not invalid and not uncited and not empty, invalid, uncited, empty)
