@@ -219,8 +219,12 @@ def test_query_notebook_ingests_with_an_overall_bar_and_citations_highlight(brow
     _shoot(page, "02-query-ingest-progress.png")
 
     explorer = page.locator(".widget-vbox:has(button:has-text('Ask'))").first
+    # The notebook's own cells already showed an answer: wait for the one this click renders
+    # (a new anchor), or a slow kernel replaces the page under the clicks below.
+    shown = explorer.locator(".srl-result")
+    before = shown.first.get_attribute("id") if shown.count() else ""
     explorer.locator("button:has-text('Ask')").click()
-    result = explorer.locator(".srl-result").first
+    result = explorer.locator(f".srl-result:not([id='{before}'])").first
     result.wait_for(timeout=120_000)
     citation = result.locator("a.srl-cite").first
     citation.wait_for(timeout=30_000)
