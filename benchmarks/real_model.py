@@ -37,6 +37,7 @@ from benchmarks.answer_quality import mean_of_defined
 from smolrag_lab import Settings, SmolRag
 from smolrag_lab.eval.answers import AnswerScorer
 from smolrag_lab.eval.dataset import load_dataset
+from smolrag_lab.providers.record_checks import stored_graph_problems
 from smolrag_lab.query.retrieval import MODES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -92,9 +93,14 @@ def ingest_phase(rag: SmolRag) -> dict[str, Any]:
         "failed": len(report.failed),
         "entities": rag.graph().number_of_nodes(),
         "relationships": rag.graph().number_of_edges(),
+        "stored_invalid": stored_graph_problems(rag.graph(), _documents_text()),
         "quality": dict(quality),
         "chat": _chat_stats(rag),
     }
+
+
+def _documents_text() -> str:
+    return "\n".join((CORPUS / name).read_text(encoding="utf-8") for name in DOCUMENTS)
 
 
 def answer_phase(rag: SmolRag, questions: int) -> dict[str, Any]:
@@ -123,8 +129,8 @@ def _chat_stats(rag: SmolRag) -> dict[str, Any]:
 def table(results: dict[str, Any]) -> str:
     lines = [
         "| call unit | wall s | chat calls | tokens in/out | failed | kept (local) | dropped | "
-        "re-asked | fell back |",
-        "|---" * 9 + "|",
+        "re-asked | fell back | stored invalid |",
+        "|---" * 10 + "|",
     ]
     for unit, phase in results["ingest"].items():
         q, chat = phase["quality"], phase["chat"]
@@ -134,7 +140,7 @@ def table(results: dict[str, Any]) -> str:
             f"| {unit} | {phase['wall_s']} | {chat['requests']} | {chat['prompt_tokens']}/"
             f"{chat['completion_tokens']} | {phase['failed']} | {q.get('kept', 0)} "
             f"({q.get('kept_local', 0)}) | {dropped} | "
-            f"{q.get('reasked', 0)} | {fallback} |"
+            f"{q.get('reasked', 0)} | {fallback} | {sum(phase['stored_invalid'].values())} |"
         )
     lines += [
         "",

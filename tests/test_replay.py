@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from smolrag_lab import SmolRag
-from smolrag_lab.providers.base import EntityRecord, Extraction, RelationshipRecord
-from smolrag_lab.providers.record_checks import RecordChecker
+from smolrag_lab.providers.record_checks import stored_graph_problems
 from smolrag_lab.query.citations import check_citations
 from smolrag_lab.replay import Transcript, messages_key
 from smolrag_lab.simulator import SimulatedEndpoint
@@ -70,24 +69,6 @@ def replayed(tmp_path):
     endpoint.stop()
 
 
-def _invalid_records(rag: SmolRag, text: str) -> dict[str, int]:
-    """What the record checks would drop from the stored graph (nothing, if ingestion held)."""
-    graph = rag.graph()
-    checker = RecordChecker(text)
-    names = {n: graph.nodes[n].get("name", n) for n in graph.nodes}
-    entities = [EntityRecord(name, "concept", "stored") for name in names.values()]
-    relationships = [
-        RelationshipRecord(names[a], names[b], "stored", _keywords(attrs))
-        for a, b, attrs in graph.edges(data=True)
-    ]
-    checker.check(Extraction(entities=entities, relationships=relationships))
-    return checker.dropped
-
-
-def _keywords(attrs: dict) -> list[str]:
-    return [k for values in (attrs.get("keywords") or {}).values() for k in values]
-
-
 @pytest.mark.parametrize("structured_output", ["json_object", "off"])
 @pytest.mark.parametrize("call_unit", ["excerpt", "group"])
 def test_real_model_output_ingests_without_a_failed_document(
@@ -99,7 +80,7 @@ def test_real_model_output_ingests_without_a_failed_document(
     assert transcript.misses == [], "re-record the transcripts (see the module docstring)"
     assert transcript.hits > 0 and report.failed == [] and len(report.added) == 1
     assert rag.graph().number_of_nodes() > 0
-    assert _invalid_records(rag, DOCUMENT.read_text(encoding="utf-8")) == {}
+    assert stored_graph_problems(rag.graph(), DOCUMENT.read_text(encoding="utf-8")) == {}
     quality = next(iter(report.extraction_quality.values()))
     assert quality["kept"] > 0
     rag.close()

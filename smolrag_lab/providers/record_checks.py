@@ -13,6 +13,7 @@ import collections
 import functools
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from ..prompts import RECORD_SEP, TUPLE_SEP
 from .base import EntityRecord, Extraction, RelationshipRecord
@@ -165,3 +166,22 @@ class RecordChecker:
 def _type_problem(entity_type: str) -> str | None:
     words = re.findall(r"\w+", entity_type)
     return "shifted_fields" if len(words) > MAX_TYPE_WORDS else None
+
+
+def stored_graph_problems(graph: Any, text: str) -> dict[str, int]:
+    """What the record checks would drop from a stored graph (networkx, as ``SmolRag.graph()``
+    returns it) read against its source ``text``: empty when ingestion let nothing bad through.
+    """
+    names = {n: graph.nodes[n].get("name", n) for n in graph.nodes}
+    entities = [EntityRecord(name, "concept", "stored") for name in names.values()]
+    relationships = [
+        RelationshipRecord(names[a], names[b], "stored", _stored_keywords(attrs))
+        for a, b, attrs in graph.edges(data=True)
+    ]
+    checker = RecordChecker(text)
+    checker.check(Extraction(entities=entities, relationships=relationships))
+    return checker.dropped
+
+
+def _stored_keywords(attrs: dict[str, Any]) -> list[str]:
+    return [k for values in (attrs.get("keywords") or {}).values() for k in values]
