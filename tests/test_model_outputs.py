@@ -212,3 +212,26 @@ def test_a_summary_given_to_several_excerpts_is_replaced_by_local_ones(
         assert all(summary == same for summary in alone)  # nothing to tell apart: kept
         repeated = sum(q.get("repeated_summary", 0) for q in report.extraction_quality.values())
         assert repeated == len(shared)
+
+
+def test_a_path_with_a_trailing_slash_is_the_same_entity():
+    """Seen in a real 0.5B run: ``app/input_docs`` and ``app/input_docs/`` became two nodes."""
+    from smolrag_lab.providers.base import EntityRecord, Extraction, RelationshipRecord
+    from smolrag_lab.providers.record_checks import RecordChecker
+
+    text = "Put files in app/input_docs/ and the File watcher picks them up from app/input_docs."
+    found = RecordChecker(text).check(
+        Extraction(
+            entities=[
+                EntityRecord("app/input_docs/", "folder", "Where files go."),
+                EntityRecord("app/input_docs", "folder", "Where files go."),
+                EntityRecord("File", "concept", "An input."),
+            ],
+            relationships=[
+                RelationshipRecord("app/input_docs/", "File", "holds", ["input"]),
+                RelationshipRecord("app/input_docs", "File", "holds", ["input"]),
+            ],
+        )
+    )
+    assert sorted(e.name for e in found.entities) == ["File", "app/input_docs"]
+    assert [(r.source, r.target) for r in found.relationships] == [("app/input_docs", "File")]

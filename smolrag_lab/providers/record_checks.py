@@ -47,7 +47,7 @@ TEMPLATE_WORDS = frozenset(
     }
 )
 UNDECLARED_TYPE = "undeclared"  # the flag on an entity created for a relationship's endpoint
-_TRAILING = ".,;:!?-–—"
+_TRAILING = ".,;:!?-–—/"  # "app/input_docs/" is the entity "app/input_docs"
 MAX_KEYWORD_WORDS = 5  # a longer "keyword" is a clause: the fields were shifted
 MAX_TYPE_WORDS = 3
 MIN_COPIED_WORDS = 4
