@@ -325,6 +325,15 @@ def _postgres() -> str:
     return markdown(("", "files", "PostgreSQL"), rows)
 
 
+def _real_model() -> str:
+    from benchmarks.real_model import table as real_model_table
+
+    result = load("real_model")
+    return f"Model `{result['model']}`, documents {', '.join(result['documents'])}.\n\n" + (
+        real_model_table(result)
+    )
+
+
 def _retrieval() -> str:
     from benchmarks.retrieval_report import markdown as retrieval_markdown
 
@@ -342,6 +351,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "vector_options": _vector_options,
     "postgres": _postgres,
     "notebooks": _notebooks,
+    "real_model": _real_model,
 }
 SELF_SOURCED = {"notebooks"}  # tables that say where each of their parts was measured
 SOURCES = {
