@@ -274,7 +274,7 @@ class Ingestor:
 
     def _keep_summaries(self, p: Prepared, summaries: Sequence[str]) -> None:
         """A model's summaries, those it gave several excerpts alike replaced by local ones."""
-        if self.providers.tasks.backend == "local":
+        if not self.providers.tasks.summaries_from_model:
             p.summaries = list(summaries)
             return
         p.summaries, p.repeated_summaries = distinct_summaries(

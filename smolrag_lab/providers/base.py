@@ -78,6 +78,9 @@ class CompletionTasks(abc.ABC):
 
     backend: str
     model: str
+    # Whether summaries come from a model, which may give several excerpts one sentence alike
+    # (the pipeline then replaces those with local ones); the local summariser never does.
+    summaries_from_model: bool = True
 
     def __init__(self) -> None:
         self.stats = ProviderStats()

@@ -98,6 +98,7 @@ def find_entities(sentence: str) -> list[tuple[str, str]]:
 
 class LocalTasks(CompletionTasks):
     backend = "local"
+    summaries_from_model = False
     model = "extractive-v1"
 
     executor: Any = (

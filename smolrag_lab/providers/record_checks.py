@@ -13,11 +13,14 @@ import collections
 import functools
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..prompts import RECORD_SEP, TUPLE_SEP
 from .base import EntityRecord, Extraction, RelationshipRecord
 from .records import _folded
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 TEMPLATE_WORDS = frozenset(
     {
@@ -168,9 +171,9 @@ def _type_problem(entity_type: str) -> str | None:
     return "shifted_fields" if len(words) > MAX_TYPE_WORDS else None
 
 
-def stored_graph_problems(graph: Any, text: str) -> dict[str, int]:
-    """What the record checks would drop from a stored graph (networkx, as ``SmolRag.graph()``
-    returns it) read against its source ``text``: empty when ingestion let nothing bad through.
+def stored_graph_problems(graph: nx.Graph, text: str) -> dict[str, int]:
+    """What the record checks would drop from a stored graph (as ``SmolRag.graph()`` returns it)
+    read against its source ``text``: empty when ingestion let nothing bad through.
     """
     names = {n: graph.nodes[n].get("name", n) for n in graph.nodes}
     entities = [EntityRecord(name, "concept", "stored") for name in names.values()]

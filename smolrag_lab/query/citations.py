@@ -61,5 +61,4 @@ def check_citations(answer: str, n_sources: int) -> CitationCheck:
     invalid = sorted({n for n in cited_numbers(answer) if not 1 <= n <= n_sources})
     stated = sentences(answer)
     uncited = [s for s in stated if not _CITATION.search(s) and not _NO_ANSWER.search(s)]
-    empty = not stated
-    return CitationCheck(not invalid and not uncited and not empty, invalid, uncited, empty)
+    return CitationCheck(not (invalid or uncited or not stated), invalid, uncited, not stated)
